@@ -1,0 +1,1 @@
+"""Pieces every device kind shares: pty endpoints, transports by URL, the simulator control channel."""

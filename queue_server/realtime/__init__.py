@@ -1,0 +1,1 @@
+"""realtime layer of the queue server."""
