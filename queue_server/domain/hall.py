@@ -1,0 +1,317 @@
+"""The hall as validated data: sites, zones, departments, queues, windows, service items, hours and policy.
+
+Pure data with validation rules (pydantic); reading files and reporting errors lives in ``queue_server.hall_config``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Ident = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Names(Strict):
+    """A name in the interface languages: Chinese first, Tibetan and English follow."""
+
+    zh: str = Field(min_length=1)
+    bo: str | None = None
+    en: str | None = None
+
+
+class ZoneKind(StrEnum):
+    SELF_SERVICE = "self_service"
+    ASSISTED = "assisted"
+    COMPREHENSIVE = "comprehensive"
+    DOMAIN = "domain"
+    THEMED = "themed"
+    ISSUANCE = "issuance"
+    COPY = "copy"
+    OTHER = "other"
+
+
+class Site(Strict):
+    id: Ident
+    name: Names
+    address: str | None = None
+
+
+class Zone(Strict):
+    id: Ident
+    site: Ident
+    kind: ZoneKind
+    name: Names
+    floor: str | None = None
+
+
+class Department(Strict):
+    id: Ident
+    name: str = Field(min_length=1)
+
+
+class Session(Strict):
+    """One opening session of a day, e.g. morning 09:00-12:00."""
+
+    start: time
+    end: time
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Session:
+        if self.end <= self.start:
+            raise ValueError(f"session ends ({self.end:%H:%M}) before it starts ({self.start:%H:%M})")
+        return self
+
+
+class BusinessHours(Strict):
+    sessions: list[Session] = Field(min_length=1)
+    # ISO weekdays (1 = Monday) the hall opens when no calendar says otherwise.
+    weekdays: list[Annotated[int, Field(ge=1, le=7)]] = [1, 2, 3, 4, 5]
+    # Stop issuing tickets this many minutes before a session ends, so everyone issued can be served.
+    stop_issuing_before_end_min: int = Field(default=15, ge=0, le=180)
+
+    @model_validator(mode="after")
+    def _no_overlap(self) -> BusinessHours:
+        ordered = sorted(self.sessions, key=lambda s: s.start)
+        for a, b in zip(ordered, ordered[1:], strict=False):
+            if b.start < a.end:
+                raise ValueError(f"sessions {a.start:%H:%M}-{a.end:%H:%M} and {b.start:%H:%M}-{b.end:%H:%M} overlap")
+        return self
+
+
+class IssueWindow(Strict):
+    """Hours inside business hours when a queue or item issues tickets (e.g. only mornings)."""
+
+    start: time
+    end: time
+
+
+class Queue(Strict):
+    id: Ident
+    prefix: str = Field(pattern=r"^[A-Z]{1,2}$", description="letter(s) before the daily number, e.g. A -> A001")
+    name: Names
+    zone: Ident
+    daily_cap: int | None = Field(default=None, ge=1)
+    issue_windows: list[IssueWindow] = []
+    # Used for the wait estimate until the day has enough finished services of its own.
+    default_service_min: float = Field(default=8.0, gt=0, le=240)
+    number_digits: int = Field(default=3, ge=2, le=5)
+
+
+class WindowQueue(Strict):
+    queue: Ident
+    weight: int = Field(default=1, ge=1, le=100)
+
+
+class Window(Strict):
+    id: Ident
+    number: int = Field(ge=1, le=999, description="the number said in calls: 请 A001 号到 3 号窗口")
+    name: Names
+    zone: Ident
+    queues: list[WindowQueue] = Field(min_length=1)
+
+
+class Material(Strict):
+    name: str = Field(min_length=1)
+    original: bool = True
+    copies: int = Field(default=0, ge=0, le=20)
+    tolerance: bool = Field(default=False, description="容缺: may be handed in later under 容缺受理")
+    e_licence: bool = Field(default=False, description="available by sharing an electronic licence")
+    note: str | None = None
+
+
+class ItemKind(StrEnum):
+    IMMEDIATE = "immediate"  # 即办件
+    PROMISED = "promised"  # 承诺件
+
+
+class ServiceItem(Strict):
+    id: Ident
+    name: str = Field(min_length=1)
+    department: Ident
+    queue: Ident
+    theme: str | None = None
+    kind: ItemKind
+    promised_days: int = Field(default=0, ge=0, le=365)
+    statutory_days: int = Field(default=0, ge=0, le=365)
+    fully_online: bool = False
+    daily_cap: int | None = Field(default=None, ge=1)
+    issue_windows: list[IssueWindow] = []
+    materials: list[Material] = []
+    fee: str | None = None
+
+    @model_validator(mode="after")
+    def _days(self) -> ServiceItem:
+        if self.kind is ItemKind.PROMISED:
+            if self.promised_days < 1:
+                raise ValueError("a promised item (承诺件) needs promised_days >= 1")
+            if self.statutory_days and self.promised_days > self.statutory_days:
+                raise ValueError(
+                    f"promised_days ({self.promised_days}) exceeds statutory_days ({self.statutory_days})"
+                )
+        return self
+
+
+class PriorityClass(StrEnum):
+    NORMAL = "normal"
+    ELDERLY = "elderly"
+    LEGAL = "legal"  # 军人依法优先, disabled, late pregnancy, martyrs' families, fire and rescue crews
+    APPOINTMENT = "appointment"
+    GREEN = "green"
+
+
+LEGAL_PRIORITY_REASONS = ("military", "disabled", "pregnancy", "martyr_family", "rescue")
+
+
+class NoShowPolicy(Strict):
+    requeue_allowed: bool = True
+    requeue_within_min: int = Field(default=30, ge=0, le=480)
+    requeue_position: Literal["front", "back", "original"] = "back"
+
+
+class CallingPolicyConfig(Strict):
+    """Parameters of the default calling policy (see ``domain.calling``)."""
+
+    # After this many priority calls in a row at a window, one normal ticket is called if any waits.
+    priority_per_normal: int = Field(default=2, ge=1, le=20)
+    # Order of the priority classes among themselves (green always first and never counted in the ratio).
+    priority_order: list[PriorityClass] = [PriorityClass.LEGAL, PriorityClass.ELDERLY, PriorityClass.APPOINTMENT]
+    # A ticket waiting longer than this is called next regardless of class (None: off).
+    long_wait_min: int | None = Field(default=None, ge=1, le=600)
+    max_recalls: int = Field(default=3, ge=0, le=10)
+    no_show: NoShowPolicy = NoShowPolicy()
+
+    @field_validator("priority_order")
+    @classmethod
+    def _order(cls, v: list[PriorityClass]) -> list[PriorityClass]:
+        wanted = {PriorityClass.LEGAL, PriorityClass.ELDERLY, PriorityClass.APPOINTMENT}
+        if set(v) != wanted or len(v) != len(wanted):
+            raise ValueError("list each of legal, elderly, appointment exactly once")
+        return v
+
+
+class HallSettings(Strict):
+    id: Ident
+    name: Names
+    timezone: str = "Asia/Shanghai"
+    complaint_phone: str = "12345"
+    # The service day starts at this local time; tickets still open then are closed as yesterday's.
+    rollover_at: time = time(3, 0)
+    elderly_age: int = Field(default=60, ge=50, le=100)
+    tracker_base_url: str = "http://127.0.0.1:5000"
+    notice: Names | None = None
+
+
+class HallConfig(Strict):
+    sample_data: bool = Field(
+        default=False, description="true while the catalogue is sample data awaiting the hall's official one"
+    )
+    hall: HallSettings
+    hours: BusinessHours
+    calling: CallingPolicyConfig = CallingPolicyConfig()
+    sites: list[Site] = Field(min_length=1)
+    zones: list[Zone] = Field(min_length=1)
+    departments: list[Department] = Field(min_length=1)
+    queues: list[Queue] = Field(min_length=1)
+    windows: list[Window] = Field(min_length=1)
+    items: list[ServiceItem] = []
+
+    @model_validator(mode="after")
+    def _references(self) -> HallConfig:
+        errors: list[str] = []
+
+        def unique(kind: str, ids: list[str]) -> None:
+            seen: set[str] = set()
+            for i in ids:
+                if i in seen:
+                    errors.append(f"{kind} id {i!r} is used twice; ids must be unique")
+                seen.add(i)
+
+        unique("site", [s.id for s in self.sites])
+        unique("zone", [z.id for z in self.zones])
+        unique("department", [d.id for d in self.departments])
+        unique("queue", [q.id for q in self.queues])
+        unique("window", [w.id for w in self.windows])
+        unique("item", [i.id for i in self.items])
+        unique("queue prefix", [q.prefix for q in self.queues])
+        sites = {s.id for s in self.sites}
+        zones = {z.id for z in self.zones}
+        queues = {q.id for q in self.queues}
+        departments = {d.id for d in self.departments}
+        for z in self.zones:
+            if z.site not in sites:
+                errors.append(f"zone {z.id!r}: site {z.site!r} is not defined (sites: {', '.join(sorted(sites))})")
+        for q in self.queues:
+            if q.zone not in zones:
+                errors.append(f"queue {q.id!r}: zone {q.zone!r} is not defined")
+        site_of_zone = {z.id: z.site for z in self.zones}
+        numbers: dict[tuple[str, int], str] = {}
+        for w in self.windows:
+            if w.zone not in zones:
+                errors.append(f"window {w.id!r}: zone {w.zone!r} is not defined")
+            key = (site_of_zone.get(w.zone, "?"), w.number)
+            if key in numbers:
+                errors.append(f"window {w.id!r}: number {w.number} is already used by window {numbers[key]!r} at that site")
+            numbers[key] = w.id
+            for wq in w.queues:
+                if wq.queue not in queues:
+                    errors.append(f"window {w.id!r}: queue {wq.queue!r} is not defined")
+        served = {wq.queue for w in self.windows for wq in w.queues}
+        for q in self.queues:
+            if q.id not in served:
+                errors.append(f"queue {q.id!r}: no window serves it; add it to a window's queues")
+        for i in self.items:
+            if i.queue not in queues:
+                errors.append(f"item {i.id!r}: queue {i.queue!r} is not defined")
+            if i.department not in departments:
+                errors.append(f"item {i.id!r}: department {i.department!r} is not defined")
+        if errors:
+            raise ValueError("; ".join(errors))
+        return self
+
+    # Lookups used everywhere; cheap enough to rebuild, the config is small and frozen.
+    def queue(self, queue_id: str) -> Queue:
+        for q in self.queues:
+            if q.id == queue_id:
+                return q
+        raise KeyError(queue_id)
+
+    def window(self, window_id: str) -> Window:
+        for w in self.windows:
+            if w.id == window_id:
+                return w
+        raise KeyError(window_id)
+
+    def item(self, item_id: str) -> ServiceItem:
+        for i in self.items:
+            if i.id == item_id:
+                return i
+        raise KeyError(item_id)
+
+    def zone(self, zone_id: str) -> Zone:
+        for z in self.zones:
+            if z.id == zone_id:
+                return z
+        raise KeyError(zone_id)
+
+
+def format_number(prefix: str, seq: int, digits: int = 3) -> str:
+    """``A`` + 1 -> ``A001``; past the digits the number simply grows (A1000)."""
+    return f"{prefix}{seq:0{digits}d}"
+
+
+_NUMBER = re.compile(r"^([A-Z]{1,2})(\d+)$")
+
+
+def parse_number(number: str) -> tuple[str, int]:
+    m = _NUMBER.match(number)
+    if not m:
+        raise ValueError(f"not a ticket number: {number!r} (expected letters then digits, e.g. A001)")
+    return m.group(1), int(m.group(2))
