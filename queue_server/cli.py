@@ -1,42 +1,29 @@
-"""The ``onewindow`` command."""
+"""The ``onewindow`` command. gevent must patch the standard library before anything else is imported."""
 
 from __future__ import annotations
 
+import os
 import sys
 
-import click
 
-
-@click.group(help="OneWindow: queue server, device simulators and agents for a government service hall.")
-def cli() -> None:
-    pass
-
-
-@cli.command(
-    context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []},
-    add_help_option=False,
-)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def sim(args: tuple[str, ...]) -> None:
-    """Start a device simulator: onewindow sim <kind> [options]; onewindow sim --help lists the kinds."""
-    from devices.sim_cli import main as sim_main
-
-    sys.exit(sim_main(list(args)))
-
-
-@cli.command(
-    context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []},
-    add_help_option=False,
-)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def agent(args: tuple[str, ...]) -> None:
-    """Run a station's device agent: onewindow agent --config FILE --station NAME."""
-    from devices.agent.cli import main as agent_main
-
-    sys.exit(agent_main(list(args)))
+def _wants_gevent(argv: list[str]) -> bool:
+    if os.environ.get("ONEWINDOW_ASYNC_MODE") == "gevent":
+        return True
+    for i, arg in enumerate(argv):
+        if arg == "--async-mode" and i + 1 < len(argv) and argv[i + 1] == "gevent":
+            return True
+        if arg == "--async-mode=gevent":
+            return True
+    return False
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] in ("serve", "hall") and _wants_gevent(sys.argv):
+        from gevent import monkey
+
+        monkey.patch_all()
+    from .commands import cli
+
     cli(prog_name="onewindow")
 
 

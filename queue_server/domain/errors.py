@@ -40,3 +40,8 @@ class CapReached(DomainError):
 class CalendarUnknown(DomainError):
     code = "calendar_unknown"
     status = 500
+
+
+class InvalidInput(DomainError):
+    code = "invalid_input"
+    status = 422

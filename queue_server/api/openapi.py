@@ -1,0 +1,76 @@
+"""A small registry that builds the OpenAPI document from the routes and their pydantic bodies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+
+@dataclass
+class Operation:
+    path: str
+    method: str
+    summary: str
+    body: type[BaseModel] | None
+    tag: str
+    params: list[dict[str, Any]]
+    responses: dict[str, str]
+
+
+OPERATIONS: list[Operation] = []
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "details": {}},
+        }
+    },
+}
+
+
+def document(path: str, method: str, summary: str, *, body: type[BaseModel] | None = None, tag: str = "hall",
+             params: list[dict[str, Any]] | None = None, responses: dict[str, str] | None = None) -> None:
+    OPERATIONS.append(Operation(path, method.lower(), summary, body, tag, params or [], responses or {}))
+
+
+def build(title: str, version: str) -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    schemas: dict[str, Any] = {"Error": ERROR_SCHEMA}
+    for op in OPERATIONS:
+        oa_path = op.path.replace("<int:", "{").replace("<", "{").replace(">", "}")
+        params = [
+            {"name": seg.strip("{}"), "in": "path", "required": True,
+             "schema": {"type": "integer" if f"<int:{seg.strip('{}')}>" in op.path else "string"}}
+            for seg in oa_path.split("/") if seg.startswith("{")
+        ] + op.params
+        entry: dict[str, Any] = {"summary": op.summary, "tags": [op.tag], "parameters": params}
+        responses: dict[str, Any] = {
+            code: {"description": text, "content": {"application/json": {"schema": {"type": "object"}}}}
+            for code, text in ({"200": "OK"} | op.responses).items()
+        }
+        for code, text in (("400", "malformed JSON"), ("404", "unknown id"), ("409", "impossible now"),
+                           ("422", "invalid fields")):
+            responses.setdefault(code, {"description": text, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/Error"}}}})
+        entry["responses"] = responses
+        if op.body is not None:
+            name = op.body.__name__
+            schema = op.body.model_json_schema(ref_template="#/components/schemas/{model}")
+            for def_name, definition in schema.pop("$defs", {}).items():
+                schemas[def_name] = definition
+            schemas[name] = schema
+            entry["requestBody"] = {"required": True, "content": {"application/json": {
+                "schema": {"$ref": f"#/components/schemas/{name}"}}}}
+        paths.setdefault(oa_path, {})[op.method] = entry
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version},
+        "paths": paths,
+        "components": {"schemas": schemas},
+    }

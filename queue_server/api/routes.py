@@ -1,0 +1,259 @@
+"""REST handlers: parse, name the actor, call one service, return JSON."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import current_app, jsonify, request
+from pydantic import BaseModel
+
+from ..domain.hall import ItemKind
+from ..services import queries, tickets, windows
+from ..services.context import Actor, HallContext
+from ..services.tickets import IssueRequest
+from . import bp
+from .errors import ApiError, register_error_handlers
+from .openapi import build, document
+from .schemas import CallTicketBody, EmptyBody, HoldBody, IssueTicketBody, PauseBody, TransferBody
+
+B = TypeVar("B", bound=BaseModel)
+_ACTOR_RE = re.compile(r"^(staff|device|kiosk|citizen|system):[\w.@-]{1,60}$")
+
+
+@bp.record_once
+def _errors(state) -> None:  # type: ignore[no-untyped-def]
+    register_error_handlers(state.app)
+
+
+def ctx() -> HallContext:
+    return current_app.extensions["onewindow"]
+
+
+def current_actor(default_kind: str = "staff") -> Actor:
+    """Who is acting. Staff login and device tokens arrive with the staff-accounts work; until then the caller
+    names itself in X-Actor (kind:id) so every action is already recorded against somebody."""
+    raw = request.headers.get("X-Actor")
+    if raw is None:
+        return Actor(default_kind, "anonymous")
+    if not _ACTOR_RE.match(raw):
+        raise ApiError(400, "bad_actor", "X-Actor must look like staff:zhang.wei or kiosk:kiosk-1")
+    kind, _, ident = raw.partition(":")
+    return Actor(kind, ident)
+
+
+def body(model: type[B]) -> B:
+    if request.content_length and request.mimetype != "application/json":
+        raise ApiError(415, "unsupported_media_type", "send the body as application/json")
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        data: Any = {}
+    else:
+        try:
+            data = request.get_json(force=True)
+        except Exception:
+            raise ApiError(400, "bad_json", "the request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "bad_json", "the request body must be a JSON object")
+    return model.model_validate(data)
+
+
+# ---------------------------------------------------------------- hall, queues, items
+
+document("/health", "get", "liveness and the current service day", tag="meta")
+
+
+@bp.get("/health")
+def health():  # type: ignore[no-untyped-def]
+    c = ctx()
+    return {"status": "ok", "hall_id": c.hall_id, "service_day": c.today().isoformat(),
+            "sample_data": c.config.sample_data}
+
+
+document("/hall", "get", "the hall's public configuration: sites, zones, queues, windows")
+
+
+@bp.get("/hall")
+def hall():  # type: ignore[no-untyped-def]
+    cfg = ctx().config
+    return {
+        "hall": cfg.hall.model_dump(mode="json"),
+        "sample_data": cfg.sample_data,
+        "hours": cfg.hours.model_dump(mode="json"),
+        "sites": [s.model_dump(mode="json") for s in cfg.sites],
+        "zones": [z.model_dump(mode="json") for z in cfg.zones],
+        "queues": [q.model_dump(mode="json") for q in cfg.queues],
+        "windows": [w.model_dump(mode="json") for w in cfg.windows],
+        "departments": [d.model_dump(mode="json") for d in cfg.departments],
+    }
+
+
+document("/items", "get", "service items, optionally filtered by text (q) or queue",
+         params=[{"name": "q", "in": "query", "schema": {"type": "string"}},
+                 {"name": "queue", "in": "query", "schema": {"type": "string"}}])
+
+
+@bp.get("/items")
+def items():  # type: ignore[no-untyped-def]
+    cfg = ctx().config
+    q = (request.args.get("q") or "").strip()
+    queue = request.args.get("queue")
+    out = [
+        i.model_dump(mode="json")
+        for i in cfg.items
+        if (not q or q in i.name or q == i.id) and (not queue or i.queue == queue)
+    ]
+    return {"items": out, "count": len(out), "immediate_kinds": [k.value for k in ItemKind]}
+
+
+document("/queues", "get", "waiting counts and estimated waits per queue")
+
+
+@bp.get("/queues")
+def queues():  # type: ignore[no-untyped-def]
+    return {"queues": queries.snapshot(ctx())["queues"]}
+
+
+document("/snapshot", "get", "everything a hall screen shows, with the event sequence it is current to")
+
+
+@bp.get("/snapshot")
+def snapshot():  # type: ignore[no-untyped-def]
+    return queries.snapshot(ctx())
+
+
+document("/events", "get", "events after a sequence number, for the rooms given (comma separated)",
+         params=[{"name": "since", "in": "query", "required": True, "schema": {"type": "integer"}},
+                 {"name": "rooms", "in": "query", "schema": {"type": "string"}}])
+
+
+@bp.get("/events")
+def events():  # type: ignore[no-untyped-def]
+    c = ctx()
+    try:
+        since = int(request.args.get("since", ""))
+    except ValueError:
+        raise ApiError(400, "bad_parameter", "since must be an integer event sequence number") from None
+    rooms = {r for r in (request.args.get("rooms") or "").split(",") if r} or {f"hall:{c.hall_id}"}
+    return queries.missed_events(c, since, rooms)
+
+
+# ---------------------------------------------------------------- tickets
+
+document("/tickets", "post", "issue a ticket (send Idempotency-Key so a retry never makes two)",
+         body=IssueTicketBody, tag="tickets",
+         params=[{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 100}}],
+         responses={"201": "issued", "200": "an existing ticket (retry, or this person already has one)"})
+
+
+@bp.post("/tickets")
+def issue():  # type: ignore[no-untyped-def]
+    b = body(IssueTicketBody)
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (1 <= len(key) <= 100):
+        raise ApiError(400, "bad_idempotency_key", "Idempotency-Key must be 1 to 100 characters")
+    result = tickets.issue_ticket(ctx(), IssueRequest(**b.model_dump()), current_actor("kiosk"), key)
+    out = {"ticket": result.ticket, "created": result.created, "reason": result.reason}
+    return jsonify(out), 201 if result.created else 200
+
+
+document("/tickets/<int:ticket_id>", "get", "one ticket (staff view)", tag="tickets")
+
+
+@bp.get("/tickets/<int:ticket_id>")
+def get_ticket(ticket_id: int):  # type: ignore[no-untyped-def]
+    return {"ticket": tickets.get_ticket_view(ctx(), ticket_id)}
+
+
+document("/track/<token>", "get", "the phone tracker's view of one ticket (its own position only)", tag="tickets")
+
+
+@bp.get("/track/<token>")
+def track(token: str):  # type: ignore[no-untyped-def]
+    return {"ticket": tickets.track(ctx(), token)}
+
+
+document("/tickets/<int:ticket_id>/requeue", "post", "put a missed (过号) ticket back in line", body=EmptyBody,
+         tag="tickets")
+
+
+@bp.post("/tickets/<int:ticket_id>/requeue")
+def requeue(ticket_id: int):  # type: ignore[no-untyped-def]
+    body(EmptyBody)
+    return {"ticket": tickets.requeue(ctx(), ticket_id, current_actor())}
+
+
+document("/tickets/<int:ticket_id>/cancel", "post", "cancel a waiting ticket", body=EmptyBody, tag="tickets")
+
+
+@bp.post("/tickets/<int:ticket_id>/cancel")
+def cancel(ticket_id: int):  # type: ignore[no-untyped-def]
+    body(EmptyBody)
+    return {"ticket": tickets.cancel(ctx(), ticket_id, current_actor())}
+
+
+# ---------------------------------------------------------------- windows
+
+document("/windows", "get", "every window with its state and current ticket", tag="windows")
+
+
+@bp.get("/windows")
+def list_windows():  # type: ignore[no-untyped-def]
+    return {"windows": windows.windows_overview(ctx())}
+
+
+document("/windows/<window_id>/held", "get", "tickets this window has put on hold", tag="windows")
+
+
+@bp.get("/windows/<window_id>/held")
+def held(window_id: str):  # type: ignore[no-untyped-def]
+    return {"tickets": windows.held_tickets(ctx(), window_id)}
+
+
+def _window_action(name: str, summary: str, model: type[BaseModel],
+                   call: Callable[[HallContext, str, Actor, Any], dict[str, Any]]) -> None:
+    path = f"/windows/<window_id>/{name}"
+    document(path, "post", summary, body=model, tag="windows")
+
+    def handler(window_id: str):  # type: ignore[no-untyped-def]
+        b = body(model)
+        return call(ctx(), window_id, current_actor(), b)
+
+    handler.__name__ = f"window_{name.replace('-', '_')}"
+    bp.add_url_rule(path, view_func=handler, methods=["POST"])
+
+
+WINDOW_ACTIONS: dict[str, tuple[str, type[BaseModel], Callable[[HallContext, str, Actor, Any], dict[str, Any]]]] = {
+    "open": ("open the window for the day", EmptyBody, lambda c, w, a, b: windows.open_window(c, w, a)),
+    "call-next": ("call the next ticket by the calling policy", EmptyBody,
+                  lambda c, w, a, b: windows.call_next(c, w, a)),
+    "call": ("call a chosen waiting ticket", CallTicketBody,
+             lambda c, w, a, b: windows.call_ticket(c, w, b.ticket_id, a)),
+    "recall": ("call the current ticket again", EmptyBody, lambda c, w, a, b: windows.recall(c, w, a)),
+    "start": ("the visitor has arrived: start service", EmptyBody, lambda c, w, a, b: windows.start(c, w, a)),
+    "finish": ("service finished", EmptyBody, lambda c, w, a, b: windows.finish(c, w, a)),
+    "no-show": ("the called visitor did not come (过号)", EmptyBody, lambda c, w, a, b: windows.no_show(c, w, a)),
+    "hold": ("put the current ticket aside (挂起)", HoldBody, lambda c, w, a, b: windows.hold(c, w, a, b.reason)),
+    "call-back": ("call a held ticket back (回呼)", CallTicketBody,
+                  lambda c, w, a, b: windows.call_back(c, w, b.ticket_id, a)),
+    "transfer": ("transfer a ticket to another queue or window", TransferBody,
+                 lambda c, w, a, b: windows.transfer(c, w, a, ticket_id=b.ticket_id, to_queue=b.to_queue,
+                                                     to_window=b.to_window, position=b.position)),
+    "pause": ("pause service (暂停服务)", PauseBody, lambda c, w, a, b: windows.pause(c, w, a, b.reason)),
+    "resume": ("resume service", EmptyBody, lambda c, w, a, b: windows.resume(c, w, a)),
+    "close": ("close the window for the day", EmptyBody, lambda c, w, a, b: windows.close_for_day(c, w, a)),
+}
+
+for _name, (_summary, _model, _call) in WINDOW_ACTIONS.items():
+    _window_action(_name, _summary, _model, _call)
+
+
+# ---------------------------------------------------------------- the document itself
+
+document("/openapi.json", "get", "this document", tag="meta")
+
+
+@bp.get("/openapi.json")
+def openapi():  # type: ignore[no-untyped-def]
+    return build("OneWindow queue server", "1.0.0")

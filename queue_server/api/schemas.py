@@ -1,0 +1,52 @@
+"""Request bodies of the REST API and the Socket.IO actions, validated with pydantic."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..domain.hall import LEGAL_PRIORITY_REASONS
+
+LegalReason = Literal[LEGAL_PRIORITY_REASONS]  # type: ignore[valid-type]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IssueTicketBody(Body):
+    queue_id: str | None = Field(default=None, description="queue to join, e.g. 'a'; or give item_id")
+    item_id: str | None = Field(default=None, description="service item; its queue is used")
+    id_number: str | None = Field(default=None, description="from the ID-card read: one open ticket per person "
+                                  "per queue; never stored or returned")
+    name: str | None = Field(default=None, max_length=40, description="stored masked only (王*娜)")
+    birth_date: date | None = None
+    legal_reason: LegalReason | None = None
+    appointment_code: str | None = Field(default=None, max_length=64)
+    green: bool = False
+    source: str | None = Field(default=None, max_length=40, description="kiosk or device id")
+
+
+class CallTicketBody(Body):
+    ticket_id: int
+
+
+class HoldBody(Body):
+    reason: str | None = Field(default=None, max_length=100)
+
+
+class PauseBody(Body):
+    reason: str | None = Field(default=None, max_length=100)
+
+
+class TransferBody(Body):
+    ticket_id: int | None = Field(default=None, description="a held ticket of this window; default: the current one")
+    to_queue: str | None = None
+    to_window: str | None = None
+    position: Literal["front", "back", "original"] = "back"
+
+
+class EmptyBody(Body):
+    pass

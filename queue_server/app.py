@@ -1,0 +1,97 @@
+"""The application factory: config, database, services context, blueprints and Socket.IO bound together."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from flask import Flask
+
+from .clock import OffsetClock, SystemClock
+from .domain.calling import DefaultCallingPolicy
+from .extensions import socketio
+from .hall_config import load_calendar, load_hall
+from .services.context import HallContext
+from .services.rollover import roll_over
+from .settings import ASYNC_MODES, Settings
+from .store.db import check_connection, ensure_hall, make_engine, migrate
+
+log = logging.getLogger("onewindow")
+
+
+class SocketIOPublisher:
+    """Sends committed events to their rooms (through the message queue when several processes serve a hall)."""
+
+    def __init__(self) -> None:
+        self.server: Any = None  # the Socket.IO server of this app, bound once it exists
+
+    def publish(self, events: list[dict[str, Any]]) -> None:
+        for ev in events:
+            self.server.emit(ev["type"], ev["payload"], to=ev["rooms"], namespace="/")
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings()
+    if settings.async_mode not in ASYNC_MODES:
+        raise ValueError(f"async mode {settings.async_mode!r} is not supported; use one of {', '.join(ASYNC_MODES)}")
+    config = load_hall(settings.config_path)
+    calendar = load_calendar(settings.calendar_path)
+    engine = make_engine(settings.database, synchronous=settings.sqlite_synchronous)
+    check_connection(engine)
+    migrate(engine)
+    ensure_hall(engine, config.hall.id)
+
+    app = Flask(__name__)
+    app.config["SECRET_KEY"] = settings.secret_key or secrets.token_hex(32)
+    app.config["TESTING"] = settings.testing
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    publisher = SocketIOPublisher()
+    clock = OffsetClock(settings.clock_start) if settings.clock_start else SystemClock()
+    ctx = HallContext(
+        config=config,
+        engine=engine,
+        clock=clock,
+        policy=DefaultCallingPolicy(config.calling),
+        calendar=calendar,
+        publisher=publisher,
+        person_secret=settings.resolve_person_secret(),
+        always_open=settings.always_open,
+    )
+    app.extensions["onewindow"] = ctx
+    app.extensions["onewindow.settings"] = settings
+
+    from .api import bp as api_bp
+    from .pages import bp as pages_bp
+
+    app.register_blueprint(api_bp)
+    app.register_blueprint(pages_bp)
+
+    socketio.init_app(
+        app,
+        async_mode=settings.async_mode,
+        message_queue=settings.message_queue,
+        cors_allowed_origins="*",
+        ping_interval=10,
+        ping_timeout=10,
+    )
+    publisher.server = socketio.server
+    from .realtime.handlers import register
+
+    register(socketio)
+
+    roll_over(ctx)
+    if settings.background_tasks:
+        socketio.start_background_task(_rollover_loop, ctx)
+    return app
+
+
+def _rollover_loop(ctx: HallContext) -> None:
+    while True:
+        socketio.sleep(30)
+        try:
+            roll_over(ctx)
+        except Exception:  # keep the loop alive; the next round tries again
+            log.exception("day roll-over failed")

@@ -1,0 +1,138 @@
+"""Sub-commands of ``onewindow``: serve, hall, check-config, sim, agent."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import click
+
+from .settings import ASYNC_MODES, DEFAULT_ASYNC_MODE, Settings
+
+
+@click.group(help="OneWindow: queue server, device simulators and agents for a government service hall.")
+def cli() -> None:
+    pass
+
+
+def _parse_clock(value: str | None, tz: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a time like 2026-11-26T09:30") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(tz))
+
+
+def _config_or_exit(path: str | None):  # type: ignore[no-untyped-def]
+    from .hall_config import ConfigError, load_hall
+
+    try:
+        return load_hall(path)
+    except ConfigError as exc:
+        click.echo(f"configuration errors ({len(exc.problems)}):", err=True)
+        for p in exc.problems:
+            click.echo(f"  - {p}", err=True)
+        sys.exit(2)
+
+
+def _run_server(settings: Settings, host: str, port: int) -> None:
+    from .app import create_app
+    from .extensions import socketio
+    from .hall_config import ConfigError
+    from .store.db import DatabaseError
+
+    try:
+        app = create_app(settings)
+    except ConfigError as exc:
+        click.echo(f"configuration errors ({len(exc.problems)}):", err=True)
+        for p in exc.problems:
+            click.echo(f"  - {p}", err=True)
+        sys.exit(2)
+    except DatabaseError as exc:
+        click.echo(f"database error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"OneWindow serving {app.extensions['onewindow'].config.hall.name.zh} on http://{host}:{port}/ "
+               f"(async mode {settings.async_mode}, database {settings.database})", err=True)
+    sys.stderr.flush()
+    kwargs = {"allow_unsafe_werkzeug": True} if settings.async_mode == "threading" else {}
+    socketio.run(app, host=host, port=port, log_output=False, use_reloader=False, **kwargs)
+
+
+def _server_options(f):  # type: ignore[no-untyped-def]
+    options = [
+        click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on"),
+        click.option("--port", default=5000, show_default=True, type=int),
+        click.option("--config", "config_path", type=click.Path(dir_okay=False), help="hall config (YAML); "
+                     "default: the bundled Hezuo configuration"),
+        click.option("--database", help="SQLite file path (default var/onewindow.db) or postgresql://host/db"),
+        click.option("--async-mode", type=click.Choice(ASYNC_MODES), default=DEFAULT_ASYNC_MODE, show_default=True),
+        click.option("--message-queue", help="redis://host:port/0 when several server processes serve one hall"),
+        click.option("--always-open", is_flag=True, help="demo mode: issue tickets outside business hours"),
+        click.option("--clock", help="start the clock at this local time (demos and tests), e.g. 2026-11-26T09:30"),
+        click.option("--log-level", default="INFO", show_default=True),
+    ]
+    for opt in reversed(options):
+        f = opt(f)
+    return f
+
+
+def _settings(config_path, database, async_mode, message_queue, always_open, clock) -> Settings:  # type: ignore[no-untyped-def]
+    cfg = _config_or_exit(config_path)
+    s = Settings(config_path=config_path, async_mode=async_mode, message_queue=message_queue,
+                 always_open=always_open, clock_start=_parse_clock(clock, cfg.hall.timezone))
+    if database:
+        s.database = database
+    return s
+
+
+@cli.command(help="Run the queue server.")
+@_server_options
+def serve(host, port, config_path, database, async_mode, message_queue, always_open, clock, log_level):  # type: ignore[no-untyped-def]
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _run_server(_settings(config_path, database, async_mode, message_queue, always_open, clock), host, port)
+
+
+@cli.command(help="Start the whole hall on embedded defaults: server, simulated devices and pages.")
+@_server_options
+def hall(host, port, config_path, database, async_mode, message_queue, always_open, clock, log_level):  # type: ignore[no-untyped-def]
+    from .hall_runner import run_hall
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings(config_path, database, async_mode, message_queue, always_open, clock)
+    run_hall(settings, host, port, lambda: _run_server(settings, host, port))
+
+
+@cli.command("check-config", help="Check a hall configuration file and report every error in it.")
+@click.argument("path", type=click.Path(dir_okay=False))
+def check_config(path: str) -> None:
+    cfg = _config_or_exit(path)
+    click.echo(f"{path}: OK — {len(cfg.sites)} sites, {len(cfg.zones)} zones, {len(cfg.queues)} queues, "
+               f"{len(cfg.windows)} windows, {len(cfg.items)} service items"
+               + (" (sample data)" if cfg.sample_data else ""))
+
+
+_PASSTHROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
+
+
+@cli.command(context_settings=_PASSTHROUGH, add_help_option=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def sim(args: tuple[str, ...]) -> None:
+    """Start a device simulator: onewindow sim <kind> [options]; onewindow sim --help lists the kinds."""
+    from devices.sim_cli import main as sim_main
+
+    sys.exit(sim_main(list(args)))
+
+
+@cli.command(context_settings=_PASSTHROUGH, add_help_option=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def agent(args: tuple[str, ...]) -> None:
+    """Run a station's device agent: onewindow agent --config FILE --station NAME."""
+    from devices.agent.cli import main as agent_main
+
+    sys.exit(agent_main(list(args)))
+
+

@@ -1,0 +1,150 @@
+"""Loading the hall's configuration files, with every error reported at once, naming the entry and the fix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from config import CONFIG_DIR, DEFAULT_HALL
+
+from .domain.hall import HallConfig
+from .domain.workdays import WorkCalendar
+
+DEFAULT_CALENDAR = CONFIG_DIR / "calendar.yaml"
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    file: str
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.where}: {self.message}" if self.where else f"{self.file}: {self.message}"
+
+
+class ConfigError(Exception):
+    """A configuration file that cannot be used; ``problems`` lists every error found."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def _describe_location(data: Any, loc: tuple[Any, ...]) -> str:
+    """``('windows', 3, 'queues', 0, 'queue')`` -> ``windows[3] (id "w04") > queues[0] > queue``."""
+    parts: list[str] = []
+    node = data
+    for key in loc:
+        if isinstance(key, int):
+            label = f"[{key}]"
+            if isinstance(node, list) and 0 <= key < len(node):
+                node = node[key]
+                if isinstance(node, dict) and "id" in node:
+                    label += f' (id "{node["id"]}")'
+                elif isinstance(node, dict) and "queue" in node:
+                    label += f' (queue "{node["queue"]}")'
+            else:
+                node = None
+            parts[-1:] = [(parts[-1] if parts else "") + label]
+        else:
+            parts.append(str(key))
+            node = node.get(key) if isinstance(node, dict) else None
+    return " > ".join(parts)
+
+
+def _explain(err: dict[str, Any]) -> str:
+    kind = err.get("type", "")
+    msg = err.get("msg", "")
+    ctx = err.get("ctx") or {}
+    if kind == "extra_forbidden":
+        return "unknown setting; remove it or check its spelling"
+    if kind == "missing":
+        return "required setting is missing"
+    if kind == "string_pattern_mismatch":
+        return f"{msg}; got {err.get('input')!r}"
+    if kind == "enum":
+        return f"{err.get('input')!r} is not allowed; allowed: {ctx.get('expected', '')}"
+    if kind.startswith("value_error"):
+        return msg.removeprefix("Value error, ")
+    return f"{msg} (got {err.get('input')!r})" if "input" in err and not isinstance(err.get("input"), dict | list) \
+        else msg
+
+
+def parse_hall(data: Any, file: str = "<hall>") -> HallConfig:
+    if not isinstance(data, dict):
+        raise ConfigError([ConfigProblem(file, "", "the file must hold a mapping (sections hall:, queues:, ...)")])
+    try:
+        return HallConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = _describe_location(data, tuple(err["loc"]))
+            text = _explain(err)
+            # The cross-reference check reports several findings in one message.
+            for part in text.split("; ") if err["type"].startswith("value_error") and not err["loc"] else [text]:
+                problems.append(ConfigProblem(file, where, part))
+        raise ConfigError(problems) from None
+
+
+def read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([ConfigProblem(str(path), "", "file not found; pass an existing file with --config")]) \
+            from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([ConfigProblem(str(path), "", f"not UTF-8 text (byte {exc.start}); save it as UTF-8")]) \
+            from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([ConfigProblem(str(path), where, f"YAML syntax error: {problem}")]) from None
+
+
+def load_hall(path: str | Path | None = None) -> HallConfig:
+    p = Path(path) if path else DEFAULT_HALL
+    return parse_hall(read_yaml(p), str(p))
+
+
+def load_calendar(path: str | Path | None = None) -> WorkCalendar:
+    """The national calendar plus the overlay file (local holidays, years the library does not know yet)."""
+    p = Path(path) if path else DEFAULT_CALENDAR
+    if not p.exists():
+        return WorkCalendar()
+    data = read_yaml(p) or {}
+    problems: list[ConfigProblem] = []
+    overlay: dict[date, bool] = {}
+    years: set[int] = set()
+    if not isinstance(data, dict):
+        raise ConfigError([ConfigProblem(str(p), "", "expected a mapping with holidays:, workdays:, full_years:")])
+    for key, value in (("holidays", False), ("workdays", True)):
+        for i, entry in enumerate(data.get(key) or []):
+            raw = entry.get("date") if isinstance(entry, dict) else entry
+            try:
+                day = raw if isinstance(raw, date) else date.fromisoformat(str(raw))
+            except ValueError:
+                problems.append(ConfigProblem(str(p), f"{key}[{i}]", f"{raw!r} is not a date like 2027-02-07"))
+                continue
+            if day in overlay and overlay[day] != value:
+                problems.append(ConfigProblem(str(p), f"{key}[{i}]", f"{day} is listed as both holiday and workday"))
+            overlay[day] = value
+    for i, y in enumerate(data.get("full_years") or []):
+        if not isinstance(y, int) or not 2000 <= y <= 2100:
+            problems.append(ConfigProblem(str(p), f"full_years[{i}]", f"{y!r} is not a year"))
+        else:
+            years.add(y)
+    unknown = set(data) - {"holidays", "workdays", "full_years"}
+    for k in sorted(unknown):
+        problems.append(ConfigProblem(str(p), str(k), "unknown section; allowed: holidays, workdays, full_years"))
+    if problems:
+        raise ConfigError(problems)
+    return WorkCalendar(overlay, years)

@@ -1,0 +1,228 @@
+"""Helpers the use cases share: day roll-over inside a transaction, ticket views, stats, transitions."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, func, select, update
+
+from ..domain.calling import Candidate
+from ..domain.errors import NotFound
+from ..domain.estimate import estimate_wait
+from ..domain.hall import PriorityClass
+from ..domain.tickets import OPEN_STATUSES, TicketStatus
+from ..store.schema import halls, ticket_transitions, tickets, window_states
+from .context import SYSTEM, Actor, HallContext
+from .events import append_event
+
+ROLLOVER_REASON = "服务日结束，未办结的号自动关闭 / service day ended"
+
+
+def day_str(day: date) -> str:
+    return day.isoformat()
+
+
+def record_transition(
+    conn: Connection,
+    ticket_id: int,
+    at: datetime,
+    action: str,
+    from_status: str | None,
+    to_status: str,
+    actor: Actor,
+    window_id: str | None = None,
+    queue_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    conn.execute(
+        ticket_transitions.insert().values(
+            ticket_id=ticket_id,
+            at=at,
+            action=action,
+            from_status=from_status,
+            to_status=to_status,
+            window_id=window_id,
+            queue_id=queue_id,
+            actor=str(actor),
+            detail=detail,
+        )
+    )
+
+
+def ensure_service_day(conn: Connection, ctx: HallContext, out: list[dict]) -> str:
+    """Roll the hall over to today's service day if it has not been yet; return today's day string.
+
+    Yesterday's open tickets are closed with a reason and windows reset; numbering is per day so nothing carries.
+    """
+    now = ctx.now()
+    today = day_str(ctx.today(now))
+    last = conn.execute(select(halls.c.service_day).where(halls.c.id == ctx.hall_id)).scalar_one()
+    if last == today:
+        return today
+    stale = conn.execute(
+        select(tickets.c.id, tickets.c.status, tickets.c.queue_id).where(
+            tickets.c.hall_id == ctx.hall_id,
+            tickets.c.service_day < today,
+            tickets.c.status.in_([s.value for s in OPEN_STATUSES]),
+        )
+    ).all()
+    for t in stale:
+        record_transition(conn, t.id, now, "close", t.status, TicketStatus.CLOSED, SYSTEM, queue_id=t.queue_id,
+                          detail={"reason": ROLLOVER_REASON})
+    if stale:
+        conn.execute(
+            update(tickets)
+            .where(tickets.c.id.in_([t.id for t in stale]))
+            .values(status=TicketStatus.CLOSED.value, close_reason=ROLLOVER_REASON, finished_at=now)
+        )
+    conn.execute(
+        update(window_states)
+        .where(window_states.c.hall_id == ctx.hall_id)
+        .values(status="closed", current_ticket_id=None, priority_streak=0, pause_reason=None, service_day=today,
+                updated_at=now)
+    )
+    conn.execute(update(halls).where(halls.c.id == ctx.hall_id).values(service_day=today))
+    out.append(
+        append_event(conn, ctx.hall_id, "day_rolled_over", {"service_day": today, "previous": last,
+                                                            "closed_tickets": len(stale)}, [], now)
+    )
+    return today
+
+
+def get_ticket(conn: Connection, ctx: HallContext, ticket_id: int, *, lock: bool = False) -> Row:
+    q = select(tickets).where(tickets.c.id == ticket_id, tickets.c.hall_id == ctx.hall_id)
+    if lock and conn.dialect.name == "postgresql":
+        q = q.with_for_update()
+    row = conn.execute(q).first()
+    if row is None:
+        raise NotFound(f"ticket {ticket_id} does not exist", code="ticket_not_found")
+    return row
+
+
+def window_number(ctx: HallContext, window_id: str | None) -> int | None:
+    if window_id is None:
+        return None
+    try:
+        return ctx.config.window(window_id).number
+    except KeyError:
+        return None
+
+
+def public_ticket(ctx: HallContext, t: Row) -> dict[str, Any]:
+    """What any screen may show about a ticket: no personal data."""
+    queue = ctx.config.queue(t.queue_id)
+    return {
+        "id": t.id,
+        "number": t.number,
+        "queue_id": t.queue_id,
+        "queue_name": queue.name.zh,
+        "zone_id": queue.zone,
+        "item_id": t.item_id,
+        "status": t.status,
+        "priority": t.priority,
+        "window_id": t.window_id,
+        "window_number": window_number(ctx, t.window_id),
+        "target_window": t.target_window,
+        "recalls": t.recalls,
+        "service_day": t.service_day,
+        "issued_at": t.issued_at.isoformat(),
+        "called_at": t.called_at.isoformat() if t.called_at else None,
+    }
+
+
+def candidates(conn: Connection, ctx: HallContext, day: str, queue_ids: list[str]) -> list[Candidate]:
+    rows = conn.execute(
+        select(
+            tickets.c.id, tickets.c.queue_id, tickets.c.priority, tickets.c.position, tickets.c.issued_at,
+            tickets.c.target_window,
+        ).where(
+            tickets.c.hall_id == ctx.hall_id,
+            tickets.c.service_day == day,
+            tickets.c.status == TicketStatus.WAITING.value,
+            tickets.c.queue_id.in_(queue_ids),
+        )
+    ).all()
+    return [
+        Candidate(r.id, r.queue_id, PriorityClass(r.priority), r.position, r.issued_at, r.target_window) for r in rows
+    ]
+
+
+def open_window_weights(conn: Connection, ctx: HallContext) -> list[dict[str, int]]:
+    """Queue weights of every window that is open and not paused."""
+    open_ids = {
+        r.window_id
+        for r in conn.execute(
+            select(window_states.c.window_id).where(
+                window_states.c.hall_id == ctx.hall_id, window_states.c.status == "open"
+            )
+        )
+    }
+    return [{wq.queue: wq.weight for wq in w.queues} for w in ctx.config.windows if w.id in open_ids]
+
+
+def recent_service_seconds(conn: Connection, ctx: HallContext, day: str, queue_id: str) -> list[float]:
+    rows = conn.execute(
+        select(tickets.c.started_at, tickets.c.finished_at)
+        .where(
+            tickets.c.hall_id == ctx.hall_id,
+            tickets.c.service_day == day,
+            tickets.c.queue_id == queue_id,
+            tickets.c.status == TicketStatus.DONE.value,
+            tickets.c.started_at.is_not(None),
+        )
+        .order_by(tickets.c.finished_at.desc())
+        .limit(20)
+    ).all()
+    return [(r.finished_at - r.started_at).total_seconds() for r in reversed(rows)]
+
+
+def queue_stats(conn: Connection, ctx: HallContext, day: str, queue_ids: list[str] | None = None) -> list[dict]:
+    """Waiting counts and the estimated wait for someone taking a ticket now, per queue."""
+    ids = queue_ids or [q.id for q in ctx.config.queues]
+    counts = dict(
+        conn.execute(
+            select(tickets.c.queue_id, func.count())
+            .where(
+                tickets.c.hall_id == ctx.hall_id,
+                tickets.c.service_day == day,
+                tickets.c.status == TicketStatus.WAITING.value,
+            )
+            .group_by(tickets.c.queue_id)
+        ).all()
+    )
+    busy = {q for q, n in counts.items() if n}
+    windows = open_window_weights(conn, ctx)
+    last_called = dict(
+        conn.execute(
+            select(tickets.c.queue_id, func.max(tickets.c.called_at)).where(
+                tickets.c.hall_id == ctx.hall_id, tickets.c.service_day == day, tickets.c.called_at.is_not(None)
+            ).group_by(tickets.c.queue_id)
+        ).all()
+    )
+    out = []
+    for qid in ids:
+        queue = ctx.config.queue(qid)
+        waiting = counts.get(qid, 0)
+        est = estimate_wait(waiting, recent_service_seconds(conn, ctx, day, qid), queue.default_service_min,
+                            windows, qid, busy)
+        last_number = None
+        if qid in last_called:
+            last_number = conn.execute(
+                select(tickets.c.number).where(
+                    and_(tickets.c.hall_id == ctx.hall_id, tickets.c.service_day == day, tickets.c.queue_id == qid,
+                         tickets.c.called_at == last_called[qid])
+                ).limit(1)
+            ).scalar()
+        out.append(
+            {
+                "queue_id": qid,
+                "name": queue.name.zh,
+                "zone_id": queue.zone,
+                "waiting": waiting,
+                "estimated_wait_min": est.minutes,
+                "open_capacity": est.capacity,
+                "last_called": last_number,
+            }
+        )
+    return out

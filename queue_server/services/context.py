@@ -1,0 +1,79 @@
+"""What every service function needs: the hall's config, the database, a clock, the policy and a publisher."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+
+from ..clock import Clock
+from ..domain.calling import CallingPolicy
+from ..domain.hall import HallConfig
+from ..domain.hours import service_day
+from ..domain.workdays import WorkCalendar
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something: a member of staff, a device, a kiosk, the system. Recorded with every transition."""
+
+    kind: str  # staff | device | kiosk | citizen | system
+    id: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+
+SYSTEM = Actor("system", "onewindow")
+
+
+class Publisher(Protocol):
+    def publish(self, events: list[dict[str, Any]]) -> None: ...
+
+
+class NullPublisher:
+    def __init__(self) -> None:
+        self.published: list[dict[str, Any]] = []
+
+    def publish(self, events: list[dict[str, Any]]) -> None:
+        self.published.extend(events)
+
+
+@dataclass
+class HallContext:
+    config: HallConfig
+    engine: Engine
+    clock: Clock
+    policy: CallingPolicy
+    calendar: WorkCalendar
+    publisher: Publisher
+    person_secret: bytes
+    always_open: bool = False  # demo mode: ignore business hours
+    hooks: list[Callable[[list[dict[str, Any]]], None]] = field(default_factory=list)
+
+    @property
+    def hall_id(self) -> str:
+        return self.config.hall.id
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.config.hall.timezone)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def local(self, moment: datetime | None = None) -> datetime:
+        return (moment or self.now()).astimezone(self.tz)
+
+    def today(self, moment: datetime | None = None) -> date:
+        return service_day(self.local(moment), self.config.hall.rollover_at)
+
+    def is_workday(self, day: date) -> bool:
+        """The calendar's answer, or the configured weekdays for a year no calendar knows yet."""
+        if self.calendar.knows(day):
+            return self.calendar.is_workday(day)
+        return day.isoweekday() in self.config.hours.weekdays

@@ -1,0 +1,327 @@
+"""Use cases of a ticket outside a window: issue, look up, track, re-queue after 过号, cancel."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+
+from ..domain.calling import people_ahead
+from ..domain.errors import CapReached, Closed, DomainError, InvalidInput, InvalidTransition, NotFound
+from ..domain.estimate import estimate_wait
+from ..domain.hall import PriorityClass, format_number
+from ..domain.hours import issuing_status
+from ..domain.priority import classify
+from ..domain.privacy import birth_date_of, mask_name, validate_id_number
+from ..domain.tickets import Action, TicketStatus, next_status
+from ..store.db import read_tx, write_tx
+from ..store.schema import day_counters, idempotency_keys, tickets
+from .common import (
+    candidates,
+    ensure_service_day,
+    get_ticket,
+    open_window_weights,
+    public_ticket,
+    queue_stats,
+    recent_service_seconds,
+    record_transition,
+)
+from .context import Actor, HallContext
+from .events import append_event
+
+
+@dataclass(frozen=True)
+class IssueRequest:
+    queue_id: str | None = None
+    item_id: str | None = None
+    id_number: str | None = None  # from the ID card read; never stored, only a keyed hash
+    name: str | None = None  # stored masked only
+    birth_date: date | None = None
+    legal_reason: str | None = None
+    appointment_code: str | None = None
+    green: bool = False
+    source: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def fingerprint(self) -> str:
+        body = json.dumps(
+            {k: (v.isoformat() if isinstance(v, date) else v) for k, v in self.__dict__.items()},
+            sort_keys=True, ensure_ascii=False, default=str,
+        )
+        return hashlib.sha256(body.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssueResult:
+    ticket: dict[str, Any]
+    created: bool  # False: an existing ticket was returned (idempotent retry, or the same person again)
+    reason: str | None = None  # why an existing ticket came back: "idempotent_replay" | "already_has_ticket"
+
+
+def _person_key(ctx: HallContext, id_number: str) -> str:
+    return hmac.new(ctx.person_secret, id_number.encode(), hashlib.sha256).hexdigest()
+
+
+def _next_counter(conn: Connection, hall_id: str, kind: str, key: str, day: str) -> int:
+    """Increment a per-day counter; the hall's write lock makes update-then-insert race-free."""
+    where = (
+        (day_counters.c.hall_id == hall_id)
+        & (day_counters.c.kind == kind)
+        & (day_counters.c.key == key)
+        & (day_counters.c.service_day == day)
+    )
+    value = conn.execute(
+        update(day_counters).where(where).values(value=day_counters.c.value + 1).returning(day_counters.c.value)
+    ).scalar()
+    if value is None:
+        conn.execute(day_counters.insert().values(hall_id=hall_id, kind=kind, key=key, service_day=day, value=1))
+        value = 1
+    return value
+
+
+def _counter(conn: Connection, hall_id: str, kind: str, key: str, day: str) -> int:
+    return conn.execute(
+        select(day_counters.c.value).where(
+            day_counters.c.hall_id == hall_id, day_counters.c.kind == kind, day_counters.c.key == key,
+            day_counters.c.service_day == day,
+        )
+    ).scalar() or 0
+
+
+def ticket_view(conn: Connection, ctx: HallContext, t: Any) -> dict[str, Any]:
+    """A ticket as the kiosk and the tracker show it: public fields, people ahead and the estimated wait."""
+    view = public_ticket(ctx, t)
+    queue = ctx.config.queue(t.queue_id)
+    zone = ctx.config.zone(queue.zone)
+    view["zone_name"] = zone.name.zh
+    view["tracker_token"] = t.tracker_token
+    view["tracker_url"] = f"{ctx.config.hall.tracker_base_url.rstrip('/')}/t/{t.tracker_token}"
+    if t.status == TicketStatus.WAITING.value:
+        waiting = candidates(conn, ctx, t.service_day, [t.queue_id])
+        ahead = people_ahead(ctx.policy, waiting, t.id, ctx.now())
+        busy = {c.queue_id for c in waiting}
+        est = estimate_wait(ahead, recent_service_seconds(conn, ctx, t.service_day, t.queue_id),
+                            queue.default_service_min, open_window_weights(conn, ctx), t.queue_id, busy)
+        view["ahead"] = ahead
+        view["estimated_wait_min"] = est.minutes
+        view["estimate_basis"] = est.basis
+    else:
+        view["ahead"] = 0
+        view["estimated_wait_min"] = None
+    return view
+
+
+def _resolve_queue(ctx: HallContext, req: IssueRequest) -> tuple[str, Any]:
+    item = None
+    if req.item_id is not None:
+        try:
+            item = ctx.config.item(req.item_id)
+        except KeyError:
+            raise NotFound(f"service item {req.item_id!r} does not exist; see GET /api/v1/items",
+                           code="item_not_found") from None
+        if req.queue_id is not None and req.queue_id != item.queue:
+            raise DomainError(f"item {item.id!r} is served by queue {item.queue!r}, not {req.queue_id!r}; "
+                              "send only item_id", code="queue_item_mismatch", details={"queue_id": item.queue})
+        return item.queue, item
+    if req.queue_id is None:
+        raise DomainError("name a queue_id or an item_id", code="queue_required")
+    try:
+        ctx.config.queue(req.queue_id)
+    except KeyError:
+        raise NotFound(f"queue {req.queue_id!r} does not exist; see GET /api/v1/queues",
+                       code="queue_not_found") from None
+    return req.queue_id, None
+
+
+def issue_ticket(ctx: HallContext, req: IssueRequest, actor: Actor, idempotency_key: str | None = None) -> IssueResult:
+    queue_id, item = _resolve_queue(ctx, req)
+    queue = ctx.config.queue(queue_id)
+    try:
+        id_number = validate_id_number(req.id_number) if req.id_number else None
+    except ValueError as exc:
+        raise InvalidInput(f"id_number: {exc}", code="invalid_id_number") from None
+    birth = req.birth_date or (birth_date_of(id_number) if id_number else None)
+    now = ctx.now()
+    local = ctx.local(now)
+    if not ctx.always_open:
+        status = issuing_status(local, ctx.config.hours, ctx.is_workday,
+                                list(queue.issue_windows) + list(item.issue_windows if item else []))
+        if not status.open:
+            nxt = status.next_open
+            raise Closed(
+                f"{status.reason}; {status.reason_en}."
+                + (f" 下次开始取号 / next opening: {nxt:%Y-%m-%d %H:%M}" if nxt else ""),
+                details={"next_open": nxt.isoformat() if nxt else None, "reason_en": status.reason_en},
+            )
+    priority = classify(today=local.date(), elderly_age=ctx.config.hall.elderly_age, birth_date=birth,
+                        legal_reason=req.legal_reason, appointment=bool(req.appointment_code), green=req.green)
+    fingerprint = req.fingerprint()
+    published: list[dict] = []
+    with write_tx(ctx.engine, ctx.hall_id) as conn:
+        day = ensure_service_day(conn, ctx, published)
+        if idempotency_key:
+            prior = conn.execute(
+                select(idempotency_keys).where(
+                    idempotency_keys.c.hall_id == ctx.hall_id, idempotency_keys.c.key == idempotency_key
+                )
+            ).first()
+            if prior is not None:
+                if prior.request_hash != fingerprint:
+                    raise DomainError(
+                        "this Idempotency-Key was already used for a different request; use a new key per ticket",
+                        code="idempotency_key_reused",
+                    )
+                t = get_ticket(conn, ctx, prior.ticket_id)
+                return IssueResult(ticket_view(conn, ctx, t), False, "idempotent_replay")
+        person_key = _person_key(ctx, id_number) if id_number else None
+        if person_key:
+            existing = conn.execute(
+                select(tickets).where(
+                    tickets.c.hall_id == ctx.hall_id, tickets.c.person_key == person_key,
+                    tickets.c.queue_id == queue_id, tickets.c.service_day == day,
+                    tickets.c.status.in_([TicketStatus.WAITING.value, TicketStatus.CALLED.value,
+                                          TicketStatus.SERVING.value, TicketStatus.HELD.value]),
+                )
+            ).first()
+            if existing is not None:
+                return IssueResult(ticket_view(conn, ctx, existing), False, "already_has_ticket")
+        if queue.daily_cap is not None and _counter(conn, ctx.hall_id, "queue", queue_id, day) >= queue.daily_cap:
+            raise CapReached(f"今日{queue.name.zh}号已取完 / today's {queue.daily_cap} tickets for this queue are "
+                             "all issued", details={"cap": queue.daily_cap})
+        if item is not None and item.daily_cap is not None:
+            if _counter(conn, ctx.hall_id, "item", item.id, day) >= item.daily_cap:
+                raise CapReached(f"今日“{item.name}”号已取完 / today's {item.daily_cap} tickets for this item are "
+                                 "all issued", details={"cap": item.daily_cap})
+            _next_counter(conn, ctx.hall_id, "item", item.id, day)
+        seq = _next_counter(conn, ctx.hall_id, "queue", queue_id, day)
+        number = format_number(queue.prefix, seq, queue.number_digits)
+        ticket_id = conn.execute(
+            tickets.insert().values(
+                hall_id=ctx.hall_id, service_day=day, queue_id=queue_id, seq=seq, number=number,
+                item_id=item.id if item else None, priority=priority.value, priority_reason=req.legal_reason,
+                status=TicketStatus.WAITING.value, position=now, issued_at=now, recalls=0,
+                tracker_token=secrets.token_urlsafe(16), person_key=person_key,
+                person_label=mask_name(req.name) if req.name else None,
+                appointment_code=req.appointment_code, source=req.source,
+            ).returning(tickets.c.id)
+        ).scalar_one()
+        record_transition(conn, ticket_id, now, "issue", None, TicketStatus.WAITING, actor, queue_id=queue_id,
+                          detail={"priority": priority.value, "source": req.source})
+        if idempotency_key:
+            conn.execute(idempotency_keys.insert().values(hall_id=ctx.hall_id, key=idempotency_key,
+                                                          request_hash=fingerprint, ticket_id=ticket_id, at=now))
+        t = get_ticket(conn, ctx, ticket_id)
+        view = ticket_view(conn, ctx, t)
+        rooms = [f"zone:{queue.zone}", f"queue:{queue_id}"]
+        published.append(append_event(conn, ctx.hall_id, "ticket_issued", public_ticket(ctx, t), rooms, now))
+        published.append(
+            append_event(conn, ctx.hall_id, "queue_stats", {"queues": queue_stats(conn, ctx, day, [queue_id])},
+                         rooms, now)
+        )
+    ctx.publisher.publish(published)
+    return IssueResult(view, True)
+
+
+def get_ticket_view(ctx: HallContext, ticket_id: int) -> dict[str, Any]:
+    with read_tx(ctx.engine) as conn:
+        return ticket_view(conn, ctx, get_ticket(conn, ctx, ticket_id))
+
+
+def track(ctx: HallContext, token: str) -> dict[str, Any]:
+    """The phone tracker's view of one ticket: its own position only, nothing about anyone else."""
+    with read_tx(ctx.engine) as conn:
+        t = conn.execute(
+            select(tickets).where(tickets.c.hall_id == ctx.hall_id, tickets.c.tracker_token == token)
+        ).first()
+        if t is None:
+            raise NotFound("no ticket has this tracking code; scan the QR on your ticket again",
+                           code="tracker_not_found")
+        view = ticket_view(conn, ctx, t)
+    keep = ("id", "number", "queue_id", "queue_name", "zone_id", "zone_name", "status", "window_number", "ahead",
+            "estimated_wait_min", "service_day", "issued_at", "called_at", "recalls")
+    out = {k: view.get(k) for k in keep}
+    if t.status in (TicketStatus.CALLED.value, TicketStatus.SERVING.value) and view["window_number"]:
+        out["message"] = f"请 {t.number} 号到 {view['window_number']} 号窗口办理"
+        out["message_en"] = f"Number {t.number}, please go to window {view['window_number']}"
+    return out
+
+
+def requeue(ctx: HallContext, ticket_id: int, actor: Actor) -> dict[str, Any]:
+    """A late arrival after 过号 goes back in line, if the hall's policy allows and it is not too late."""
+    policy = ctx.config.calling.no_show
+    published: list[dict] = []
+    with write_tx(ctx.engine, ctx.hall_id) as conn:
+        day = ensure_service_day(conn, ctx, published)
+        t = get_ticket(conn, ctx, ticket_id, lock=True)
+        next_status(Action.REQUEUE, TicketStatus(t.status), t.number)
+        if t.service_day != day:
+            raise InvalidTransition(f"ticket {t.number} belongs to service day {t.service_day}; take a new ticket")
+        now = ctx.now()
+        if not policy.requeue_allowed:
+            raise InvalidTransition("this hall does not re-queue missed numbers; please take a new ticket",
+                                    code="requeue_not_allowed")
+        missed_at = t.finished_at or t.called_at or now
+        if now - missed_at > timedelta(minutes=policy.requeue_within_min):
+            raise InvalidTransition(
+                f"ticket {t.number} was missed more than {policy.requeue_within_min} minutes ago; please take a new "
+                "ticket", code="requeue_too_late")
+        if policy.requeue_position == "original":
+            position = t.issued_at
+        elif policy.requeue_position == "front":
+            earliest = conn.execute(
+                select(func.min(tickets.c.position)).where(
+                    tickets.c.hall_id == ctx.hall_id, tickets.c.service_day == day,
+                    tickets.c.queue_id == t.queue_id, tickets.c.status == TicketStatus.WAITING.value)
+            ).scalar()
+            position = (earliest - timedelta(milliseconds=1)) if earliest else now
+        else:
+            position = now
+        conn.execute(update(tickets).where(tickets.c.id == t.id).values(
+            status=TicketStatus.WAITING.value, position=position, window_id=None, finished_at=None))
+        record_transition(conn, t.id, now, "requeue", t.status, TicketStatus.WAITING, actor, queue_id=t.queue_id,
+                          detail={"position": policy.requeue_position})
+        t = get_ticket(conn, ctx, t.id)
+        queue = ctx.config.queue(t.queue_id)
+        rooms = [f"zone:{queue.zone}", f"queue:{t.queue_id}", f"ticket:{t.id}"]
+        published.append(append_event(conn, ctx.hall_id, "ticket_requeued", public_ticket(ctx, t), rooms, now))
+        published.append(append_event(conn, ctx.hall_id, "queue_stats",
+                                      {"queues": queue_stats(conn, ctx, day, [t.queue_id])}, rooms, now))
+        view = ticket_view(conn, ctx, t)
+    ctx.publisher.publish(published)
+    return view
+
+
+def cancel(ctx: HallContext, ticket_id: int, actor: Actor) -> dict[str, Any]:
+    published: list[dict] = []
+    with write_tx(ctx.engine, ctx.hall_id) as conn:
+        day = ensure_service_day(conn, ctx, published)
+        t = get_ticket(conn, ctx, ticket_id, lock=True)
+        next_status(Action.CANCEL, TicketStatus(t.status), t.number)
+        now = ctx.now()
+        conn.execute(update(tickets).where(tickets.c.id == t.id).values(status=TicketStatus.CANCELLED.value,
+                                                                       finished_at=now))
+        record_transition(conn, t.id, now, "cancel", t.status, TicketStatus.CANCELLED, actor, queue_id=t.queue_id)
+        t = get_ticket(conn, ctx, t.id)
+        queue = ctx.config.queue(t.queue_id)
+        rooms = [f"zone:{queue.zone}", f"queue:{t.queue_id}", f"ticket:{t.id}"]
+        published.append(append_event(conn, ctx.hall_id, "ticket_cancelled", public_ticket(ctx, t), rooms, now))
+        published.append(append_event(conn, ctx.hall_id, "queue_stats",
+                                      {"queues": queue_stats(conn, ctx, day, [t.queue_id])}, rooms, now))
+        view = public_ticket(ctx, t)
+    ctx.publisher.publish(published)
+    return view
+
+
+PRIORITY_LABELS = {
+    PriorityClass.NORMAL: "普通",
+    PriorityClass.ELDERLY: "老年人优先",
+    PriorityClass.LEGAL: "依法优先",
+    PriorityClass.APPOINTMENT: "预约",
+    PriorityClass.GREEN: "绿色通道",
+}

@@ -1,0 +1,432 @@
+"""Use cases at a window: call next or a chosen ticket, recall, start, finish, no-show, hold and call back,
+transfer, pause and resume, open and close for the day. Each is one transaction, then its events."""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+from typing import Any, Literal
+
+from sqlalchemy import Connection, Row, func, select, update
+
+from ..domain.calling import WindowState
+from ..domain.errors import DomainError, InvalidTransition, NotFound
+from ..domain.hall import Window
+from ..domain.tickets import Action, TicketStatus, next_status
+from ..store.db import read_tx, write_tx
+from ..store.schema import tickets, window_states
+from .common import (
+    candidates,
+    ensure_service_day,
+    get_ticket,
+    public_ticket,
+    queue_stats,
+    record_transition,
+)
+from .context import Actor, HallContext
+from .events import append_event
+
+WindowStatus = Literal["closed", "open", "paused", "closed_for_day"]
+STATUS_ZH = {"closed": "未开窗", "open": "服务中", "paused": "暂停服务", "closed_for_day": "今日已停止服务"}
+
+
+def _window(ctx: HallContext, window_id: str) -> Window:
+    try:
+        return ctx.config.window(window_id)
+    except KeyError:
+        raise NotFound(f"window {window_id!r} does not exist; see GET /api/v1/windows",
+                       code="window_not_found") from None
+
+
+def _state(conn: Connection, ctx: HallContext, window_id: str, day: str) -> Row:
+    q = select(window_states).where(window_states.c.hall_id == ctx.hall_id, window_states.c.window_id == window_id)
+    row = conn.execute(q).first()
+    if row is None:
+        conn.execute(window_states.insert().values(hall_id=ctx.hall_id, window_id=window_id, status="closed",
+                                                   service_day=day, priority_streak=0))
+        row = conn.execute(q).first()
+    return row
+
+
+def window_view(ctx: HallContext, w: Window, state: Row | None, current: Row | None) -> dict[str, Any]:
+    status = state.status if state else "closed"
+    return {
+        "window_id": w.id,
+        "number": w.number,
+        "name": w.name.zh,
+        "zone_id": w.zone,
+        "queues": [{"queue_id": wq.queue, "weight": wq.weight} for wq in w.queues],
+        "status": status,
+        "status_label": STATUS_ZH[status],
+        "pause_reason": state.pause_reason if state else None,
+        "current": public_ticket(ctx, current) if current is not None else None,
+    }
+
+
+def _set_window(conn: Connection, ctx: HallContext, window_id: str, actor: Actor, **values: Any) -> None:
+    conn.execute(
+        update(window_states)
+        .where(window_states.c.hall_id == ctx.hall_id, window_states.c.window_id == window_id)
+        .values(actor=str(actor), updated_at=ctx.now(), **values)
+    )
+
+
+class _Action:
+    """The shared frame of a window use case: transaction, day roll-over, window state, then events."""
+
+    def __init__(self, ctx: HallContext, window_id: str, actor: Actor) -> None:
+        self.ctx = ctx
+        self.window = _window(ctx, window_id)
+        self.actor = actor
+        self.published: list[dict] = []
+        self.now = ctx.now()
+
+    def __enter__(self) -> _Action:
+        self._tx = write_tx(self.ctx.engine, self.ctx.hall_id)
+        self.conn = self._tx.__enter__()
+        try:
+            self.day = ensure_service_day(self.conn, self.ctx, self.published)
+            self.state = _state(self.conn, self.ctx, self.window.id, self.day)
+        except BaseException:
+            if not self._tx.__exit__(*sys.exc_info()):
+                raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
+        self._tx.__exit__(exc_type, exc, tb)
+        if exc_type is None:
+            self.ctx.publisher.publish(self.published)
+
+    @property
+    def rooms(self) -> list[str]:
+        return [f"zone:{self.window.zone}", f"window:{self.window.id}"]
+
+    def require_serving_window(self, auto_open: bool = False) -> None:
+        status = self.state.status
+        if status == "closed" and auto_open:
+            _set_window(self.conn, self.ctx, self.window.id, self.actor, status="open", service_day=self.day)
+            self.state = _state(self.conn, self.ctx, self.window.id, self.day)
+            self.emit_window_state()
+            return
+        if status == "paused":
+            raise InvalidTransition(f"window {self.window.number} is paused (暂停服务); resume it first",
+                                    code="window_paused")
+        if status == "closed_for_day":
+            raise InvalidTransition(f"window {self.window.number} has closed for the day", code="window_closed")
+        if status == "closed":
+            raise InvalidTransition(f"window {self.window.number} is not open; open it first", code="window_closed")
+
+    def current(self, *, required: bool = True) -> Row | None:
+        tid = self.state.current_ticket_id
+        if tid is None:
+            if required:
+                raise InvalidTransition(f"window {self.window.number} has no current ticket; call one first",
+                                        code="no_current_ticket")
+            return None
+        return get_ticket(self.conn, self.ctx, tid, lock=True)
+
+    def move(self, t: Row, action: Action, values: dict[str, Any], detail: dict | None = None) -> Row:
+        to = next_status(action, TicketStatus(t.status), t.number)
+        result = self.conn.execute(
+            update(tickets).where(tickets.c.id == t.id, tickets.c.status == t.status).values(status=to.value, **values)
+        )
+        if result.rowcount != 1:  # somebody else moved it first; never act on a stale ticket
+            raise InvalidTransition(f"ticket {t.number} changed meanwhile; refresh and try again", code="conflict")
+        record_transition(self.conn, t.id, self.now, action.value, t.status, to, self.actor,
+                          window_id=self.window.id, queue_id=values.get("queue_id", t.queue_id), detail=detail)
+        return get_ticket(self.conn, self.ctx, t.id)
+
+    def emit(self, type_: str, t: Row, extra: dict | None = None, rooms: list[str] | None = None) -> None:
+        queue = self.ctx.config.queue(t.queue_id)
+        payload = {**public_ticket(self.ctx, t), "window_number": self.window.number, "window_name":
+                   self.window.name.zh, **(extra or {})}
+        all_rooms = [*self.rooms, f"zone:{queue.zone}", f"queue:{t.queue_id}", f"ticket:{t.id}", *(rooms or [])]
+        self.published.append(append_event(self.conn, self.ctx.hall_id, type_, payload,
+                                           list(dict.fromkeys(all_rooms)), self.now))
+
+    def emit_window_state(self) -> None:
+        state = _state(self.conn, self.ctx, self.window.id, self.day)
+        cur = get_ticket(self.conn, self.ctx, state.current_ticket_id) if state.current_ticket_id else None
+        self.published.append(append_event(self.conn, self.ctx.hall_id, "window_state",
+                                           window_view(self.ctx, self.window, state, cur), self.rooms, self.now))
+
+    def emit_stats(self, queue_ids: list[str]) -> None:
+        ids = list(dict.fromkeys(queue_ids))
+        rooms = [*self.rooms, *[f"queue:{q}" for q in ids]]
+        self.published.append(append_event(self.conn, self.ctx.hall_id, "queue_stats",
+                                           {"queues": queue_stats(self.conn, self.ctx, self.day, ids)}, rooms,
+                                           self.now))
+
+    def result(self, t: Row | None) -> dict[str, Any]:
+        state = _state(self.conn, self.ctx, self.window.id, self.day)
+        cur = get_ticket(self.conn, self.ctx, state.current_ticket_id) if state.current_ticket_id else None
+        out = window_view(self.ctx, self.window, state, cur)
+        out["ticket"] = public_ticket(self.ctx, t) if t is not None else None
+        return out
+
+
+def call_text(number: str, window_number: int) -> str:
+    return f"请 {number} 号到 {window_number} 号窗口办理"
+
+
+def _finish_current_for_next(a: _Action) -> None:
+    """Calling the next visitor ends the one being served; a called one must be dealt with first."""
+    cur = a.current(required=False)
+    if cur is None:
+        return
+    if cur.status == TicketStatus.SERVING.value:
+        a.move(cur, Action.FINISH, {"finished_at": a.now})
+        a.emit("ticket_finished", get_ticket(a.conn, a.ctx, cur.id))
+        _set_window(a.conn, a.ctx, a.window.id, a.actor, current_ticket_id=None)
+        return
+    raise InvalidTransition(
+        f"window {a.window.number} has called {cur.number} and not started; start, recall, hold or mark it "
+        "no-show first", code="current_ticket_pending", details={"current": cur.number})
+
+
+def _do_call(a: _Action, t: Row, rule: str, streak: int | None) -> Row:
+    t = a.move(t, Action.CALL, {"window_id": a.window.id, "called_at": a.now, "target_window": None},
+               detail={"rule": rule})
+    values: dict[str, Any] = {"current_ticket_id": t.id}
+    if streak is not None:
+        values["priority_streak"] = streak
+    _set_window(a.conn, a.ctx, a.window.id, a.actor, **values)
+    a.emit("ticket_called", t, {"call_text": call_text(t.number, a.window.number), "rule": rule})
+    a.emit_window_state()
+    a.emit_stats([t.queue_id])
+    return t
+
+
+def call_next(ctx: HallContext, window_id: str, actor: Actor) -> dict[str, Any]:
+    with _Action(ctx, window_id, actor) as a:
+        a.require_serving_window(auto_open=True)
+        _finish_current_for_next(a)
+        weights = {wq.queue: wq.weight for wq in a.window.queues}
+        state = WindowState(a.window.id, weights, a.state.priority_streak)
+        choice = ctx.policy.choose(candidates(a.conn, ctx, a.day, list(weights)), state, a.now)
+        if choice is None:
+            out = a.result(None)
+            out["message"] = "当前无人等候 / nobody is waiting"
+            return out
+        t = _do_call(a, get_ticket(a.conn, ctx, choice.candidate.ticket_id, lock=True), choice.rule,
+                     choice.priority_streak)
+        return a.result(t)
+
+
+def call_ticket(ctx: HallContext, window_id: str, ticket_id: int, actor: Actor) -> dict[str, Any]:
+    """Call a chosen waiting ticket (e.g. a visitor the clerk knows is here), skipping the policy."""
+    with _Action(ctx, window_id, actor) as a:
+        a.require_serving_window(auto_open=True)
+        t = get_ticket(a.conn, ctx, ticket_id, lock=True)
+        served = {wq.queue for wq in a.window.queues}
+        if t.queue_id not in served:
+            raise InvalidTransition(f"window {a.window.number} does not serve queue {t.queue_id}; transfer the "
+                                    "ticket first", code="queue_not_served")
+        if t.target_window not in (None, a.window.id):
+            raise InvalidTransition(f"ticket {t.number} was transferred to another window", code="other_window")
+        if t.service_day != a.day:
+            raise InvalidTransition(f"ticket {t.number} belongs to service day {t.service_day}", code="stale_ticket")
+        next_status(Action.CALL, TicketStatus(t.status), t.number)
+        _finish_current_for_next(a)
+        return a.result(_do_call(a, t, "chosen", None))
+
+
+def recall(ctx: HallContext, window_id: str, actor: Actor) -> dict[str, Any]:
+    with _Action(ctx, window_id, actor) as a:
+        a.require_serving_window()
+        t = a.current()
+        limit = ctx.config.calling.max_recalls
+        if t.recalls >= limit:
+            raise InvalidTransition(f"ticket {t.number} has been recalled {limit} times (the limit); mark it "
+                                    "no-show or start", code="recall_limit")
+        t = a.move(t, Action.RECALL, {"recalls": t.recalls + 1})
+        a.emit("ticket_recalled", t, {"call_text": call_text(t.number, a.window.number)})
+        return a.result(t)
+
+
+def start(ctx: HallContext, window_id: str, actor: Actor) -> dict[str, Any]:
+    with _Action(ctx, window_id, actor) as a:
+        t = a.move(a.current(), Action.START, {"started_at": a.now})
+        a.emit("ticket_started", t)
+        a.emit_window_state()
+        return a.result(t)
+
+
+def finish(ctx: HallContext, window_id: str, actor: Actor) -> dict[str, Any]:
+    with _Action(ctx, window_id, actor) as a:
+        t = a.move(a.current(), Action.FINISH, {"finished_at": a.now})
+        _set_window(a.conn, ctx, a.window.id, actor, current_ticket_id=None)
+        a.emit("ticket_finished", t)
+        a.emit_window_state()
+        a.emit_stats([t.queue_id])
+        return a.result(t)
+
+
+def no_show(ctx: HallContext, window_id: str, actor: Actor) -> dict[str, Any]:
+    with _Action(ctx, window_id, actor) as a:
+        t = a.move(a.current(), Action.NO_SHOW, {"finished_at": a.now})
+        _set_window(a.conn, ctx, a.window.id, actor, current_ticket_id=None)
+        a.emit("ticket_no_show", t)
+        a.emit_window_state()
+        return a.result(t)
+
+
+def hold(ctx: HallContext, window_id: str, actor: Actor, reason: str | None = None) -> dict[str, Any]:
+    with _Action(ctx, window_id, actor) as a:
+        t = a.move(a.current(), Action.HOLD, {}, detail={"reason": reason} if reason else None)
+        _set_window(a.conn, ctx, a.window.id, actor, current_ticket_id=None)
+        a.emit("ticket_held", t)
+        a.emit_window_state()
+        return a.result(t)
+
+
+def held_tickets(ctx: HallContext, window_id: str) -> list[dict[str, Any]]:
+    _window(ctx, window_id)
+    with read_tx(ctx.engine) as conn:
+        rows = conn.execute(
+            select(tickets).where(tickets.c.hall_id == ctx.hall_id, tickets.c.window_id == window_id,
+                                  tickets.c.status == TicketStatus.HELD.value, tickets.c.service_day ==
+                                  ctx.today().isoformat()).order_by(tickets.c.called_at)
+        ).all()
+        return [public_ticket(ctx, r) for r in rows]
+
+
+def call_back(ctx: HallContext, window_id: str, ticket_id: int, actor: Actor) -> dict[str, Any]:
+    with _Action(ctx, window_id, actor) as a:
+        a.require_serving_window()
+        t = get_ticket(a.conn, ctx, ticket_id, lock=True)
+        if t.status == TicketStatus.HELD.value and t.window_id != a.window.id:
+            raise InvalidTransition(f"ticket {t.number} is held by window {t.window_id}", code="other_window")
+        next_status(Action.CALL_BACK, TicketStatus(t.status), t.number)
+        if a.state.current_ticket_id is not None:
+            raise InvalidTransition(f"window {a.window.number} already has a current ticket; finish or hold it "
+                                    "first", code="current_ticket_pending")
+        t = a.move(t, Action.CALL_BACK, {"called_at": a.now})
+        _set_window(a.conn, ctx, a.window.id, actor, current_ticket_id=t.id)
+        a.emit("ticket_called", t, {"call_text": call_text(t.number, a.window.number), "rule": "call_back"})
+        a.emit_window_state()
+        return a.result(t)
+
+
+def transfer(
+    ctx: HallContext,
+    window_id: str,
+    actor: Actor,
+    *,
+    ticket_id: int | None = None,
+    to_queue: str | None = None,
+    to_window: str | None = None,
+    position: Literal["front", "back", "original"] = "back",
+) -> dict[str, Any]:
+    """Send the current (or a held) ticket to another queue or window, placed at the front, the back, or by
+    its original issue time."""
+    if to_queue is None and to_window is None:
+        raise DomainError("name to_queue or to_window", code="transfer_target_required", details={})
+    with _Action(ctx, window_id, actor) as a:
+        t = get_ticket(a.conn, ctx, ticket_id, lock=True) if ticket_id is not None else a.current()
+        if ticket_id is not None and t.id != a.state.current_ticket_id and not (
+            t.status == TicketStatus.HELD.value and t.window_id == a.window.id
+        ):
+            raise InvalidTransition(f"ticket {t.number} is not at window {a.window.number}", code="other_window")
+        target_window = _window(ctx, to_window) if to_window else None
+        queue_id = to_queue or t.queue_id
+        try:
+            ctx.config.queue(queue_id)
+        except KeyError:
+            raise NotFound(f"queue {queue_id!r} does not exist", code="queue_not_found") from None
+        if target_window is not None and queue_id not in {wq.queue for wq in target_window.queues}:
+            if to_queue is None:
+                queue_id = target_window.queues[0].queue
+            else:
+                raise InvalidTransition(f"window {target_window.number} does not serve queue {queue_id}",
+                                        code="queue_not_served")
+        if position == "original":
+            pos = t.issued_at
+        elif position == "front":
+            earliest = a.conn.execute(
+                select(func.min(tickets.c.position)).where(
+                    tickets.c.hall_id == ctx.hall_id, tickets.c.service_day == a.day, tickets.c.queue_id == queue_id,
+                    tickets.c.status == TicketStatus.WAITING.value)
+            ).scalar()
+            pos = min(earliest - timedelta(milliseconds=1), a.now) if earliest else a.now
+        else:
+            pos = a.now
+        was_current = t.id == a.state.current_ticket_id
+        old_queue = t.queue_id
+        t = a.move(t, Action.TRANSFER, {"queue_id": queue_id, "position": pos, "window_id": None,
+                                        "target_window": target_window.id if target_window else None},
+                   detail={"from_queue": old_queue, "to_queue": queue_id, "to_window": to_window,
+                           "position": position})
+        if was_current:
+            _set_window(a.conn, ctx, a.window.id, actor, current_ticket_id=None)
+        extra_rooms = [f"window:{target_window.id}"] if target_window else []
+        a.emit("ticket_transferred", t, {"from_queue": old_queue, "to_window_number":
+                                         target_window.number if target_window else None}, extra_rooms)
+        a.emit_window_state()
+        a.emit_stats([old_queue, queue_id])
+        return a.result(t)
+
+
+def open_window(ctx: HallContext, window_id: str, actor: Actor) -> dict[str, Any]:
+    with _Action(ctx, window_id, actor) as a:
+        if a.state.status == "open":
+            return a.result(None)
+        if a.state.status == "paused":
+            raise InvalidTransition("the window is paused; resume it", code="window_paused")
+        _set_window(a.conn, ctx, a.window.id, actor, status="open", service_day=a.day, pause_reason=None)
+        a.emit_window_state()
+        a.emit_stats([wq.queue for wq in a.window.queues])
+        return a.result(None)
+
+
+def pause(ctx: HallContext, window_id: str, actor: Actor, reason: str | None = None) -> dict[str, Any]:
+    with _Action(ctx, window_id, actor) as a:
+        if a.state.status != "open":
+            raise InvalidTransition(f"only an open window can pause; window {a.window.number} is "
+                                    f"{a.state.status}", code="window_not_open")
+        cur = a.current(required=False)
+        if cur is not None and cur.status == TicketStatus.CALLED.value:
+            raise InvalidTransition(f"{cur.number} has been called; start, hold or mark it no-show before pausing",
+                                    code="current_ticket_pending")
+        _set_window(a.conn, ctx, a.window.id, actor, status="paused", pause_reason=reason)
+        a.emit_window_state()
+        a.emit_stats([wq.queue for wq in a.window.queues])
+        return a.result(None)
+
+
+def resume(ctx: HallContext, window_id: str, actor: Actor) -> dict[str, Any]:
+    with _Action(ctx, window_id, actor) as a:
+        if a.state.status != "paused":
+            raise InvalidTransition(f"window {a.window.number} is not paused", code="window_not_paused")
+        _set_window(a.conn, ctx, a.window.id, actor, status="open", pause_reason=None)
+        a.emit_window_state()
+        a.emit_stats([wq.queue for wq in a.window.queues])
+        return a.result(None)
+
+
+def close_for_day(ctx: HallContext, window_id: str, actor: Actor) -> dict[str, Any]:
+    with _Action(ctx, window_id, actor) as a:
+        cur = a.current(required=False)
+        if cur is not None:
+            raise InvalidTransition(f"finish, hold or transfer {cur.number} before closing", code="current_ticket_pending")
+        _set_window(a.conn, ctx, a.window.id, actor, status="closed_for_day", pause_reason=None)
+        a.emit_window_state()
+        a.emit_stats([wq.queue for wq in a.window.queues])
+        return a.result(None)
+
+
+def windows_overview(ctx: HallContext) -> list[dict[str, Any]]:
+    with read_tx(ctx.engine) as conn:
+        today = ctx.today().isoformat()
+        states = {
+            r.window_id: r
+            for r in conn.execute(select(window_states).where(window_states.c.hall_id == ctx.hall_id))
+        }
+        out = []
+        for w in ctx.config.windows:
+            st = states.get(w.id)
+            if st is not None and st.service_day != today:
+                st = None  # yesterday's state: the roll-over has not run yet, the window is closed today
+            cur = get_ticket(conn, ctx, st.current_ticket_id) if st is not None and st.current_ticket_id else None
+            out.append(window_view(ctx, w, st, cur))
+        return out

@@ -1,0 +1,52 @@
+"""Server settings: where the database and config are, how the server runs. Built by the CLI or by tests."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+ASYNC_MODES = ("threading", "gevent")
+# Default chosen from tests/bench (see BENCHMARKS.md): threading keeps every library (SQLite, psycopg,
+# pyserial) working without monkey-patching and met the targets on the hall's hardware.
+DEFAULT_ASYNC_MODE = "threading"
+
+
+def default_var_dir() -> Path:
+    return Path(os.environ.get("ONEWINDOW_VAR", Path.cwd() / "var"))
+
+
+@dataclass
+class Settings:
+    database: str = field(default_factory=lambda: str(default_var_dir() / "onewindow.db"))
+    config_path: str | None = None
+    calendar_path: str | None = None
+    async_mode: str = DEFAULT_ASYNC_MODE
+    message_queue: str | None = None  # redis://... when several server processes share one hall
+    always_open: bool = False
+    clock_start: datetime | None = None
+    secret_key: str | None = None
+    person_secret: bytes | None = None
+    background_tasks: bool = True
+    sqlite_synchronous: str = "FULL"
+    testing: bool = False
+
+    def resolve_person_secret(self) -> bytes:
+        """A stable secret for hashing ID numbers: env, or a file beside a SQLite database, made once."""
+        if self.person_secret:
+            return self.person_secret
+        env = os.environ.get("ONEWINDOW_PERSON_SECRET")
+        if env:
+            return env.encode()
+        if "://" in self.database and not self.database.startswith("sqlite"):
+            raise RuntimeError("set ONEWINDOW_PERSON_SECRET (the same value on every server process) when using "
+                               "PostgreSQL, so the one-ticket-per-person check works across processes")
+        db_path = Path(self.database.removeprefix("sqlite:///"))
+        secret_file = db_path.with_name(db_path.name + ".secret")
+        if not secret_file.exists():
+            secret_file.parent.mkdir(parents=True, exist_ok=True)
+            secret_file.write_text(secrets.token_hex(32))
+            secret_file.chmod(0o600)
+        return secret_file.read_text().strip().encode()

@@ -1,0 +1,111 @@
+"""Engines and transactions: SQLite in WAL mode by default, PostgreSQL for several server processes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Connection, Engine, create_engine, event, select, text, update
+from sqlalchemy.exc import OperationalError
+
+from .schema import halls
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+class DatabaseError(Exception):
+    """The database cannot be used as configured; the message says how to fix it."""
+
+
+def normalise_url(url: str) -> str:
+    """Accept a bare path for SQLite and plain postgresql:// (psycopg 3 is the driver we ship)."""
+    if "://" not in url:
+        path = Path(url).expanduser().resolve()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{path}"
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def make_engine(url: str, *, synchronous: str = "FULL") -> Engine:
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=20,
+            max_overflow=40,
+            pool_pre_ping=False,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+            # Let SQLAlchemy's BEGIN below be the only transaction control (pysqlite's own is off).
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            # FULL: a committed ticket survives a power cut, not only a killed process.
+            cur.execute(f"PRAGMA synchronous={synchronous}")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Connection) -> None:
+            # Writers take the write lock at BEGIN, so two transactions never both read and then fight to upgrade.
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write") else "BEGIN")
+
+        return engine
+    if url.startswith("postgresql"):
+        return create_engine(url, pool_size=20, max_overflow=40, pool_pre_ping=True)
+    raise DatabaseError(f"unsupported database URL {url!r}: use a SQLite file path or postgresql://host/db")
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision (Alembic), on this engine's database."""
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def ensure_hall(engine: Engine, hall_id: str) -> None:
+    with engine.begin() as conn:
+        if conn.execute(select(halls.c.id).where(halls.c.id == hall_id)).first() is None:
+            conn.execute(halls.insert().values(id=hall_id, event_seq=0, service_day=None))
+
+
+@contextmanager
+def write_tx(engine: Engine, hall_id: str) -> Iterator[Connection]:
+    """One write transaction for a hall: serialised with every other writer of that hall, on any database."""
+    with engine.connect() as conn:
+        conn.info["write"] = True
+        try:
+            with conn.begin():
+                if engine.dialect.name == "postgresql":
+                    conn.execute(select(halls.c.event_seq).where(halls.c.id == hall_id).with_for_update())
+                else:
+                    # Touch the row so SQLite's write lock is held from the start (BEGIN IMMEDIATE already has it).
+                    conn.execute(update(halls).where(halls.c.id == hall_id).values(event_seq=halls.c.event_seq))
+                yield conn
+        finally:
+            conn.info.pop("write", None)
+
+
+@contextmanager
+def read_tx(engine: Engine) -> Iterator[Connection]:
+    with engine.connect() as conn, conn.begin():
+        yield conn
+
+
+def check_connection(engine: Engine) -> None:
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except OperationalError as exc:
+        raise DatabaseError(f"cannot open the database {engine.url.render_as_string(hide_password=True)}: {exc.orig}") from exc

@@ -1,0 +1,161 @@
+"""Tables. Times are stored as UTC; the ``UTCDateTime`` type hands back aware datetimes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+
+class UTCDateTime(TypeDecorator):
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):  # type: ignore[override]
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass an aware datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect):  # type: ignore[override]
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+halls = Table(
+    "halls",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    # Last event sequence number; every write transaction locks this row first, so a hall's writes are serial.
+    Column("event_seq", Integer, nullable=False, default=0),
+    Column("service_day", String(10), nullable=True),  # the last service day rolled over to
+)
+
+day_counters = Table(
+    "day_counters",
+    metadata,
+    Column("hall_id", String(40), primary_key=True),
+    Column("kind", String(10), primary_key=True),  # "queue" numbering, "item" for item caps
+    Column("key", String(40), primary_key=True),
+    Column("service_day", String(10), primary_key=True),
+    Column("value", Integer, nullable=False),
+)
+
+tickets = Table(
+    "tickets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("hall_id", String(40), nullable=False),
+    Column("service_day", String(10), nullable=False),
+    Column("queue_id", String(40), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("number", String(12), nullable=False),
+    Column("item_id", String(40), nullable=True),
+    Column("priority", String(12), nullable=False),
+    Column("priority_reason", String(20), nullable=True),
+    Column("status", String(12), nullable=False),
+    Column("position", UTCDateTime, nullable=False),
+    Column("issued_at", UTCDateTime, nullable=False),
+    Column("called_at", UTCDateTime, nullable=True),
+    Column("started_at", UTCDateTime, nullable=True),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("window_id", String(40), nullable=True),
+    Column("target_window", String(40), nullable=True),
+    Column("recalls", Integer, nullable=False, default=0),
+    Column("tracker_token", String(40), nullable=False, unique=True),
+    # A keyed hash of the ID number: enough to find "this person already has a ticket", useless if leaked.
+    Column("person_key", String(64), nullable=True),
+    Column("person_label", String(40), nullable=True),  # masked name for display, e.g. 王*娜
+    Column("appointment_code", String(64), nullable=True),
+    Column("source", String(40), nullable=True),
+    Column("close_reason", String(200), nullable=True),
+    UniqueConstraint("hall_id", "queue_id", "service_day", "seq", name="uq_tickets_number"),
+    Index("ix_tickets_open", "hall_id", "service_day", "status", "queue_id"),
+    Index("ix_tickets_person", "hall_id", "person_key", "queue_id"),
+)
+
+ticket_transitions = Table(
+    "ticket_transitions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket_id", Integer, ForeignKey("tickets.id"), nullable=False, index=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("from_status", String(12), nullable=True),
+    Column("to_status", String(12), nullable=False),
+    Column("window_id", String(40), nullable=True),
+    Column("queue_id", String(40), nullable=True),
+    Column("actor", String(80), nullable=False),
+    Column("detail", JSON, nullable=True),
+)
+
+window_states = Table(
+    "window_states",
+    metadata,
+    Column("hall_id", String(40), primary_key=True),
+    Column("window_id", String(40), primary_key=True),
+    Column("status", String(16), nullable=False),  # closed, open, paused, closed_for_day
+    Column("service_day", String(10), nullable=True),
+    Column("pause_reason", String(100), nullable=True),
+    Column("current_ticket_id", Integer, nullable=True),
+    Column("priority_streak", Integer, nullable=False, default=0),
+    Column("actor", String(80), nullable=True),
+    Column("updated_at", UTCDateTime, nullable=True),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("hall_id", String(40), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("rooms", JSON, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    UniqueConstraint("hall_id", "seq", name="uq_events_seq"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("hall_id", String(40), primary_key=True),
+    Column("key", String(100), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("ticket_id", Integer, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+)
+
+__all__ = [
+    "metadata",
+    "halls",
+    "day_counters",
+    "tickets",
+    "ticket_transitions",
+    "window_states",
+    "events",
+    "idempotency_keys",
+    "Text",
+]
