@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -27,6 +27,7 @@ class WindowState:
     window_id: str
     queue_weights: dict[str, int]
     priority_streak: int = 0  # priority calls in a row at this window since the last normal one
+    served: dict[str, int] = field(default_factory=dict)  # calls this window made today, per queue
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,9 @@ class DefaultCallingPolicy:
     - With ``long_wait_min`` set, a ticket that has waited longer is next, oldest first.
     - Otherwise a priority ticket (legal, elderly, appointment, in ``priority_order``) is called unless the window
       has already called ``priority_per_normal`` priority tickets in a row and a normal ticket waits: nobody starves.
-    - Inside a class FIFO; across queues the window's weights decide: the queue whose head has waited longest,
-      weighted, goes first (a weight-2 queue counts its wait double).
+    - Inside a class FIFO; across queues the window's weights decide the share of its calls: the queue that is
+      furthest behind its share (calls made today ÷ weight) goes next, ties to the longest wait. Weights 3:1 give
+      three calls from the first queue for every one from the second while both have people waiting.
     """
 
     def __init__(self, config: CallingPolicyConfig) -> None:
@@ -80,8 +82,7 @@ class DefaultCallingPolicy:
 
         def score(c: Candidate) -> tuple[float, int, datetime, int]:
             weight = window.queue_weights[c.queue_id]
-            waited = max((now - c.position).total_seconds(), 0.0) + 1.0
-            return (-weight * waited, -weight, c.position, c.ticket_id)
+            return ((window.served.get(c.queue_id, 0) + 1) / weight, -weight, c.position, c.ticket_id)
 
         return min(heads.values(), key=score)
 

@@ -202,7 +202,11 @@ def call_next(ctx: HallContext, window_id: str, actor: Actor) -> dict[str, Any]:
         a.require_serving_window(auto_open=True)
         _finish_current_for_next(a)
         weights = {wq.queue: wq.weight for wq in a.window.queues}
-        state = WindowState(a.window.id, weights, a.state.priority_streak)
+        served = dict(a.conn.execute(
+            select(tickets.c.queue_id, func.count()).where(
+                tickets.c.hall_id == ctx.hall_id, tickets.c.service_day == a.day, tickets.c.window_id == a.window.id,
+                tickets.c.called_at.is_not(None)).group_by(tickets.c.queue_id)).all())
+        state = WindowState(a.window.id, weights, a.state.priority_streak, served)
         choice = ctx.policy.choose(candidates(a.conn, ctx, a.day, list(weights)), state, a.now)
         if choice is None:
             out = a.result(None)

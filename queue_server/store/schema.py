@@ -91,7 +91,8 @@ tickets = Table(
     Column("appointment_code", String(64), nullable=True),
     Column("source", String(40), nullable=True),
     Column("close_reason", String(200), nullable=True),
-    UniqueConstraint("hall_id", "queue_id", "service_day", "seq", name="uq_tickets_number"),
+    # The number (prefix + daily sequence) is unique per day; a transfer moves the ticket, never renumbers it.
+    UniqueConstraint("hall_id", "service_day", "number", name="uq_tickets_number"),
     Index("ix_tickets_open", "hall_id", "service_day", "status", "queue_id"),
     Index("ix_tickets_person", "hall_id", "person_key", "queue_id"),
 )

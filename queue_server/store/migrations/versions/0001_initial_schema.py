@@ -76,7 +76,7 @@ def upgrade() -> None:
     sa.Column('source', sa.String(length=40), nullable=True),
     sa.Column('close_reason', sa.String(length=200), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_tickets')),
-    sa.UniqueConstraint('hall_id', 'queue_id', 'service_day', 'seq', name='uq_tickets_number'),
+    sa.UniqueConstraint('hall_id', 'service_day', 'number', name='uq_tickets_number'),
     sa.UniqueConstraint('tracker_token', name=op.f('uq_tickets_tracker_token'))
     )
     with op.batch_alter_table('tickets', schema=None) as batch_op:
