@@ -1,0 +1,280 @@
+"""LED screens on one simulated RS-485 line: each answers only its own address and keeps what it shows.
+
+Faults (per screen, or for every screen on the line): ``no_answer`` (unpowered: neither acts nor answers),
+``crc_error`` (acts, but its reply's CRC is wrong), ``garbage`` (noise bytes before each reply), ``slow``
+(replies after ``value`` seconds), ``module_fault`` (a dead LED module, reported in STATUS flags).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from devices.common.control import ControlError
+from devices.common.pty import PtyEndpoint
+from devices.led import codec
+from devices.led.codec import BROADCAST, Command, Frame, NakCode, ScreenContent, ScreenStatus
+from devices.led.render import ScreenView, render_png, render_text_box
+
+FAULTS = ("no_answer", "crc_error", "garbage", "slow", "module_fault")
+DEFAULT_SLOW_SECONDS = 1.0
+
+
+@dataclass
+class ScreenFaults:
+    no_answer: bool = False
+    crc_error: bool = False
+    garbage: bool = False
+    slow: float = 0.0
+    module_fault: bool = False
+
+    def active(self) -> list[str]:
+        return [name for name in FAULTS if getattr(self, name)]
+
+
+@dataclass
+class SimScreen:
+    address: int
+    rows: int
+    cols: int
+    brightness: int = 80
+    content: ScreenContent = field(default_factory=ScreenContent)
+    faults: ScreenFaults = field(default_factory=ScreenFaults)
+    commands_done: int = 0
+
+    def view(self) -> ScreenView:
+        return ScreenView(self.address, self.rows, self.cols, self.brightness, self.content)
+
+
+class LedBusSimulator:
+    """Screens sharing one pty: a driver opens :attr:`path` and addresses them as on a real RS-485 bus."""
+
+    def __init__(
+        self,
+        addresses: Iterable[int] = (1,),
+        rows: int = 4,
+        cols: int = 24,
+        on_update: Callable[[ScreenView], None] | None = None,
+        seed: int | None = None,
+    ) -> None:
+        addresses = list(addresses)
+        if not addresses:
+            raise ValueError("an LED line needs at least one screen address")
+        for address in addresses:
+            if not (codec.MIN_ADDRESS <= address <= codec.MAX_ADDRESS):
+                raise ValueError(f"screen address {address} is out of range; allowed 1..254")
+        if len(set(addresses)) != len(addresses):
+            raise ValueError(f"screen addresses must differ on one line, got {addresses}")
+        if not (1 <= rows <= 16 and 1 <= cols <= 255):
+            raise ValueError(f"screen size {rows}x{cols} is out of range; rows 1..16, columns 1..255")
+        self.screens = {a: SimScreen(a, rows, cols) for a in addresses}
+        self.on_update = on_update
+        self.frames_rejected = 0
+        self._rng = random.Random(seed)
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._endpoint = PtyEndpoint()
+        self._decoder = codec.FrameDecoder()
+        self._thread = threading.Thread(target=self._serve, name="led-sim", daemon=True)
+
+    @property
+    def path(self) -> str:
+        return self._endpoint.path
+
+    def start(self) -> LedBusSimulator:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=2)
+        self._endpoint.close()
+
+    def __enter__(self) -> LedBusSimulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the technician's side -------------------------------------------------------------------------------
+
+    def _targets(self, address: int | None) -> list[SimScreen]:
+        if address is None:
+            return list(self.screens.values())
+        if address not in self.screens:
+            raise ControlError(f"no screen at address {address} on this line; screens: {sorted(self.screens)}")
+        return [self.screens[address]]
+
+    def set_fault(self, name: str, on: bool = True, address: int | None = None, seconds: float | None = None) -> None:
+        """Switch a fault on or off for one screen, or every screen when ``address`` is None."""
+        if name not in FAULTS:
+            raise ControlError(f"unknown fault {name!r}; faults: {', '.join(FAULTS)}")
+        with self._lock:
+            for screen in self._targets(address):
+                if name == "slow":
+                    delay = (seconds if seconds is not None else DEFAULT_SLOW_SECONDS) if on else 0.0
+                    if delay < 0 or delay > 60:
+                        raise ControlError(f"slow needs 0..60 seconds, got {delay}")
+                    screen.faults.slow = float(delay)
+                else:
+                    setattr(screen.faults, name, bool(on))
+
+    def view(self, address: int) -> ScreenView:
+        with self._lock:
+            return self._targets(address)[0].view()
+
+    def text_box(self, address: int) -> str:
+        return render_text_box(self.view(address), mask=True)
+
+    def render_png(self, address: int, path: str | Path | None = None) -> bytes:
+        """The screen as a PNG; written to ``path`` too when one is given."""
+        data = render_png(self.view(address))
+        if path is not None:
+            Path(path).write_bytes(data)
+        return data
+
+    def handle_control(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Commands from the control channel and the console: status, fault, render, brightness, help."""
+        cmd = request.get("cmd")
+        args = list(request.get("args") or [])
+        if cmd == "help":
+            return {"text": HELP}
+        if cmd == "status":
+            address = request.get("address", args[0] if args else None)
+            with self._lock:
+                screens = self._targets(None if address is None else int(address))
+                return {
+                    "path": self.path,
+                    "frames_rejected": self.frames_rejected,
+                    "screens": [
+                        {
+                            "address": s.address,
+                            "size": [s.rows, s.cols],
+                            "brightness": s.brightness,
+                            "faults": s.faults.active(),
+                            "commands_done": s.commands_done,
+                        }
+                        for s in screens
+                    ],
+                    "text": "\n".join(render_text_box(s.view(), mask=True) for s in screens)
+                    + f"\nfaults: { {s.address: s.faults.active() for s in screens} }",
+                }
+        if cmd == "fault":
+            name = request.get("name")
+            if not isinstance(name, str):
+                raise ControlError(f"fault needs a name; faults: {', '.join(FAULTS)}")
+            on = bool(request.get("on", True))
+            value = request.get("value", request.get("seconds"))
+            address = request.get("address")
+            if address is None and len(args) > 2:
+                address = args[2]
+            if name != "slow" and isinstance(value, int) and address is None:
+                address, value = value, None  # `fault no_answer 3` names a screen, not a duration
+            self.set_fault(name, on, None if address is None else int(address), None if value is None else float(value))
+            shown = "off" if not on else (f"{value if value is not None else DEFAULT_SLOW_SECONDS} s" if name == "slow" else "on")
+            return {"text": f"fault {name} {shown}" + (f" for screen {address}" if address else "")}
+        if cmd == "render":
+            address = int(request.get("address", args[0] if args else min(self.screens)))
+            path = request.get("path", args[1] if len(args) > 1 else None)
+            if path is None:
+                raise ControlError("render needs a file to write: render ADDRESS PATH.png")
+            self.render_png(address, path)
+            return {"path": str(path), "text": f"screen {address} drawn to {path}"}
+        raise ControlError(f"unknown command {cmd!r}; commands: help, status, fault, render")
+
+    # -- the wire side ---------------------------------------------------------------------------------------
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            data = self._endpoint.read(4096, timeout=0.05)
+            items = self._decoder.feed(data) if data else self._decoder.idle()
+            for item in items:
+                if isinstance(item, codec.Rejected):
+                    self.frames_rejected += 1  # a real screen ignores what it cannot read
+                    continue
+                try:
+                    self._handle_frame(item)
+                except OSError:
+                    return  # the pty went away under us: we are closing
+
+    def _handle_frame(self, frame: Frame) -> None:
+        if frame.command in codec.REPLY_COMMANDS:
+            return  # another screen's reply heard on the bus
+        if frame.address == BROADCAST:
+            targets = list(self.screens.values())
+        elif frame.address in self.screens:
+            targets = [self.screens[frame.address]]
+        else:
+            return
+        for screen in targets:
+            with self._lock:
+                if screen.faults.no_answer:
+                    continue
+                reply, changed = self._execute(screen, frame)
+                faults = replace(screen.faults)
+                view = screen.view()
+            if changed and self.on_update is not None:
+                self.on_update(view)
+            if frame.address == BROADCAST:
+                continue
+            wire = codec.encode_frame(reply)
+            if faults.crc_error:
+                wire = wire[:-3] + bytes([wire[-3] ^ 0xFF, wire[-2]]) + wire[-1:]
+            if faults.slow and self._stop.wait(faults.slow):
+                return
+            if faults.garbage:
+                self._endpoint.write(bytes(self._rng.randrange(256) for _ in range(self._rng.randint(4, 40))))
+            self._endpoint.write(wire)
+
+    def _execute(self, screen: SimScreen, frame: Frame) -> tuple[Frame, bool]:
+        """Act on one command addressed to ``screen``; returns the reply and whether the picture changed."""
+        command = frame.command
+
+        def refuse(code: NakCode) -> tuple[Frame, bool]:
+            return codec.nak(screen.address, frame.seq, command, code), False
+
+        if command == Command.SHOW:
+            try:
+                content = codec.decode_show_payload(frame.payload)
+            except codec.PayloadError as exc:
+                return refuse(exc.code)
+            for line in content.lines:
+                if line.row >= screen.rows:
+                    return refuse(NakCode.OUT_OF_RANGE)
+                if not line.scroll and codec.display_width(line.text) > screen.cols:
+                    return refuse(NakCode.TOO_LONG)
+            screen.content = content
+        elif command == Command.CLEAR:
+            if frame.payload:
+                return refuse(NakCode.BAD_PAYLOAD)
+            screen.content = ScreenContent()
+        elif command == Command.BRIGHTNESS:
+            if len(frame.payload) != 1:
+                return refuse(NakCode.BAD_PAYLOAD)
+            if frame.payload[0] > 100:
+                return refuse(NakCode.OUT_OF_RANGE)
+            screen.brightness = frame.payload[0]
+        elif command == Command.STATUS:
+            if frame.payload:
+                return refuse(NakCode.BAD_PAYLOAD)
+            flags = ScreenStatus.FLAG_MODULE_FAULT if screen.faults.module_fault else 0
+            status = ScreenStatus(screen.rows, screen.cols, screen.brightness, flags, len(screen.content.lines))
+            screen.commands_done += 1
+            return codec.ack(screen.address, frame.seq, command, codec.encode_status(status)), False
+        else:
+            return refuse(NakCode.UNKNOWN_COMMAND)
+        screen.commands_done += 1
+        return codec.ack(screen.address, frame.seq, command), True
+
+
+HELP = """commands:
+  status [ADDRESS]                 what each screen shows, its brightness and faults
+  fault NAME on|off [ADDRESS]      NAME: no_answer, crc_error, garbage, module_fault (all screens if no ADDRESS)
+  fault slow SECONDS [ADDRESS]     reply after SECONDS; fault slow off to stop
+  render ADDRESS PATH.png          draw the screen as a PNG
+  help, quit"""
