@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from config import CONFIG_DIR, DEFAULT_HALL
 
-from .domain.hall import HallConfig
+from .domain.hall import HallConfig, cross_check
 from .domain.workdays import WorkCalendar
 
 DEFAULT_CALENDAR = CONFIG_DIR / "calendar.yaml"
@@ -58,8 +58,19 @@ def _describe_location(data: Any, loc: tuple[Any, ...]) -> str:
     return " > ".join(parts)
 
 
+_PATTERN_HINTS = {
+    "prefix": "use one or two capital letters, e.g. A or AB",
+    "id": "use lowercase letters, digits, '-' and '_' (up to 40), starting with a letter or digit",
+}
+
+
 def _explain(err: dict[str, Any]) -> str:
     kind = err.get("type", "")
+    last = str(err["loc"][-1]) if err.get("loc") else ""
+    if kind == "string_pattern_mismatch" and last in _PATTERN_HINTS:
+        return f"{err.get('input')!r} is not allowed: {_PATTERN_HINTS[last]}"
+    if kind == "string_pattern_mismatch" and len(err["loc"]) >= 2 and str(err["loc"][-2]) in _PATTERN_HINTS:
+        return f"{err.get('input')!r} is not allowed: {_PATTERN_HINTS[str(err['loc'][-2])]}"
     msg = err.get("msg", "")
     ctx = err.get("ctx") or {}
     if kind == "extra_forbidden":
@@ -82,13 +93,12 @@ def parse_hall(data: Any, file: str = "<hall>") -> HallConfig:
     try:
         return HallConfig.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            where = _describe_location(data, tuple(err["loc"]))
-            text = _explain(err)
-            # The cross-reference check reports several findings in one message.
-            for part in text.split("; ") if err["type"].startswith("value_error") and not err["loc"] else [text]:
-                problems.append(ConfigProblem(file, where, part))
+        problems = [
+            ConfigProblem(file, _describe_location(data, tuple(err["loc"])), _explain(err))
+            for err in exc.errors()
+            if err["loc"]  # the whole-file check is rerun below on the raw data, finding by finding
+        ]
+        problems += [ConfigProblem(file, "", msg) for msg in cross_check(data)]
         raise ConfigError(problems) from None
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from datetime import time
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -225,53 +225,7 @@ class HallConfig(Strict):
 
     @model_validator(mode="after")
     def _references(self) -> HallConfig:
-        errors: list[str] = []
-
-        def unique(kind: str, ids: list[str]) -> None:
-            seen: set[str] = set()
-            for i in ids:
-                if i in seen:
-                    errors.append(f"{kind} id {i!r} is used twice; ids must be unique")
-                seen.add(i)
-
-        unique("site", [s.id for s in self.sites])
-        unique("zone", [z.id for z in self.zones])
-        unique("department", [d.id for d in self.departments])
-        unique("queue", [q.id for q in self.queues])
-        unique("window", [w.id for w in self.windows])
-        unique("item", [i.id for i in self.items])
-        unique("queue prefix", [q.prefix for q in self.queues])
-        sites = {s.id for s in self.sites}
-        zones = {z.id for z in self.zones}
-        queues = {q.id for q in self.queues}
-        departments = {d.id for d in self.departments}
-        for z in self.zones:
-            if z.site not in sites:
-                errors.append(f"zone {z.id!r}: site {z.site!r} is not defined (sites: {', '.join(sorted(sites))})")
-        for q in self.queues:
-            if q.zone not in zones:
-                errors.append(f"queue {q.id!r}: zone {q.zone!r} is not defined")
-        site_of_zone = {z.id: z.site for z in self.zones}
-        numbers: dict[tuple[str, int], str] = {}
-        for w in self.windows:
-            if w.zone not in zones:
-                errors.append(f"window {w.id!r}: zone {w.zone!r} is not defined")
-            key = (site_of_zone.get(w.zone, "?"), w.number)
-            if key in numbers:
-                errors.append(f"window {w.id!r}: number {w.number} is already used by window {numbers[key]!r} at that site")
-            numbers[key] = w.id
-            for wq in w.queues:
-                if wq.queue not in queues:
-                    errors.append(f"window {w.id!r}: queue {wq.queue!r} is not defined")
-        served = {wq.queue for w in self.windows for wq in w.queues}
-        for q in self.queues:
-            if q.id not in served:
-                errors.append(f"queue {q.id!r}: no window serves it; add it to a window's queues")
-        for i in self.items:
-            if i.queue not in queues:
-                errors.append(f"item {i.id!r}: queue {i.queue!r} is not defined")
-            if i.department not in departments:
-                errors.append(f"item {i.id!r}: department {i.department!r} is not defined")
+        errors = cross_check(self.model_dump(mode="json"))
         if errors:
             raise ValueError("; ".join(errors))
         return self
@@ -300,6 +254,70 @@ class HallConfig(Strict):
             if z.id == zone_id:
                 return z
         raise KeyError(zone_id)
+
+
+def _ids(raw: dict[str, Any], section: str, field: str = "id") -> list[str]:
+    entries = raw.get(section)
+    if not isinstance(entries, list):
+        return []
+    return [str(e.get(field)) for e in entries if isinstance(e, dict) and e.get(field) is not None]
+
+
+def cross_check(raw: dict[str, Any]) -> list[str]:
+    """Reference and uniqueness problems across sections, on plain data, so they can be reported together
+    with field errors even when the file has those too."""
+    errors: list[str] = []
+
+    def unique(kind: str, ids: list[str]) -> None:
+        seen: set[str] = set()
+        for i in ids:
+            if i in seen:
+                errors.append(f"{kind} {i!r} is used twice; it must be unique")
+            seen.add(i)
+
+    for section, kind in (("sites", "site id"), ("zones", "zone id"), ("departments", "department id"),
+                          ("queues", "queue id"), ("windows", "window id"), ("items", "item id")):
+        unique(kind, _ids(raw, section))
+    unique("queue prefix", _ids(raw, "queues", "prefix"))
+    sites, zones = set(_ids(raw, "sites")), set(_ids(raw, "zones"))
+    queues, departments = set(_ids(raw, "queues")), set(_ids(raw, "departments"))
+
+    def entries(section: str) -> list[dict[str, Any]]:
+        value = raw.get(section)
+        return [e for e in value if isinstance(e, dict)] if isinstance(value, list) else []
+
+    site_of_zone = {str(z.get("id")): str(z.get("site")) for z in entries("zones")}
+    for z in entries("zones"):
+        if z.get("site") is not None and z["site"] not in sites:
+            errors.append(f"zone {z.get('id')!r}: site {z['site']!r} is not defined "
+                          f"(defined: {', '.join(sorted(sites)) or 'none'})")
+    for q in entries("queues"):
+        if q.get("zone") is not None and q["zone"] not in zones:
+            errors.append(f"queue {q.get('id')!r}: zone {q['zone']!r} is not defined")
+    numbers: dict[tuple[str, Any], Any] = {}
+    served: set[str] = set()
+    for w in entries("windows"):
+        if w.get("zone") is not None and w["zone"] not in zones:
+            errors.append(f"window {w.get('id')!r}: zone {w['zone']!r} is not defined")
+        key = (site_of_zone.get(str(w.get("zone")), "?"), w.get("number"))
+        if w.get("number") is not None and key in numbers:
+            errors.append(f"window {w.get('id')!r}: number {w['number']} is already used by window "
+                          f"{numbers[key]!r} at that site")
+        numbers[key] = w.get("id")
+        for wq in w.get("queues") or []:
+            if isinstance(wq, dict) and wq.get("queue") is not None:
+                served.add(str(wq["queue"]))
+                if wq["queue"] not in queues:
+                    errors.append(f"window {w.get('id')!r}: queue {wq['queue']!r} is not defined "
+                                  f"(defined: {', '.join(sorted(queues))})")
+    for q in sorted(queues - served):
+        errors.append(f"queue {q!r}: no window serves it; add it to a window's queues")
+    for i in entries("items"):
+        if i.get("queue") is not None and i["queue"] not in queues:
+            errors.append(f"item {i.get('id')!r}: queue {i['queue']!r} is not defined")
+        if i.get("department") is not None and i["department"] not in departments:
+            errors.append(f"item {i.get('id')!r}: department {i['department']!r} is not defined")
+    return errors
 
 
 def format_number(prefix: str, seq: int, digits: int = 3) -> str:
