@@ -10,13 +10,21 @@ from flask import current_app, jsonify, request
 from pydantic import BaseModel
 
 from ..domain.hall import ItemKind
-from ..services import queries, tickets, windows
+from ..services import devices, queries, tickets, windows
 from ..services.context import Actor, HallContext
 from ..services.tickets import IssueRequest
 from . import bp
 from .errors import ApiError, register_error_handlers
 from .openapi import build, document
-from .schemas import CallTicketBody, EmptyBody, HoldBody, IssueTicketBody, PauseBody, TransferBody
+from .schemas import (
+    CallTicketBody,
+    DeviceCommandBody,
+    EmptyBody,
+    HoldBody,
+    IssueTicketBody,
+    PauseBody,
+    TransferBody,
+)
 
 B = TypeVar("B", bound=BaseModel)
 _ACTOR_RE = re.compile(r"^(staff|device|kiosk|citizen|system):[\w.@-]{1,60}$")
@@ -247,6 +255,26 @@ WINDOW_ACTIONS: dict[str, tuple[str, type[BaseModel], Callable[[HallContext, str
 
 for _name, (_summary, _model, _call) in WINDOW_ACTIONS.items():
     _window_action(_name, _summary, _model, _call)
+
+
+# ---------------------------------------------------------------- device stations
+
+document("/stations", "get", "the last health report of every device at every station", tag="devices")
+
+
+@bp.get("/stations")
+def stations():  # type: ignore[no-untyped-def]
+    return {"devices": devices.stations_health(ctx())}
+
+
+document("/stations/<station>/commands", "post", "send a command to a station's device through its agent",
+         body=DeviceCommandBody, tag="devices")
+
+
+@bp.post("/stations/<station>/commands")
+def station_command(station: str):  # type: ignore[no-untyped-def]
+    b = body(DeviceCommandBody)
+    return devices.send_command(ctx(), station, b.device, b.command, b.args, current_actor())
 
 
 # ---------------------------------------------------------------- the document itself

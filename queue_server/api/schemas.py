@@ -50,3 +50,10 @@ class TransferBody(Body):
 
 class EmptyBody(Body):
     pass
+
+
+class DeviceCommandBody(Body):
+    device: Literal["printer", "led", "evaluator"]
+    command: str = Field(description="printer: print; led: show, clear; evaluator: start_evaluation, "
+                         "cancel_evaluation")
+    args: dict = {}

@@ -17,7 +17,7 @@ from ..api.errors import domain_error_response, error_body, validation_details
 from ..api.routes import WINDOW_ACTIONS
 from ..api.schemas import IssueTicketBody
 from ..domain.errors import DomainError, InvalidInput, NotFound
-from ..services import queries, tickets
+from ..services import devices, queries, tickets
 from ..services.context import Actor, HallContext
 from ..services.tickets import IssueRequest
 
@@ -44,6 +44,40 @@ class WindowActionMsg(BaseModel):
     model_config = ConfigDict(extra="allow")
     window_id: str
     action: str
+
+
+class AgentHello(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    station: str
+    window_id: str | None = None
+    since: int | None = Field(default=None, ge=0)
+    devices: dict[str, str] = {}
+
+
+class DeviceHealthMsg(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    station: str
+    device: str
+    status: str
+    detail: dict[str, Any] | None = None
+
+
+class DeviceInputMsg(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    station: str
+    device: str
+    input_id: str
+    kind: str
+    data: dict[str, Any] = {}
+
+
+class CommandResultMsg(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    station: str
+    command_id: str
+    ok: bool
+    error: str | None = None
+    result: dict[str, Any] | None = None
 
 
 def _ctx() -> HallContext:
@@ -155,6 +189,56 @@ def register(socketio: SocketIO) -> None:
         except Exception as exc:
             return _fail(exc)
 
+    def on_agent_hello(data: Any = None) -> dict[str, Any]:
+        """A device agent announces its station; it joins the station's room (and its window's)."""
+        try:
+            hello = AgentHello.model_validate(data or {})
+            devices.check_station(hello.station)
+            join_room(devices.station_room(hello.station))
+            joined = [devices.station_room(hello.station)]
+            if hello.window_id:
+                if hello.window_id not in {w.id for w in _ctx().config.windows}:
+                    _unknown("window", hello.window_id)
+                join_room(f"window:{hello.window_id}")
+                joined.append(f"window:{hello.window_id}")
+            session["station"] = hello.station
+            reply: dict[str, Any] = {"ok": True, "rooms": joined}
+            if hello.since is not None:
+                reply.update(queries.missed_events(_ctx(), hello.since, set(joined)))
+            else:
+                reply["seq"] = queries.missed_events(_ctx(), 0, set(), limit=0)["seq"]
+            return reply
+        except Exception as exc:
+            return _fail(exc)
+
+    def on_device_health(data: Any = None) -> dict[str, Any]:
+        try:
+            msg = DeviceHealthMsg.model_validate(data or {})
+            return {"ok": True, **devices.report_health(_ctx(), msg.station, msg.device, msg.status, msg.detail,
+                                                        _actor())}
+        except Exception as exc:
+            return _fail(exc)
+
+    def on_device_input(data: Any = None) -> dict[str, Any]:
+        try:
+            msg = DeviceInputMsg.model_validate(data or {})
+            return {"ok": True, **devices.record_input(_ctx(), msg.station, msg.input_id, msg.device, msg.kind,
+                                                       msg.data, _actor())}
+        except Exception as exc:
+            return _fail(exc)
+
+    def on_command_result(data: Any = None) -> dict[str, Any]:
+        try:
+            msg = CommandResultMsg.model_validate(data or {})
+            return {"ok": True, **devices.record_command_result(_ctx(), msg.station, msg.command_id, msg.ok,
+                                                                msg.error, msg.result, _actor())}
+        except Exception as exc:
+            return _fail(exc)
+
+    socketio.on_event("agent_hello", on_agent_hello)
+    socketio.on_event("device_health", on_device_health)
+    socketio.on_event("device_input", on_device_input)
+    socketio.on_event("command_result", on_command_result)
     socketio.on_event("connect", on_connect)
     socketio.on_event("subscribe", on_subscribe)
     socketio.on_event("resync", on_resync)

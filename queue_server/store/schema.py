@@ -160,3 +160,28 @@ __all__ = [
     "idempotency_keys",
     "Text",
 ]
+
+device_status = Table(
+    "device_status",
+    metadata,
+    Column("hall_id", String(40), primary_key=True),
+    Column("station", String(40), primary_key=True),
+    Column("device", String(20), primary_key=True),
+    Column("status", String(20), nullable=False),  # ok, warning, error, offline, unknown
+    Column("detail", JSON, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+device_inputs = Table(
+    "device_inputs",
+    metadata,
+    Column("hall_id", String(40), primary_key=True),
+    # The agent's own id for the input: a resend after a reconnect is recognised and not handled twice.
+    Column("input_id", String(64), primary_key=True),
+    Column("station", String(40), nullable=False),
+    Column("device", String(20), nullable=False),
+    Column("kind", String(20), nullable=False),
+    # For a card read: birth date and the keyed hash only (for priority and one-ticket-per-person), never the number.
+    Column("data", JSON, nullable=True),
+    Column("at", UTCDateTime, nullable=False),
+)

@@ -1,0 +1,47 @@
+import pytest
+
+from queue_server.domain.errors import InvalidInput
+from queue_server.services import devices as D
+from queue_server.services.context import Actor
+
+AGENT = Actor("device", "kiosk-1")
+CARD = {"id_number": "11010519491231002X", "name": "王小娜", "birth_date": "1949-12-31"}
+
+
+def test_card_read_is_taken_once_and_published_masked(hall):
+    first = D.record_input(hall, "kiosk-1", "in-1", "idcard", "card_read", CARD, AGENT)
+    again = D.record_input(hall, "kiosk-1", "in-1", "idcard", "card_read", CARD, AGENT)
+    assert not first["duplicate"] and again["duplicate"]
+    events = [e for e in hall.publisher.published if e["type"] == "device_input"]
+    assert len(events) == 1
+    text = str(events[0])
+    assert "11010519491231002X" not in text and "王小娜" not in text and "1949" not in text
+    assert events[0]["payload"]["data"] == {"name_masked": "王*娜", "id_masked": "1101**********002X",
+                                            "elderly": True, "expired": False}
+    assert "station:kiosk-1" in events[0]["rooms"]
+
+
+def test_card_with_bad_check_character_is_refused(hall):
+    with pytest.raises(InvalidInput, match="check character"):
+        D.record_input(hall, "kiosk-1", "in-2", "idcard", "card_read", {**CARD, "id_number": "110105194912310021"},
+                       AGENT)
+
+
+def test_health_events_only_on_change(hall):
+    D.report_health(hall, "kiosk-1", "printer", "ok", None, AGENT)
+    D.report_health(hall, "kiosk-1", "printer", "ok", None, AGENT)
+    D.report_health(hall, "kiosk-1", "printer", "error", {"paper_out": True}, AGENT)
+    health = [e["payload"]["status"] for e in hall.publisher.published if e["type"] == "device_health"]
+    assert health == ["ok", "error"]
+    assert D.stations_health(hall)[0]["detail"] == {"paper_out": True}
+
+
+def test_commands_are_checked_and_go_to_the_station_room(hall):
+    out = D.send_command(hall, "window-3", "led", "show", {"lines": ["A001"]}, Actor("staff", "li"))
+    ev = hall.publisher.published[-1]
+    assert ev["type"] == "device_command" and ev["payload"]["command_id"] == out["command_id"]
+    assert "station:window-3" in ev["rooms"]
+    with pytest.raises(InvalidInput, match="allowed"):
+        D.send_command(hall, "window-3", "led", "explode", {}, Actor("staff", "li"))
+    with pytest.raises(InvalidInput, match="station"):
+        D.report_health(hall, "Bad Station", "led", "ok", None, AGENT)
