@@ -1,0 +1,527 @@
+"""Open a ticket printer by URL, print ticket documents on it, and ask it how it is.
+
+URLs:
+
+* ``tcp://HOST[:PORT]`` - a network printer (raw port 9100 by default), over a plain socket;
+* ``/dev/ttyUSB0``, ``/dev/pts/N``, ``serial:///dev/ttyS0?baudrate=9600`` or any pyserial URL (``socket://``,
+  ``rfc2217://``, ``loop://``...) - a serial printer, opened with ``serial.serial_for_url``;
+* ``usb://VID:PID`` (hex) - a USB printer through python-escpos (needs pyusb and the device);
+* ``file:///path`` - append the bytes to a file or device node (e.g. ``/dev/usb/lp0``); write-only, so no
+  status is known.
+
+A printer that does not answer a status request is reported as offline/unknown, never as ready; faults come
+out as :class:`PrinterError` subclasses whose messages say what to do. Ticket content is never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import serial
+
+from devices.printer.codec import (
+    PAPER_SENSOR_REQUEST,
+    PrinterProfile,
+    PrinterState,
+    PrinterStatus,
+    StatusProtocolError,
+    decode_paper_sensor,
+    decode_status,
+    get_profile,
+    render,
+    status_request,
+)
+from devices.printer.document import TicketDocument
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TCP_PORT = 9100
+_SERIAL_SCHEMES = ("socket", "rfc2217", "loop", "spy", "alt", "hwgrep", "cp2110")
+_ALL_STATUS_REQUESTS = b"".join(status_request(n) for n in (1, 2, 3, 4))
+_WRITE_CHUNK = 4096
+
+
+class PrinterError(Exception):
+    """The printer cannot print right now; the message says why and what to do."""
+
+
+class PrinterUnavailable(PrinterError):
+    """The printer's port or address cannot be opened."""
+
+
+class PrinterOffline(PrinterError):
+    """The printer is off, disconnected, not answering, or reports itself offline."""
+
+
+class PrinterConnectionLost(PrinterOffline):
+    """The connection to the printer broke (mid-ticket, the ticket is incomplete)."""
+
+
+class PaperOut(PrinterError):
+    """No paper: load a new roll."""
+
+
+class CoverOpen(PrinterError):
+    """The cover is open: close it."""
+
+
+class CutterError(PrinterError):
+    """The autocutter failed (usually jammed paper)."""
+
+
+class PrinterHardwareError(PrinterError):
+    """The printer reports an error of its mechanism (unrecoverable, or recoverable such as an overheated head)."""
+
+
+class PrinterProtocolError(PrinterError):
+    """The device answered with bytes that are not ESC/POS status replies."""
+
+
+class PrintNotConfirmed(PrinterError):
+    """The printer is fine but did not confirm the end of the job in time (it may still be printing)."""
+
+
+@dataclass(frozen=True)
+class PrintResult:
+    """What happened to one print job."""
+
+    bytes_sent: int
+    seconds: float  # from the call to the last byte handed to the transport
+    status: PrinterStatus  # as checked before printing (unknown for write-only transports)
+    confirmed: bool  # the printer reported that it had printed everything (GS r 1 answered)
+    warnings: tuple[str, ...] = ()
+
+
+def raise_for_status(status: PrinterStatus, context: str = "") -> None:
+    """Raise the PrinterError that ``status`` calls for; return if the printer can print."""
+    where = f" {context}" if context else ""
+    state = status.state
+    if state is PrinterState.UNKNOWN:
+        raise PrinterOffline(
+            f"printer did not answer{where}: {status.note or 'no status reply'} - it is off, disconnected, "
+            "or not an ESC/POS printer"
+        )
+    if state is PrinterState.PAPER_OUT:
+        raise PaperOut(f"printer is out of paper{where}: load a new roll")
+    if state is PrinterState.COVER_OPEN:
+        raise CoverOpen(f"printer cover is open{where}: close it")
+    if state is PrinterState.CUTTER_ERROR:
+        raise CutterError(f"printer's autocutter failed{where}: open the cover and clear the jammed paper")
+    if state is PrinterState.UNRECOVERABLE_ERROR:
+        raise PrinterHardwareError(f"printer reports an unrecoverable error{where}: power-cycle it or call service")
+    if state is PrinterState.RECOVERABLE_ERROR:
+        raise PrinterHardwareError(f"printer reports an error{where} (e.g. head overheated): wait and retry")
+    if state is PrinterState.OFFLINE:
+        raise PrinterOffline(f"printer reports itself offline{where}")
+
+
+# ------------------------------------------------------------------------------------------ transports
+
+
+class _Transport(Protocol):
+    description: str
+    can_read: bool
+
+    def write(self, data: bytes) -> None: ...
+
+    def read(self, count: int, timeout: float) -> bytes: ...
+
+    def discard_input(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class _SocketTransport:
+    can_read = True
+
+    def __init__(self, host: str, port: int, timeout: float, write_timeout: float) -> None:
+        self.description = f"tcp://{host}:{port}"
+        self._write_timeout = write_timeout
+        try:
+            self._sock = socket.create_connection((host, port), timeout=timeout)
+        except OSError as exc:
+            raise PrinterUnavailable(f"cannot connect to the printer at {self.description}: {exc}") from exc
+        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def write(self, data: bytes) -> None:
+        self._sock.settimeout(self._write_timeout)
+        self._sock.sendall(data)
+
+    def read(self, count: int, timeout: float) -> bytes:
+        self._sock.settimeout(max(timeout, 1e-3))
+        try:
+            data = self._sock.recv(count)
+        except TimeoutError:
+            return b""
+        except OSError as exc:
+            raise PrinterConnectionLost(
+                f"connection to the printer at {self.description} lost: {exc.strerror or exc}"
+            ) from exc
+        if not data:
+            raise PrinterConnectionLost(f"the printer at {self.description} closed the connection")
+        return data
+
+    def discard_input(self) -> None:
+        self._sock.setblocking(False)
+        try:
+            while self._sock.recv(4096):
+                pass
+        except BlockingIOError:
+            pass
+        finally:
+            self._sock.setblocking(True)
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+class _SerialTransport:
+    can_read = True
+
+    def __init__(self, url: str, baudrate: int, timeout: float, write_timeout: float) -> None:
+        self.description = url
+        try:
+            self._port = serial.serial_for_url(url, baudrate=baudrate, timeout=timeout, write_timeout=write_timeout)
+        except (serial.SerialException, ValueError, OSError) as exc:
+            raise PrinterUnavailable(f"cannot open the printer's serial port {url}: {exc}") from exc
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._port.write(data)
+        except serial.SerialTimeoutException as exc:
+            raise TimeoutError(str(exc)) from exc
+        except serial.SerialException as exc:
+            raise OSError(str(exc)) from exc
+
+    def read(self, count: int, timeout: float) -> bytes:
+        self._port.timeout = max(timeout, 1e-3)
+        try:
+            return self._port.read(count)
+        except serial.SerialException as exc:
+            raise PrinterConnectionLost(f"the printer's serial port {self.description} failed: {exc}") from exc
+
+    def discard_input(self) -> None:
+        self._port.reset_input_buffer()
+
+    def close(self) -> None:
+        self._port.close()
+
+
+class _EscposTransport:
+    """A python-escpos printer object (USB, file) used as a byte pipe."""
+
+    def __init__(self, printer: Any, description: str, can_read: bool) -> None:
+        self._printer = printer
+        self.description = description
+        self.can_read = can_read
+
+    def write(self, data: bytes) -> None:
+        self._printer._raw(data)
+
+    def read(self, count: int, timeout: float) -> bytes:
+        try:
+            return bytes(self._printer._read())[:count]
+        except Exception as exc:  # pyusb raises its own timeout and I/O errors
+            if "timeout" in str(exc).lower():
+                return b""
+            raise PrinterConnectionLost(f"reading from {self.description} failed: {exc}") from exc
+
+    def discard_input(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self._printer.close()
+
+
+def _open_usb(location: str, timeout: float) -> _EscposTransport:
+    from escpos.printer import Usb
+
+    try:
+        vid_text, pid_text = location.split(":")
+        vid, pid = int(vid_text, 16), int(pid_text, 16)
+    except ValueError:
+        raise PrinterUnavailable(f"usb:// URL needs hex VID:PID, e.g. usb://0416:5011, got {location!r}") from None
+    description = f"usb://{vid:04x}:{pid:04x}"
+    printer = Usb(vid, pid, timeout=int(timeout * 1000))
+    try:
+        printer.open()
+    except RuntimeError as exc:  # python-escpos's way of saying pyusb is missing
+        reason = exc.args[0] if exc.args else exc
+        raise PrinterUnavailable(f"cannot open {description}: {reason} (pip install pyusb)") from exc
+    except Exception as exc:
+        raise PrinterUnavailable(f"cannot open {description}: {exc}") from exc
+    return _EscposTransport(printer, description, can_read=True)
+
+
+def _open_file(path: str) -> _EscposTransport:
+    from escpos.printer import File
+
+    printer = File(path, auto_flush=True)
+    try:
+        printer.open()
+    except Exception as exc:
+        raise PrinterUnavailable(f"cannot open {path} for writing: {exc}") from exc
+    return _EscposTransport(printer, f"file://{path}", can_read=False)
+
+
+def open_transport(url: str, *, timeout: float = 1.0, write_timeout: float = 10.0, baudrate: int = 115200) -> Any:
+    """The byte pipe a printer URL names (see the module docstring for the forms)."""
+    if not isinstance(url, str) or not url:
+        raise PrinterUnavailable(f"printer URL must be a non-empty string, got {url!r}")
+    if url.startswith("/"):
+        return _SerialTransport(url, baudrate, timeout, write_timeout)
+    parsed = urllib.parse.urlsplit(url)
+    scheme = parsed.scheme.lower()
+    if scheme == "tcp":
+        if not parsed.hostname:
+            raise PrinterUnavailable(f"tcp:// URL needs a host, e.g. tcp://192.168.1.50:9100, got {url!r}")
+        try:
+            port = parsed.port or DEFAULT_TCP_PORT
+        except ValueError:
+            raise PrinterUnavailable(f"bad port in printer URL {url!r}") from None
+        return _SocketTransport(parsed.hostname, port, timeout, write_timeout)
+    if scheme == "serial":
+        query = urllib.parse.parse_qs(parsed.query)
+        try:
+            rate = int(query.get("baudrate", [baudrate])[0])
+        except ValueError:
+            raise PrinterUnavailable(f"baudrate must be a number in {url!r}") from None
+        if not parsed.path:
+            raise PrinterUnavailable(f"serial:// URL needs a device path, e.g. serial:///dev/ttyUSB0, got {url!r}")
+        return _SerialTransport(parsed.path, rate, timeout, write_timeout)
+    if scheme in _SERIAL_SCHEMES:
+        return _SerialTransport(url, baudrate, timeout, write_timeout)
+    if scheme == "usb":
+        return _open_usb(parsed.netloc or parsed.path, timeout)
+    if scheme == "file":
+        if not parsed.path:
+            raise PrinterUnavailable(f"file:// URL needs a path, e.g. file:///tmp/ticket.bin, got {url!r}")
+        return _open_file(parsed.path)
+    raise PrinterUnavailable(
+        f"unsupported printer URL {url!r}: use tcp://HOST:9100, /dev/ttyX or serial:///dev/ttyX, usb://VID:PID "
+        "or file:///path"
+    )
+
+
+# ------------------------------------------------------------------------------------------ driver
+
+
+class PrinterDriver:
+    """One ESC/POS ticket printer. Thread-safe: calls are serialised."""
+
+    def __init__(
+        self, transport: _Transport, profile: PrinterProfile | str | None = None, status_timeout: float = 1.0
+    ) -> None:
+        self._transport = transport
+        self.profile = get_profile(profile)
+        self.status_timeout = status_timeout
+        self._lock = threading.RLock()
+        self._closed = False
+
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        *,
+        profile: PrinterProfile | str | None = None,
+        status_timeout: float = 1.0,
+        write_timeout: float = 10.0,
+        baudrate: int = 115200,
+    ) -> PrinterDriver:
+        """Open the printer at ``url``; ``status_timeout`` is how long a silent printer gets to answer."""
+        transport = open_transport(url, timeout=status_timeout, write_timeout=write_timeout, baudrate=baudrate)
+        return cls(transport, profile, status_timeout)
+
+    @property
+    def url(self) -> str:
+        return self._transport.description
+
+    @property
+    def can_read_status(self) -> bool:
+        return self._transport.can_read
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._transport.close()
+
+    def __enter__(self) -> PrinterDriver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------------------------ status
+
+    def status(self) -> PrinterStatus:
+        """Ask DLE EOT 1-4. Silence gives an UNKNOWN status (never OK); garbage raises PrinterProtocolError."""
+        with self._lock:
+            return self._status()
+
+    def _status(self) -> PrinterStatus:
+        if not self._transport.can_read:
+            return PrinterStatus.unknown(f"{self.url} is write-only; the printer's status cannot be read")
+        self._transport.discard_input()  # a late reply to an earlier request would shift every answer
+        self._send(_ALL_STATUS_REQUESTS, what="status request")
+        replies = self._read_replies(4, self.status_timeout)
+        if not replies:
+            return PrinterStatus.unknown(f"no answer to DLE EOT within {self.status_timeout:g} s")
+        status = PrinterStatus()
+        for n, byte in zip((1, 2, 3, 4), replies, strict=False):
+            status = status.merge(_decode(n, byte))
+        if len(replies) < 4:
+            status = status.merge(PrinterStatus(note=f"answered {len(replies)} of 4 status requests"))
+        return status
+
+    def _read_replies(self, count: int, timeout: float) -> bytes:
+        deadline = time.monotonic() + timeout
+        replies = b""
+        while len(replies) < count:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            replies += self._transport.read(count - len(replies), left)
+        return replies
+
+    # ------------------------------------------------------------------------------------ printing
+
+    def print_document(
+        self,
+        document: TicketDocument | dict[str, Any],
+        *,
+        check_status: bool = True,
+        confirm: bool = False,
+        confirm_timeout: float = 10.0,
+    ) -> PrintResult:
+        """Print a ticket document (or its JSON form).
+
+        With ``check_status`` (and a transport that can read) the printer must be ready first. With ``confirm``
+        the call returns only once the printer reports it has printed everything, raising PaperOut, CoverOpen...
+        if it stops mid-ticket.
+        """
+        if isinstance(document, dict):
+            document = TicketDocument.from_dict(document)
+        return self.print_bytes(
+            render(document, self.profile), check_status=check_status, confirm=confirm, confirm_timeout=confirm_timeout
+        )
+
+    def print_bytes(
+        self, data: bytes, *, check_status: bool = True, confirm: bool = False, confirm_timeout: float = 10.0
+    ) -> PrintResult:
+        """Send an already rendered ESC/POS job (see :meth:`print_document`)."""
+        with self._lock:
+            if self._closed:
+                raise PrinterUnavailable(f"the driver for {self.url} is closed")
+            warnings: list[str] = []
+            status = PrinterStatus.unknown("not checked")
+            if check_status and self._transport.can_read:
+                status = self._status()
+                raise_for_status(status, "before printing")
+                if status.paper_near_end:
+                    warnings.append("paper near end: change the roll soon")
+            started = time.perf_counter()
+            self._send(data, what="ticket")
+            seconds = time.perf_counter() - started
+            confirmed = False
+            if self._transport.can_read:
+                try:
+                    if confirm:
+                        self._confirm(confirm_timeout)
+                        confirmed = True
+                    else:
+                        self._probe_after_send()
+                except PrinterConnectionLost as exc:
+                    raise PrinterConnectionLost(
+                        f"connection to the printer at {self.url} lost after the ticket was sent; the ticket is "
+                        f"probably incomplete ({exc})"
+                    ) from exc
+            log.info("printer %s: sent %d bytes in %.1f ms%s", self.url, len(data), seconds * 1000,
+                     ", confirmed" if confirmed else "")
+            return PrintResult(len(data), seconds, status, confirmed, tuple(warnings))
+
+    def _send(self, data: bytes, *, what: str) -> None:
+        sent = 0
+        try:
+            for start in range(0, len(data), _WRITE_CHUNK):
+                chunk = data[start : start + _WRITE_CHUNK]
+                self._transport.write(chunk)
+                sent += len(chunk)
+        except TimeoutError as exc:
+            raise PrinterOffline(
+                f"the printer at {self.url} stopped accepting data after {sent} of {len(data)} bytes of the {what} "
+                f"({exc or 'write timed out'})"
+            ) from exc
+        except OSError as exc:
+            raise PrinterConnectionLost(
+                f"connection to the printer at {self.url} lost after {sent} of {len(data)} bytes of the {what}: "
+                f"{exc.strerror or exc}"
+            ) from exc
+
+    def _probe_after_send(self) -> None:
+        """One real-time request after the job: a printer that vanished mid-ticket is an error, not silence."""
+        self._transport.discard_input()
+        self._send(status_request(1), what="status request")
+        reply = self._read_replies(1, self.status_timeout)
+        if not reply:
+            raise PrinterOffline(
+                f"the printer at {self.url} stopped answering while the ticket was sent; it may not have printed"
+            )
+        status = _decode(1, reply[0])
+        if status.online is False:
+            log.info("printer %s went offline right after the job was sent", self.url)
+
+    def _confirm(self, timeout: float) -> None:
+        """Send GS r 1 and wait for its reply, which comes only after everything before it has printed.
+
+        Meanwhile DLE EOT 1-4 is polled (its replies have bit 4 set, GS r's clear, so they cannot be confused):
+        a printer that halts or falls silent mid-ticket raises at once instead of at the deadline.
+        """
+        self._transport.discard_input()
+        self._send(PAPER_SENSOR_REQUEST, what="paper status request")
+        started = time.monotonic()
+        deadline = started + timeout
+        poll_every = min(0.25, self.status_timeout)
+        next_poll = started + poll_every
+        awaiting_since: float | None = None  # when the outstanding DLE EOT poll was sent
+        realtime: list[int] = []
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                raise PrintNotConfirmed(
+                    f"the printer at {self.url} had not finished the ticket after {timeout:g} s (it may be slow)"
+                )
+            if awaiting_since is None and now >= next_poll:
+                self._send(_ALL_STATUS_REQUESTS, what="status request")
+                awaiting_since, realtime = now, []
+            wake = next_poll if awaiting_since is None else awaiting_since + self.status_timeout
+            reply = self._transport.read(1, max(1e-3, min(deadline, wake) - now))
+            if reply:
+                byte = reply[0]
+                if byte & 0x90 == 0:  # the GS r 1 reply: everything before it has been printed
+                    decode_paper_sensor(byte)
+                    return
+                realtime.append(byte)
+                if len(realtime) == 4:
+                    status = PrinterStatus()
+                    for n, value in zip((1, 2, 3, 4), realtime, strict=True):
+                        status = status.merge(_decode(n, value))
+                    raise_for_status(status, "while printing the ticket")
+                    awaiting_since, next_poll = None, time.monotonic() + poll_every
+            elif awaiting_since is not None and time.monotonic() - awaiting_since >= self.status_timeout:
+                raise PrinterOffline(
+                    f"the printer at {self.url} stopped answering while printing the ticket; it may be incomplete"
+                )
+
+
+def _decode(n: int, byte: int) -> PrinterStatus:
+    try:
+        return decode_status(n, byte)
+    except StatusProtocolError as exc:
+        raise PrinterProtocolError(f"{exc}; is this an ESC/POS printer, and is nothing else using the port?") from exc
