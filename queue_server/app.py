@@ -66,8 +66,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .api import bp as api_bp
     from .pages import bp as pages_bp
 
+    from display import bp as display_bp
+
     app.register_blueprint(api_bp)
     app.register_blueprint(pages_bp)
+    app.register_blueprint(display_bp)
 
     socketio.init_app(
         app,

@@ -1,0 +1,3 @@
+"""Routes of the public screens."""
+
+from . import bp  # noqa: F401
