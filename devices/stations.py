@@ -245,7 +245,10 @@ class DevicesConfig:
         if not device.is_sim:
             return ResolvedDevice(station, kind, device.url, device)
         key = self.sim_key(station, kind)
-        runtime = read_runtime(runtime_file or self.runtime_file)
+        try:
+            runtime = read_runtime(runtime_file or self.runtime_file)
+        except DevicesConfigError as exc:
+            raise DevicesConfigError(f"station {station}, {kind} ({device.url}): {exc}") from None
         entry = runtime.get("devices", {}).get(key)
         if entry is None:
             raise DevicesConfigError(

@@ -305,8 +305,9 @@ class FrameDecoder:
 
     It hunts for the start byte, checks the header is plausible, waits for the announced length, then checks the
     end byte and the CRC. On any failure it drops only the start byte and hunts again, so a good frame hidden in
-    or after garbage is still found. A frame whose announced length runs past the bytes received waits for more;
-    :meth:`idle` (the line went quiet) gives up on it and rescans what is left.
+    or after garbage is still found. A frame whose announced length runs past the bytes received waits for more,
+    unless a whole valid frame follows it (then it was a false start); :meth:`idle` (the line went quiet) gives
+    up on it too and rescans what is left.
     """
 
     def __init__(self) -> None:
@@ -326,6 +327,25 @@ class FrameDecoder:
     def idle(self) -> list[Frame | Rejected]:
         """The line has been quiet: nothing more belongs to a frame still waiting for bytes."""
         return self._scan(final=True)
+
+    def _whole_frame_after(self, offset: int) -> bool:
+        """Whether a complete, CRC-valid frame starts at or after ``offset``: then the unfinished candidate
+        before it was a false start (real frames do not overlap), and waiting for its length would swallow it."""
+        buf = self._buf
+        start = buf.find(STX, offset)
+        while start >= 0 and len(buf) - start >= OVERHEAD:
+            length = int.from_bytes(buf[start + 4 : start + 6], "big")
+            end = start + OVERHEAD + length
+            if (
+                buf[start + 1] != 0
+                and length <= MAX_PAYLOAD
+                and end <= len(buf)
+                and buf[end - 1] == ETX
+                and int.from_bytes(buf[end - 3 : end - 1], "little") == crc16_modbus(buf[start + 1 : end - 3])
+            ):
+                return True
+            start = buf.find(STX, start + 1)
+        return False
 
     def _scan(self, final: bool) -> list[Frame | Rejected]:
         out: list[Frame | Rejected] = []
@@ -352,7 +372,7 @@ class FrameDecoder:
                 continue
             total = OVERHEAD + length
             if len(buf) < total:
-                if not final:
+                if not final and not self._whole_frame_after(1):
                     break
                 out.append(Rejected(f"frame cut short: header announces {total} bytes, {len(buf)} arrived", bytes(buf[:1])))
                 del buf[:1]
