@@ -331,6 +331,7 @@ class PrinterSimulator:
                 "state": status.state.value,
                 "answering": not (self._faults["offline"] or self._line_dead),
                 "halted": self._halted_locked(),
+                "busy": self._pending > 0,  # received data not yet printed
                 "status": status.to_dict(),
                 "faults": {name: on for name, on in self._faults.items()},
                 "slow_mm_s": self._slow_mm_s if self._faults["slow"] else None,
