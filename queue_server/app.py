@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import secrets
 from typing import Any
 
 from flask import Flask
@@ -43,7 +42,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     ensure_hall(engine, config.hall.id)
 
     app = Flask(__name__)
-    app.config["SECRET_KEY"] = settings.secret_key or secrets.token_hex(32)
+    app.config["SECRET_KEY"] = settings.resolve_secret_key()
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["WTF_CSRF_TIME_LIMIT"] = None  # a window panel stays open all day
     app.config["TESTING"] = settings.testing
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -63,14 +65,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["onewindow"] = ctx
     app.extensions["onewindow.settings"] = settings
 
-    from .api import bp as api_bp
-    from .pages import bp as pages_bp
-
     from display import bp as display_bp
+
+    from .api import bp as api_bp
+    from .backoffice import bp as backoffice_bp
+    from .pages import bp as pages_bp
 
     app.register_blueprint(api_bp)
     app.register_blueprint(pages_bp)
     app.register_blueprint(display_bp)
+    app.register_blueprint(backoffice_bp)
 
     socketio.init_app(
         app,

@@ -136,3 +136,148 @@ def agent(args: tuple[str, ...]) -> None:
     sys.exit(agent_main(list(args)))
 
 
+
+
+def _engine(database: str | None):  # type: ignore[no-untyped-def]
+    from .store.db import DatabaseError, check_connection, make_engine, migrate
+
+    s = Settings()
+    try:
+        engine = make_engine(database or s.database)
+        check_connection(engine)
+        migrate(engine)
+    except DatabaseError as exc:
+        click.echo(f"database error: {exc}", err=True)
+        sys.exit(2)
+    return engine
+
+
+def _now():  # type: ignore[no-untyped-def]
+    from .clock import SystemClock
+
+    return SystemClock().now()
+
+
+def _domain_errors(fn):  # type: ignore[no-untyped-def]
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+        from .domain.errors import DomainError
+
+        try:
+            return fn(*args, **kwargs)
+        except DomainError as exc:
+            click.echo(f"error: {exc.message}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+_db_option = click.option("--database", help="SQLite file path (default var/onewindow.db) or postgresql://host/db")
+
+
+@cli.group(help="Staff accounts.")
+def users() -> None:
+    pass
+
+
+@users.command("add", help="Add a member of staff; the password is asked for (or read from stdin).")
+@click.argument("username")
+@click.option("--name", "display_name", required=True, help="name shown on panels, e.g. 李娜")
+@click.option("--role", "roles", multiple=True, required=True,
+              type=click.Choice(["window_staff", "approver", "supervisor", "technician", "admin"]))
+@click.option("--window", "windows", multiple=True, help="window id this person serves (repeat)")
+@click.option("--department", "departments", multiple=True, help="department id (approvers; repeat)")
+@click.option("--post", help="post (岗位) shown on the evaluator pad")
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False))
+@_db_option
+@_domain_errors
+def users_add(username, display_name, roles, windows, departments, post, password_stdin, config_path, database):  # type: ignore[no-untyped-def]
+    from .services import staff as staff_service
+
+    cfg = _config_or_exit(config_path)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    member = staff_service.add_user(_engine(database), _now(), username, display_name, password, list(roles),
+                                    list(windows), list(departments), post,
+                                    known_windows={w.id for w in cfg.windows})
+    click.echo(f"added {member.username} ({member.display_name}): roles {', '.join(member.roles)}; windows "
+               f"{', '.join(member.windows) or '-'}")
+
+
+@users.command("list", help="List staff accounts.")
+@_db_option
+def users_list(database):  # type: ignore[no-untyped-def]
+    from .services import staff as staff_service
+
+    for m in staff_service.list_users(_engine(database)):
+        state = "disabled" if m.disabled else "active"
+        click.echo(f"{m.username:<16} {m.display_name:<10} {state:<8} roles={','.join(m.roles)} "
+                   f"windows={','.join(m.windows) or '-'}")
+
+
+@users.command("disable", help="Disable an account; its open sessions end at once.")
+@click.argument("username")
+@_db_option
+@_domain_errors
+def users_disable(username, database):  # type: ignore[no-untyped-def]
+    from .services import staff as staff_service
+
+    staff_service.set_disabled(_engine(database), username, True)
+    click.echo(f"disabled {username}")
+
+
+@users.command("enable", help="Enable a disabled account.")
+@click.argument("username")
+@_db_option
+@_domain_errors
+def users_enable(username, database):  # type: ignore[no-untyped-def]
+    from .services import staff as staff_service
+
+    staff_service.set_disabled(_engine(database), username, False)
+    click.echo(f"enabled {username}")
+
+
+@users.command("passwd", help="Set a new password (ends the account's sessions, lifts a lock-out).")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True)
+@_db_option
+@_domain_errors
+def users_passwd(username, password_stdin, database):  # type: ignore[no-untyped-def]
+    from .services import staff as staff_service
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else click.prompt(
+        "new password", hide_input=True, confirmation_prompt=True)
+    staff_service.set_password(_engine(database), username, password)
+    click.echo(f"password changed for {username}")
+
+
+@cli.group(help="Device agents' tokens.")
+def devices() -> None:
+    pass
+
+
+@devices.command("token", help="Create a token for a station's agent (shown once).")
+@click.argument("station")
+@_db_option
+@_domain_errors
+def devices_token(station, database):  # type: ignore[no-untyped-def]
+    from .services import staff as staff_service
+    from .services.devices import check_station
+
+    check_station(station)
+    click.echo(staff_service.add_device_token(_engine(database), _now(), station))
+
+
+@devices.command("revoke", help="Revoke every token of a station.")
+@click.argument("station")
+@_db_option
+def devices_revoke(station, database):  # type: ignore[no-untyped-def]
+    from .services import staff as staff_service
+
+    n = staff_service.revoke_device_tokens(_engine(database), _now(), station)
+    click.echo(f"revoked {n} token(s) of {station}")

@@ -32,6 +32,19 @@ class Settings:
     background_tasks: bool = True
     sqlite_synchronous: str = "FULL"
     testing: bool = False
+    auth_required: bool = False
+
+    def resolve_secret_key(self) -> str:
+        """Signs login sessions: env, or a file beside a SQLite database, so sessions survive a restart."""
+        if self.secret_key:
+            return self.secret_key
+        env = os.environ.get("ONEWINDOW_SECRET_KEY")
+        if env:
+            return env
+        if "://" in self.database and not self.database.startswith("sqlite"):
+            raise RuntimeError("set ONEWINDOW_SECRET_KEY (the same value on every server process) when using "
+                               "PostgreSQL, so a login made on one process is valid on the others")
+        return self._secret_file(".session-key")
 
     def resolve_person_secret(self) -> bytes:
         """A stable secret for hashing ID numbers: env, or a file beside a SQLite database, made once."""
@@ -43,10 +56,13 @@ class Settings:
         if "://" in self.database and not self.database.startswith("sqlite"):
             raise RuntimeError("set ONEWINDOW_PERSON_SECRET (the same value on every server process) when using "
                                "PostgreSQL, so the one-ticket-per-person check works across processes")
+        return self._secret_file(".secret").encode()
+
+    def _secret_file(self, suffix: str) -> str:
         db_path = Path(self.database.removeprefix("sqlite:///"))
-        secret_file = db_path.with_name(db_path.name + ".secret")
+        secret_file = db_path.with_name(db_path.name + suffix)
         if not secret_file.exists():
             secret_file.parent.mkdir(parents=True, exist_ok=True)
             secret_file.write_text(secrets.token_hex(32))
             secret_file.chmod(0o600)
-        return secret_file.read_text().strip().encode()
+        return secret_file.read_text().strip()

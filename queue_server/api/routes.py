@@ -6,11 +6,13 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import current_app, jsonify, request
+from flask import current_app, jsonify, request, session
 from pydantic import BaseModel
 
+from ..auth import auth_required, check_csrf, csrf_token, current_identity, require_staff, require_window
 from ..domain.hall import ItemKind
 from ..services import devices, queries, tickets, windows
+from ..services import staff as staff_service
 from ..services.context import Actor, HallContext
 from ..services.tickets import IssueRequest
 from . import bp
@@ -22,6 +24,7 @@ from .schemas import (
     EmptyBody,
     HoldBody,
     IssueTicketBody,
+    LoginBody,
     PauseBody,
     TransferBody,
 )
@@ -39,9 +42,18 @@ def ctx() -> HallContext:
     return current_app.extensions["onewindow"]
 
 
+@bp.before_request
+def _csrf() -> None:
+    if auth_required():
+        check_csrf()
+
+
 def current_actor(default_kind: str = "staff") -> Actor:
-    """Who is acting. Staff login and device tokens arrive with the staff-accounts work; until then the caller
-    names itself in X-Actor (kind:id) so every action is already recorded against somebody."""
+    """Who is acting: the logged-in member of staff or the device token's station; otherwise (only where the
+    hall runs without required login) the caller may name itself in X-Actor (kind:id)."""
+    ident = current_identity()
+    if ident.staff is not None or ident.station is not None or auth_required():
+        return ident.actor
     raw = request.headers.get("X-Actor")
     if raw is None:
         return Actor(default_kind, "anonymous")
@@ -188,6 +200,8 @@ document("/tickets/<int:ticket_id>/requeue", "post", "put a missed (过号) tick
 
 @bp.post("/tickets/<int:ticket_id>/requeue")
 def requeue(ticket_id: int):  # type: ignore[no-untyped-def]
+    if auth_required():
+        require_staff(current_identity().staff, "window_staff", "supervisor")
     body(EmptyBody)
     return {"ticket": tickets.requeue(ctx(), ticket_id, current_actor())}
 
@@ -197,6 +211,8 @@ document("/tickets/<int:ticket_id>/cancel", "post", "cancel a waiting ticket", b
 
 @bp.post("/tickets/<int:ticket_id>/cancel")
 def cancel(ticket_id: int):  # type: ignore[no-untyped-def]
+    if auth_required():
+        require_staff(current_identity().staff, "window_staff", "supervisor")
     body(EmptyBody)
     return {"ticket": tickets.cancel(ctx(), ticket_id, current_actor())}
 
@@ -225,6 +241,8 @@ def _window_action(name: str, summary: str, model: type[BaseModel],
     document(path, "post", summary, body=model, tag="windows")
 
     def handler(window_id: str):  # type: ignore[no-untyped-def]
+        if auth_required():
+            require_window(current_identity().staff, window_id)
         b = body(model)
         return call(ctx(), window_id, current_actor(), b)
 
@@ -273,8 +291,45 @@ document("/stations/<station>/commands", "post", "send a command to a station's 
 
 @bp.post("/stations/<station>/commands")
 def station_command(station: str):  # type: ignore[no-untyped-def]
+    if auth_required():
+        require_staff(current_identity().staff, "window_staff", "supervisor", "technician")
     b = body(DeviceCommandBody)
     return devices.send_command(ctx(), station, b.device, b.command, b.args, current_actor())
+
+
+# ---------------------------------------------------------------- staff login
+
+document("/auth/login", "post", "log in a member of staff; returns the CSRF token for later requests",
+         body=LoginBody, tag="auth")
+
+
+@bp.post("/auth/login")
+def login():  # type: ignore[no-untyped-def]
+    b = body(LoginBody)
+    member = staff_service.authenticate(ctx().engine, ctx().now(), b.username, b.password)
+    session.clear()
+    session["staff_id"] = member.id
+    session["session_version"] = member.session_version
+    session.permanent = False
+    return {"staff": member.public(), "csrf_token": csrf_token()}
+
+
+document("/auth/logout", "post", "log out", body=EmptyBody, tag="auth")
+
+
+@bp.post("/auth/logout")
+def logout():  # type: ignore[no-untyped-def]
+    session.clear()
+    return {"ok": True}
+
+
+document("/auth/me", "get", "the logged-in member of staff and a CSRF token", tag="auth")
+
+
+@bp.get("/auth/me")
+def me():  # type: ignore[no-untyped-def]
+    member = current_identity().staff
+    return {"staff": member.public() if member else None, "csrf_token": csrf_token()}
 
 
 # ---------------------------------------------------------------- the document itself

@@ -57,3 +57,8 @@ class DeviceCommandBody(Body):
     command: str = Field(description="printer: print; led: show, clear; evaluator: start_evaluation, "
                          "cancel_evaluation")
     args: dict = {}
+
+
+class LoginBody(Body):
+    username: str = Field(min_length=1, max_length=40)
+    password: str = Field(min_length=1, max_length=200)

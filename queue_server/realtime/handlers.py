@@ -16,6 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..api.errors import domain_error_response, error_body, validation_details
 from ..api.routes import WINDOW_ACTIONS
 from ..api.schemas import IssueTicketBody
+from ..auth import (
+    Identity,
+    auth_required,
+    identity_from_token,
+    require_station,
+    require_window,
+    staff_from_session,
+)
 from ..domain.errors import DomainError, InvalidInput, NotFound
 from ..services import devices, queries, tickets
 from ..services.context import Actor, HallContext
@@ -92,6 +100,15 @@ def _actor() -> Actor:
     return Actor("citizen", "anonymous")
 
 
+def _staff():  # type: ignore[no-untyped-def]
+    """The member of staff whose login cookie opened this connection, re-checked on every action."""
+    return staff_from_session({"staff_id": session.get("staff_id"), "session_version": session.get("staff_v")})
+
+
+def _station() -> str | None:
+    return session.get("station_token")
+
+
 def _fail(exc: Exception) -> dict[str, Any]:
     if isinstance(exc, DomainError):
         body, status = domain_error_response(exc)
@@ -109,9 +126,25 @@ def _client_rooms() -> set[str]:
 
 def register(socketio: SocketIO) -> None:
     def on_connect(auth: dict | None = None) -> bool:
-        actor = (auth or {}).get("actor") if isinstance(auth, dict) else None
-        if actor is not None and not (isinstance(actor, str) and _ACTOR_RE.match(actor)):
-            return False  # refuse: an actor that is not kind:id
+        auth = auth if isinstance(auth, dict) else {}
+        token = auth.get("token")
+        if token:
+            try:
+                ident = identity_from_token(str(token))
+            except DomainError:
+                return False  # refuse: a token that is not (or no longer) valid
+            session["station_token"] = ident.station
+            session["actor"] = str(ident.actor)
+            return True
+        member = staff_from_session(session)
+        if member is not None:
+            session["staff_id"], session["staff_v"] = member.id, member.session_version
+            session["actor"] = f"staff:{member.username}"
+            return True
+        actor = auth.get("actor")
+        if actor is not None and (current_app.extensions["onewindow.settings"].auth_required
+                                  or not (isinstance(actor, str) and _ACTOR_RE.match(actor))):
+            return False  # naming oneself is only for halls that run without required login
         session["actor"] = actor
         return True
 
@@ -180,6 +213,8 @@ def register(socketio: SocketIO) -> None:
     def on_window_action(data: Any = None) -> dict[str, Any]:
         try:
             msg = WindowActionMsg.model_validate(data or {})
+            if auth_required():
+                require_window(_staff(), msg.window_id)
             if msg.action not in WINDOW_ACTIONS:
                 raise InvalidInput(f"unknown action {msg.action!r}; allowed: {', '.join(WINDOW_ACTIONS)}",
                                   code="unknown_action")
@@ -193,6 +228,8 @@ def register(socketio: SocketIO) -> None:
         """A device agent announces its station; it joins the station's room (and its window's)."""
         try:
             hello = AgentHello.model_validate(data or {})
+            if auth_required():
+                require_station(Identity(_actor(), station=_station()), hello.station)
             devices.check_station(hello.station)
             join_room(devices.station_room(hello.station))
             joined = [devices.station_room(hello.station)]
@@ -214,6 +251,8 @@ def register(socketio: SocketIO) -> None:
     def on_device_health(data: Any = None) -> dict[str, Any]:
         try:
             msg = DeviceHealthMsg.model_validate(data or {})
+            if auth_required():
+                require_station(Identity(_actor(), station=_station()), msg.station)
             return {"ok": True, **devices.report_health(_ctx(), msg.station, msg.device, msg.status, msg.detail,
                                                         _actor())}
         except Exception as exc:
@@ -222,6 +261,8 @@ def register(socketio: SocketIO) -> None:
     def on_device_input(data: Any = None) -> dict[str, Any]:
         try:
             msg = DeviceInputMsg.model_validate(data or {})
+            if auth_required():
+                require_station(Identity(_actor(), station=_station()), msg.station)
             return {"ok": True, **devices.record_input(_ctx(), msg.station, msg.input_id, msg.device, msg.kind,
                                                        msg.data, _actor())}
         except Exception as exc:
@@ -230,6 +271,8 @@ def register(socketio: SocketIO) -> None:
     def on_command_result(data: Any = None) -> dict[str, Any]:
         try:
             msg = CommandResultMsg.model_validate(data or {})
+            if auth_required():
+                require_station(Identity(_actor(), station=_station()), msg.station)
             return {"ok": True, **devices.record_command_result(_ctx(), msg.station, msg.command_id, msg.ok,
                                                                 msg.error, msg.result, _actor())}
         except Exception as exc:

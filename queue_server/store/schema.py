@@ -185,3 +185,33 @@ device_inputs = Table(
     Column("data", JSON, nullable=True),
     Column("at", UTCDateTime, nullable=False),
 )
+
+staff = Table(
+    "staff",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(40), nullable=False, unique=True),
+    Column("display_name", String(40), nullable=False),
+    Column("roles", JSON, nullable=False),  # window_staff, approver, supervisor, technician, admin
+    Column("windows", JSON, nullable=False),  # window ids this member of staff may serve
+    Column("departments", JSON, nullable=False),  # department ids (approvers)
+    Column("post", String(40), nullable=True),  # 岗位, shown on the evaluator pad
+    Column("photo", String(200), nullable=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("disabled", Integer, nullable=False, default=0),
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", UTCDateTime, nullable=True),
+    # Bumped on disable or password change: every session made before is no longer valid.
+    Column("session_version", Integer, nullable=False, default=1),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+device_tokens = Table(
+    "device_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("station", String(40), nullable=False, index=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+)

@@ -1,0 +1,128 @@
+"""Who is asking: a member of staff (login session + CSRF token), a device agent (bearer token), or a citizen.
+
+Handlers call ``request_actor()`` to record who acted and ``require_*`` to refuse what the actor may not do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app, g, request, session
+from flask_wtf.csrf import generate_csrf, validate_csrf
+from wtforms import ValidationError as CSRFError
+
+from .domain.errors import DomainError
+from .services import staff as staff_service
+from .services.context import Actor, HallContext
+from .services.staff import StaffMember
+
+UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
+
+
+class Unauthorized(DomainError):
+    code = "not_logged_in"
+    status = 401
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+    status = 403
+
+
+@dataclass(frozen=True)
+class Identity:
+    actor: Actor
+    staff: StaffMember | None = None
+    station: str | None = None  # a device agent's station
+    via_session: bool = False
+
+
+def _ctx() -> HallContext:
+    return current_app.extensions["onewindow"]
+
+
+def staff_from_session(data: Any) -> StaffMember | None:
+    """The logged-in member of staff, if the session is still valid (not disabled, password not changed)."""
+    staff_id = data.get("staff_id") if data else None
+    if staff_id is None:
+        return None
+    try:
+        member = staff_service.get_user(_ctx().engine, int(staff_id))
+    except DomainError:
+        return None
+    if member.disabled or member.session_version != data.get("session_version"):
+        return None
+    return member
+
+
+def identity_from_token(raw: str | None) -> Identity | None:
+    if not raw:
+        return None
+    station = staff_service.station_for_token(_ctx().engine, raw)
+    if station is None:
+        raise Unauthorized("unknown or revoked device token; create one with `onewindow devices token STATION`",
+                           code="bad_device_token")
+    return Identity(Actor("device", station), station=station)
+
+
+def current_identity() -> Identity:
+    """Resolved once per request: bearer token, else login session, else an anonymous citizen."""
+    if "identity" in g:
+        return g.identity
+    header = request.headers.get("Authorization", "")
+    ident = identity_from_token(header[7:].strip()) if header.lower().startswith("bearer ") else None
+    if ident is None:
+        member = staff_from_session(session)
+        ident = Identity(Actor("staff", member.username), staff=member, via_session=True) if member else \
+            Identity(Actor("citizen", "anonymous"))
+    g.identity = ident
+    return ident
+
+
+def csrf_token() -> str:
+    return generate_csrf()
+
+
+def check_csrf() -> None:
+    """State-changing requests made with a login cookie must carry the page's CSRF token."""
+    if request.method not in UNSAFE:
+        return
+    ident = current_identity()
+    if not ident.via_session:
+        return
+    token = request.headers.get("X-CSRF-Token") or request.headers.get("X-CSRFToken")
+    try:
+        validate_csrf(token)
+    except CSRFError:
+        raise Forbidden("missing or stale CSRF token; reload the page and try again", code="csrf_failed") from None
+
+
+def auth_required() -> bool:
+    return bool(current_app.extensions["onewindow.settings"].auth_required)
+
+
+def require_staff(member: StaffMember | None, *roles: str) -> StaffMember:
+    if member is None:
+        raise Unauthorized("log in first / 请先登录")
+    if roles and not member.has(*roles, "admin"):
+        raise Forbidden(f"this needs the role {' or '.join(roles)}; you have {', '.join(member.roles)}",
+                        code="wrong_role")
+    return member
+
+
+def require_window(member: StaffMember | None, window_id: str) -> StaffMember:
+    """Window actions: staff assigned to that window, or a supervisor."""
+    member = require_staff(member, "window_staff", "supervisor")
+    if member.has("supervisor", "admin") or window_id in member.windows:
+        return member
+    raise Forbidden(f"you are not assigned to window {window_id}; your windows: {', '.join(member.windows) or 'none'}",
+                    code="wrong_window")
+
+
+def require_station(ident: Identity, station: str) -> None:
+    """Agent events: the device token's own station only."""
+    if ident.station is None:
+        raise Unauthorized("device messages need a device token", code="device_token_required")
+    if ident.station != station:
+        raise Forbidden(f"this token belongs to station {ident.station}, not {station}", code="wrong_station")

@@ -1,0 +1,3 @@
+"""Routes of the staff pages."""
+
+from . import bp  # noqa: F401

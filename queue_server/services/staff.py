@@ -1,0 +1,199 @@
+"""Staff accounts and device tokens: hashed passwords, lock-out after repeated failures, disabling, tokens."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..domain.errors import DomainError, InvalidInput, NotFound
+from ..store.schema import device_tokens, staff
+
+ROLES = ("window_staff", "approver", "supervisor", "technician", "admin")
+ROLE_ZH = {"window_staff": "窗口人员", "approver": "后台审批", "supervisor": "值班长", "technician": "技术员",
+           "admin": "管理员"}
+MAX_FAILURES = 5
+LOCKOUT = timedelta(minutes=15)
+MIN_PASSWORD = 8
+USERNAME_RE = re.compile(r"^[a-z][a-z0-9._-]{1,39}$")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return generate_password_hash("not-a-password")
+
+
+class AuthFailed(DomainError):
+    code = "login_failed"
+    status = 401
+
+
+class Locked(DomainError):
+    code = "account_locked"
+    status = 423
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    id: int
+    username: str
+    display_name: str
+    roles: tuple[str, ...]
+    windows: tuple[str, ...]
+    departments: tuple[str, ...]
+    post: str | None
+    photo: str | None
+    disabled: bool
+    session_version: int
+
+    def has(self, *roles: str) -> bool:
+        return any(r in self.roles for r in roles)
+
+    def public(self) -> dict[str, Any]:
+        return {"id": self.id, "username": self.username, "display_name": self.display_name,
+                "roles": list(self.roles), "windows": list(self.windows), "departments": list(self.departments),
+                "post": self.post, "photo": self.photo, "disabled": self.disabled}
+
+
+def _member(row: Any) -> StaffMember:
+    return StaffMember(row.id, row.username, row.display_name, tuple(row.roles), tuple(row.windows),
+                       tuple(row.departments), row.post, row.photo, bool(row.disabled), row.session_version)
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput(f"the password needs at least {MIN_PASSWORD} characters", code="weak_password")
+
+
+def add_user(engine: Engine, now: datetime, username: str, display_name: str, password: str, roles: list[str],
+             windows: list[str] | None = None, departments: list[str] | None = None, post: str | None = None,
+             photo: str | None = None, known_windows: set[str] | None = None) -> StaffMember:
+    if not USERNAME_RE.match(username):
+        raise InvalidInput("username: lowercase letters, digits, '.', '_' or '-', starting with a letter",
+                           code="bad_username")
+    bad = [r for r in roles if r not in ROLES]
+    if not roles or bad:
+        raise InvalidInput(f"roles must be some of {', '.join(ROLES)}" + (f"; unknown: {', '.join(bad)}" if bad else ""),
+                           code="bad_role")
+    if known_windows is not None:
+        unknown = [w for w in windows or [] if w not in known_windows]
+        if unknown:
+            raise InvalidInput(f"unknown windows: {', '.join(unknown)}", code="bad_window")
+    _check_password(password)
+    try:
+        with engine.begin() as conn:
+            new_id = conn.execute(staff.insert().values(
+                username=username, display_name=display_name, roles=roles, windows=windows or [],
+                departments=departments or [], post=post, photo=photo,
+                password_hash=generate_password_hash(password), disabled=0, failed_logins=0, session_version=1,
+                created_at=now).returning(staff.c.id)).scalar_one()
+    except IntegrityError:
+        raise DomainError(f"a user named {username!r} already exists", code="user_exists") from None
+    return get_user(engine, new_id)
+
+
+def get_user(engine: Engine, user_id: int) -> StaffMember:
+    with engine.connect() as conn:
+        row = conn.execute(select(staff).where(staff.c.id == user_id)).first()
+    if row is None:
+        raise NotFound(f"staff member {user_id} does not exist", code="user_not_found")
+    return _member(row)
+
+
+def find_user(engine: Engine, username: str) -> StaffMember:
+    with engine.connect() as conn:
+        row = conn.execute(select(staff).where(staff.c.username == username)).first()
+    if row is None:
+        raise NotFound(f"no user named {username!r}", code="user_not_found")
+    return _member(row)
+
+
+def list_users(engine: Engine) -> list[StaffMember]:
+    with engine.connect() as conn:
+        return [_member(r) for r in conn.execute(select(staff).order_by(staff.c.username))]
+
+
+def set_disabled(engine: Engine, username: str, disabled: bool) -> StaffMember:
+    with engine.begin() as conn:
+        done = conn.execute(update(staff).where(staff.c.username == username).values(
+            disabled=int(disabled), session_version=staff.c.session_version + 1))
+    if done.rowcount != 1:
+        raise NotFound(f"no user named {username!r}", code="user_not_found")
+    return find_user(engine, username)
+
+
+def set_password(engine: Engine, username: str, password: str) -> None:
+    _check_password(password)
+    with engine.begin() as conn:
+        done = conn.execute(update(staff).where(staff.c.username == username).values(
+            password_hash=generate_password_hash(password), failed_logins=0, locked_until=None,
+            session_version=staff.c.session_version + 1))
+    if done.rowcount != 1:
+        raise NotFound(f"no user named {username!r}", code="user_not_found")
+
+
+def authenticate(engine: Engine, now: datetime, username: str, password: str) -> StaffMember:
+    """The member of staff, or AuthFailed / Locked. The same message for unknown user and wrong password."""
+    failure: DomainError | None = None
+    # The failure count must be committed even though the login fails, so raise only after the transaction.
+    with engine.begin() as conn:
+        row = conn.execute(select(staff).where(staff.c.username == username)).first()
+        if row is None:
+            check_password_hash(_dummy_hash(), password)  # the same work either way: no user enumeration by timing
+            failure = AuthFailed("wrong username or password / 用户名或密码错误")
+        elif row.locked_until is not None and row.locked_until > now:
+            minutes = int((row.locked_until - now).total_seconds() // 60) + 1
+            failure = Locked(f"too many failed logins; try again in {minutes} min or ask an administrator",
+                             details={"locked_until": row.locked_until.isoformat()})
+        elif not check_password_hash(row.password_hash, password):
+            failures = row.failed_logins + 1
+            if failures >= MAX_FAILURES:
+                until = now + LOCKOUT
+                conn.execute(update(staff).where(staff.c.id == row.id).values(failed_logins=0, locked_until=until))
+                failure = Locked(f"too many failed logins; the account is locked for "
+                                 f"{int(LOCKOUT.total_seconds() // 60)} min", details={"locked_until": until.isoformat()})
+            else:
+                conn.execute(update(staff).where(staff.c.id == row.id).values(failed_logins=failures))
+                failure = AuthFailed("wrong username or password / 用户名或密码错误",
+                                     details={"attempts_left": MAX_FAILURES - failures})
+        elif row.disabled:
+            failure = AuthFailed("this account is disabled; ask an administrator", code="account_disabled")
+        else:
+            conn.execute(update(staff).where(staff.c.id == row.id).values(failed_logins=0, locked_until=None))
+    if failure is not None:
+        raise failure
+    return _member(row)
+
+
+def _token_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def add_device_token(engine: Engine, now: datetime, station: str) -> str:
+    """A new token for a station's agent; only its hash is kept, so it is shown once."""
+    raw = f"ow_{station}_{secrets.token_urlsafe(24)}"
+    with engine.begin() as conn:
+        conn.execute(device_tokens.insert().values(station=station, token_hash=_token_hash(raw), created_at=now))
+    return raw
+
+
+def revoke_device_tokens(engine: Engine, now: datetime, station: str) -> int:
+    with engine.begin() as conn:
+        return conn.execute(update(device_tokens).where(device_tokens.c.station == station,
+                                                        device_tokens.c.revoked_at.is_(None))
+                            .values(revoked_at=now)).rowcount
+
+
+def station_for_token(engine: Engine, raw: str) -> str | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(device_tokens.c.station).where(
+            device_tokens.c.token_hash == _token_hash(raw), device_tokens.c.revoked_at.is_(None))).first()
+    return row.station if row else None
