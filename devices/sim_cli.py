@@ -24,11 +24,16 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from devices.common.console import RunningSimulator, format_reply, words_to_request
 from devices.common.control import ControlError, send_control
-from devices.stations import KINDS, DevicesConfig, DevicesConfigError, SimDevice, load_devices, write_runtime
+
+if TYPE_CHECKING:
+    from devices.stations import DevicesConfig, SimDevice
+
+# The same kinds as devices.stations.KINDS, repeated so a single simulator starts without loading pydantic.
+KINDS = ("printer", "idcard", "scanner", "camera", "led", "evaluator")
 
 KIND_HELP = {
     "printer": "ESC/POS ticket printer",
@@ -272,6 +277,8 @@ def start_simulator(sim: SimDevice, emit: Callable[[str], None]) -> RunningSimul
 
 def start_hall(config: DevicesConfig, runtime_file: Path | None = None) -> tuple[list[RunningSimulator], Path]:
     """Start every simulator the devices file asks for, print one line per device, write the runtime file."""
+    from devices.stations import write_runtime
+
     running: list[RunningSimulator] = []
     entries: dict[str, dict[str, str]] = {}
     for name, station in config.stations.items():
@@ -300,6 +307,8 @@ def start_hall(config: DevicesConfig, runtime_file: Path | None = None) -> tuple
 
 
 def hall(config_path: Path | None, runtime_file: Path | None = None) -> int:
+    from devices.stations import DevicesConfigError, load_devices
+
     try:
         config = load_devices(config_path)
     except DevicesConfigError as exc:
@@ -307,7 +316,10 @@ def hall(config_path: Path | None, runtime_file: Path | None = None) -> int:
         return 2
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
+        # Set both explicitly: a process started in the background by a non-interactive shell inherits
+        # SIGINT ignored, and Ctrl-C (or a supervisor's SIGINT) must still stop the hall.
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
     running: list[RunningSimulator] = []
     path: Path | None = None
     saved_stdio = sys.stdin, sys.stdout

@@ -11,7 +11,7 @@ import logging
 import random
 import threading
 import time
-from collections import deque
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -139,7 +139,7 @@ class EvaluatorPad:
         self._seq = random.randrange(1, codec.MAX_SEQ)
         self._pending: dict[int, _Pending] = {}
         self._sessions: dict[str, _Session] = {}
-        self._closed_sessions: deque[str] = deque(maxlen=64)
+        self._results: OrderedDict[str, Evaluation] = OrderedDict()  # recently ended, for late waiters and resends
         self._listeners: list[Listener] = []
         self._stop = threading.Event()
         self._reader_error: str | None = None
@@ -173,7 +173,7 @@ class EvaluatorPad:
         reply = self._request(Verb.START.value, start=start)
         session_id = reply.args[1] if len(reply.args) > 1 else ""
         with self._lock:
-            if session_id not in self._sessions and session_id not in self._closed_sessions:
+            if session_id not in self._sessions and session_id not in self._results:
                 raise EvaluatorError(f"the pad answered START with a malformed session id {session_id!r}")
         return session_id
 
@@ -182,7 +182,9 @@ class EvaluatorPad:
         with self._lock:
             session = self._sessions.get(session_id)
             if session is None:
-                raise EvaluatorError(f"no evaluation {session_id!r} is open on this pad")
+                if session_id in self._results:
+                    return self._results[session_id]  # it ended before anyone waited for it
+                raise EvaluatorError(f"no evaluation {session_id!r} was opened on this pad")
         remaining = max(0.0, session.deadline - time.monotonic()) if timeout is None else timeout
         if session.done.wait(remaining):
             assert session.result is not None
@@ -320,7 +322,7 @@ class EvaluatorPad:
         session_id = message.args[0] if message.args else ""
         with self._lock:
             known = session_id in self._sessions
-            seen = session_id in self._closed_sessions
+            seen = session_id in self._results
         if not known:
             if seen:
                 self._ack(message)  # our ACK was lost and the pad repeats itself; it is already recorded
@@ -349,8 +351,10 @@ class EvaluatorPad:
             session = self._sessions.pop(session_id, None)
             if session is None:
                 return None
-            self._closed_sessions.append(session_id)
             session.result = Evaluation(session_id, session.request.subject, outcome, level, reason, detail)
+            self._results[session_id] = session.result
+            while len(self._results) > 64:
+                self._results.popitem(last=False)
             session.done.set()
         self._emit(PadEvent(outcome.value, session_id, session.result, detail))
         return session.result
