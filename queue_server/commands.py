@@ -281,3 +281,12 @@ def devices_revoke(station, database):  # type: ignore[no-untyped-def]
 
     n = staff_service.revoke_device_tokens(_engine(database), _now(), station)
     click.echo(f"revoked {n} token(s) of {station}")
+
+
+def _register_modules() -> None:
+    from .commands_cases import register as register_cases
+
+    register_cases(cli)
+
+
+_register_modules()

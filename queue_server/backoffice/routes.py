@@ -1,3 +1,3 @@
-"""Routes of the staff pages."""
+"""Routes of the staff pages: the window panel and the case module's pages."""
 
-from . import bp  # noqa: F401
+from . import cases, panel  # noqa: F401

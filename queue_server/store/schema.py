@@ -215,3 +215,6 @@ device_tokens = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime, nullable=True),
 )
+
+# The case module's tables share this metadata (imported last: it needs ``metadata`` and ``UTCDateTime``).
+from . import cases_schema  # noqa: E402,F401

@@ -1,0 +1,3 @@
+"""Staff pages of the case module."""
+
+from . import bp  # noqa: F401

@@ -1,0 +1,3 @@
+"""The window panel page."""
+
+from . import bp  # noqa: F401

@@ -1,0 +1,1 @@
+"""Tables of the case module (intake, back office, issuance, evaluations); same metadata as schema.py."""
