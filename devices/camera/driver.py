@@ -109,9 +109,9 @@ class StillImageSource:
         return self._frames / self._fps
 
 
-def _open_capture(target: str | int, api: int) -> cv2.VideoCapture:
+def _open_capture(target: str | int, api: int, params: tuple[int, ...] = ()) -> cv2.VideoCapture:
     capture = cv2.VideoCapture()
-    capture.open(target, api)
+    capture.open(target, api, list(params))
     return capture
 
 
@@ -136,7 +136,9 @@ def open_source(source: str | int | Path, width: int | None = None, height: int 
             if previous is None:
                 os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = _LOW_LATENCY_OPTIONS
             try:
-                capture = _open_capture(text, cv2.CAP_FFMPEG)
+                # FFmpeg would wait 30 s for a dead stream; a kiosk should know in a few.
+                timeouts = (cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 5000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 5000)
+                capture = _open_capture(text, cv2.CAP_FFMPEG, timeouts)
             finally:
                 if previous is None:
                     os.environ.pop("OPENCV_FFMPEG_CAPTURE_OPTIONS", None)

@@ -19,7 +19,7 @@ from devices.camera import cli
 from devices.camera.codec import Debouncer
 from devices.camera.driver import CameraLost, CameraReader, CameraUnavailable
 from devices.camera.simulator import BACKGROUND, MjpegServer, VirtualCamera, fit_into, render_qr
-from devices.common.control import send_control
+from devices.common.control import ControlServer, send_control
 
 CHINESE = "合作市政务服务中心 预约号A001"
 W, H = 320, 240  # small frames keep the video tests quick; 640x480 and 720p are covered elsewhere
@@ -120,26 +120,24 @@ def test_paced_virtual_camera_keeps_its_frame_rate() -> None:
 
 
 def test_mjpeg_stream_through_opencv_and_control_channel() -> None:
-    camera = VirtualCamera(W, H, fps=20)
+    camera = VirtualCamera(640, 480, fps=20)  # JPEG at 320x240 blurs a long Chinese QR past reading, as it would
     server = MjpegServer(camera).start()
-    from devices.common.control import ControlServer
-
     control = ControlServer(camera.handle_control).start()
+    stop = threading.Event()
+    seen: list[str] = []
+    reader = CameraReader.open(server.url, absent_frames=2, absent_seconds=None)
+
+    def consume() -> None:
+        try:
+            for code in reader.scans(stop):
+                seen.append(code.text)
+        except CameraLost:
+            seen.append("<lost>")
+
+    thread = threading.Thread(target=consume, daemon=True)
+    thread.start()
     try:
         assert server.url.startswith("tcp://127.0.0.1:")
-        reader = CameraReader.open(server.url, absent_frames=2, absent_seconds=None)
-        stop = threading.Event()
-        seen: list[str] = []
-
-        def consume() -> None:
-            try:
-                for code in reader.scans(stop):
-                    seen.append(code.text)
-            except CameraLost:
-                seen.append("<lost>")
-
-        thread = threading.Thread(target=consume)
-        thread.start()
         assert send_control(control.url, {"cmd": "show", "text": CHINESE})["ok"]
         wait_for(lambda: seen == [CHINESE])
         assert send_control(control.url, {"cmd": "show", "text": "B002"})["ok"]
@@ -147,12 +145,14 @@ def test_mjpeg_stream_through_opencv_and_control_channel() -> None:
         bad = send_control(control.url, {"cmd": "noise", "sigma": 500})
         assert not bad["ok"] and "0 to 100" in bad["error"]
         server.close()  # the camera goes away: a live source must say so, not end quietly
-        thread.join(timeout=5)
+        thread.join(timeout=8)
         assert seen[-1] == "<lost>"
-        reader.close()
     finally:
+        stop.set()
         server.close()
         control.close()
+        thread.join(timeout=8)
+        reader.close()
 
 
 @pytest.mark.parametrize(
