@@ -120,7 +120,8 @@ def test_paced_virtual_camera_keeps_its_frame_rate() -> None:
 
 
 def test_mjpeg_stream_through_opencv_and_control_channel() -> None:
-    camera = VirtualCamera(640, 480, fps=20)  # JPEG at 320x240 blurs a long Chinese QR past reading, as it would
+    # At 320x240 JPEG blurs a long Chinese QR past reading, as it would on a real camera.
+    camera = VirtualCamera(640, 480, fps=20)
     server = MjpegServer(camera).start()
     control = ControlServer(camera.handle_control).start()
     stop = threading.Event()
