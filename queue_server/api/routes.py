@@ -235,6 +235,44 @@ def held(window_id: str):  # type: ignore[no-untyped-def]
     return {"tickets": windows.held_tickets(ctx(), window_id)}
 
 
+document("/windows/<window_id>/waiting", "get", "per queue of the window: counts and the next few tickets",
+         tag="windows", params=[{"name": "limit", "in": "query", "schema": {"type": "integer"}}])
+
+
+@bp.get("/windows/<window_id>/waiting")
+def waiting(window_id: str):  # type: ignore[no-untyped-def]
+    if auth_required():
+        require_window(current_identity().staff, window_id)
+    try:
+        limit = max(1, min(int(request.args.get("limit", 5)), 50))
+    except ValueError:
+        raise ApiError(400, "bad_parameter", "limit must be an integer from 1 to 50") from None
+    return {"queues": windows.waiting_for_window(ctx(), window_id, limit)}
+
+
+document("/windows/<window_id>/request-evaluation", "post",
+         "ask the citizen to rate the service just finished, on the window's evaluator pad", body=EmptyBody,
+         tag="windows")
+
+
+@bp.post("/windows/<window_id>/request-evaluation")
+def request_evaluation(window_id: str):  # type: ignore[no-untyped-def]
+    member = require_window(current_identity().staff, window_id) if auth_required() else current_identity().staff
+    body(EmptyBody)
+    c = ctx()
+    ticket = windows.last_served(c, window_id)
+    if ticket is None:
+        raise ApiError(409, "nothing_to_evaluate", "finish a service at this window first")
+    station = devices.window_station(c, window_id)
+    if station is None:
+        raise ApiError(409, "no_evaluator", f"no device agent serves window {window_id}; is its PC running?")
+    window = c.config.window(window_id)
+    args = {"subject": f"ticket:{ticket['number']}", "ticket_id": ticket["id"],
+            "staff_name": member.display_name if member else "", "post": (member.post if member else None) or "",
+            "window": window.number}
+    return devices.send_command(c, station, "evaluator", "start_evaluation", args, current_actor())
+
+
 def _window_action(name: str, summary: str, model: type[BaseModel],
                    call: Callable[[HallContext, str, Actor, Any], dict[str, Any]]) -> None:
     path = f"/windows/<window_id>/{name}"

@@ -239,6 +239,8 @@ def register(socketio: SocketIO) -> None:
                 join_room(f"window:{hello.window_id}")
                 joined.append(f"window:{hello.window_id}")
             session["station"] = hello.station
+            devices.report_health(_ctx(), hello.station, "agent", "ok",
+                                  {"window_id": hello.window_id} if hello.window_id else {}, _actor())
             reply: dict[str, Any] = {"ok": True, "rooms": joined}
             if hello.since is not None:
                 reply.update(queries.missed_events(_ctx(), hello.since, set(joined)))
@@ -278,6 +280,17 @@ def register(socketio: SocketIO) -> None:
         except Exception as exc:
             return _fail(exc)
 
+    def on_disconnect(*_args: Any) -> None:
+        station = session.get("station")
+        if station:
+            try:
+                prior = [d for d in devices.stations_health(_ctx()) if d["station"] == station and d["device"] == "agent"]
+                detail = prior[0]["detail"] if prior else {}
+                devices.report_health(_ctx(), station, "agent", "offline", detail, _actor())
+            except Exception:  # the process may be shutting down; the next hello corrects it
+                log.warning("could not record agent %s going offline", station)
+
+    socketio.on_event("disconnect", on_disconnect)
     socketio.on_event("agent_hello", on_agent_hello)
     socketio.on_event("device_health", on_device_health)
     socketio.on_event("device_input", on_device_input)

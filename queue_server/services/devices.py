@@ -25,6 +25,7 @@ from .events import append_event
 
 STATION_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 DEVICE_KINDS = ("printer", "idcard", "scanner", "camera", "led", "evaluator")
+HEALTH_SUBJECTS = (*DEVICE_KINDS, "agent")  # "agent": the agent process itself, with the window it serves
 HEALTH = ("ok", "warning", "error", "offline", "unknown")
 INPUT_KINDS = ("card_read", "code_scanned", "rating_given")
 COMMANDS = {
@@ -51,8 +52,8 @@ def report_health(ctx: HallContext, station: str, device: str, status: str, deta
                   actor: Actor) -> dict[str, Any]:
     """Record a device's health; an event goes out only when it changed, so heartbeats cost no broadcast."""
     check_station(station)
-    if device not in DEVICE_KINDS:
-        raise InvalidInput(f"device {device!r} unknown; one of {', '.join(DEVICE_KINDS)}", code="bad_device")
+    if device not in HEALTH_SUBJECTS:
+        raise InvalidInput(f"device {device!r} unknown; one of {', '.join(HEALTH_SUBJECTS)}", code="bad_device")
     if status not in HEALTH:
         raise InvalidInput(f"status {status!r} unknown; one of {', '.join(HEALTH)}", code="bad_status")
     published: list[dict] = []
@@ -174,3 +175,14 @@ def record_command_result(ctx: HallContext, station: str, command_id: str, ok: b
         published.append(append_event(conn, ctx.hall_id, "command_result", body, [station_room(station)], now))
     ctx.publisher.publish(published)
     return body
+
+
+def window_station(ctx: HallContext, window_id: str) -> str | None:
+    """The station whose agent last said it serves this window."""
+    with read_tx(ctx.engine) as conn:
+        rows = conn.execute(select(device_status.c.station, device_status.c.detail).where(
+            device_status.c.hall_id == ctx.hall_id, device_status.c.device == "agent")).all()
+    for r in rows:
+        if (r.detail or {}).get("window_id") == window_id:
+            return r.station
+    return None

@@ -434,3 +434,37 @@ def windows_overview(ctx: HallContext) -> list[dict[str, Any]]:
             cur = get_ticket(conn, ctx, st.current_ticket_id) if st is not None and st.current_ticket_id else None
             out.append(window_view(ctx, w, st, cur))
         return out
+
+
+def waiting_for_window(ctx: HallContext, window_id: str, limit: int = 5) -> list[dict[str, Any]]:
+    """Per queue of the window: how many wait and the next few numbers in the order the policy would call them."""
+    window = _window(ctx, window_id)
+    day = ctx.today().isoformat()
+    with read_tx(ctx.engine) as conn:
+        waiting = candidates(conn, ctx, day, [wq.queue for wq in window.queues])
+        numbers = dict(conn.execute(select(tickets.c.id, tickets.c.number).where(
+            tickets.c.id.in_([c.ticket_id for c in waiting]))).all()) if waiting else {}
+    now = ctx.now()
+    out = []
+    for wq in window.queues:
+        mine = [c for c in waiting if c.queue_id == wq.queue and c.target_window in (None, window.id)]
+        ranked = ctx.policy.rank(mine, now)
+        out.append({
+            "queue_id": wq.queue, "name": ctx.config.queue(wq.queue).name.zh, "weight": wq.weight,
+            "waiting": len(mine),
+            "next": [{"id": c.ticket_id, "number": numbers[c.ticket_id], "priority": c.priority.value,
+                      "waited_min": round((now - c.issued_at).total_seconds() / 60, 1),
+                      "transferred_here": c.target_window == window.id} for c in ranked[:limit]],
+        })
+    return out
+
+
+def last_served(ctx: HallContext, window_id: str) -> dict[str, Any] | None:
+    """The ticket this window finished last today (for "request evaluation")."""
+    _window(ctx, window_id)
+    with read_tx(ctx.engine) as conn:
+        row = conn.execute(select(tickets).where(
+            tickets.c.hall_id == ctx.hall_id, tickets.c.window_id == window_id,
+            tickets.c.service_day == ctx.today().isoformat(), tickets.c.status == TicketStatus.DONE.value,
+        ).order_by(tickets.c.finished_at.desc()).limit(1)).first()
+        return public_ticket(ctx, row) if row is not None else None
