@@ -1,3 +1,33 @@
-"""The window panel page."""
+"""The window panel: log in, choose the window, call and serve with the keyboard."""
 
-from . import bp  # noqa: F401
+from __future__ import annotations
+
+from flask import current_app, redirect, render_template, request, url_for
+
+from ..auth import current_identity, csrf_token
+from . import bp
+
+
+def _ctx():  # type: ignore[no-untyped-def]
+    return current_app.extensions["onewindow"]
+
+
+@bp.get("/login")
+def login_page():  # type: ignore[no-untyped-def]
+    return render_template("panel/login.html", hall=_ctx().config.hall, next=request.args.get("next", ""),
+                           csrf=csrf_token())
+
+
+@bp.get("/panel")
+def panel_page():  # type: ignore[no-untyped-def]
+    member = current_identity().staff
+    if member is None:
+        return redirect(url_for("backoffice.login_page", next=request.full_path))
+    cfg = _ctx().config
+    allowed = [w for w in cfg.windows if member.has("supervisor", "admin") or w.id in member.windows]
+    chosen = request.args.get("window") or (allowed[0].id if allowed else None)
+    if chosen not in {w.id for w in allowed}:
+        chosen = allowed[0].id if allowed else None
+    queues = {q.id: q for q in cfg.queues}
+    return render_template("panel/panel.html", hall=cfg.hall, staff=member, windows=allowed, window_id=chosen,
+                           queues=queues, csrf=csrf_token(), windows_all=cfg.windows)
