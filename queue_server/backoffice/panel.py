@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, redirect, render_template, request, url_for
 
-from ..auth import current_identity, csrf_token
+from ..auth import csrf_token, current_identity
 from . import bp
 
 
