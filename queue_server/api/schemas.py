@@ -27,6 +27,8 @@ class IssueTicketBody(Body):
     appointment_code: str | None = Field(default=None, max_length=64)
     green: bool = False
     source: str | None = Field(default=None, max_length=40, description="kiosk or device id")
+    card_input_id: str | None = Field(default=None, max_length=64, description="the input id of a card read "
+                                      "reported by the kiosk's device agent (priority by age, one ticket per person)")
 
 
 class CallTicketBody(Body):

@@ -21,7 +21,7 @@ from ..domain.priority import classify
 from ..domain.privacy import birth_date_of, mask_name, validate_id_number
 from ..domain.tickets import Action, TicketStatus, next_status
 from ..store.db import read_tx, write_tx
-from ..store.schema import day_counters, idempotency_keys, tickets
+from ..store.schema import day_counters, device_inputs, idempotency_keys, tickets
 from .common import (
     candidates,
     ensure_service_day,
@@ -47,6 +47,7 @@ class IssueRequest:
     appointment_code: str | None = None
     green: bool = False
     source: str | None = None
+    card_input_id: str | None = None  # a card read by a kiosk's agent: priority and one ticket per person
     extra: dict[str, Any] = field(default_factory=dict)
 
     def fingerprint(self) -> str:
@@ -147,6 +148,9 @@ def issue_ticket(ctx: HallContext, req: IssueRequest, actor: Actor, idempotency_
     except ValueError as exc:
         raise InvalidInput(f"id_number: {exc}", code="invalid_id_number") from None
     birth = req.birth_date or (birth_date_of(id_number) if id_number else None)
+    card = _card_input(ctx, req.card_input_id) if req.card_input_id else None
+    if card is not None:
+        birth = birth or date.fromisoformat(card["birth_date"])
     now = ctx.now()
     local = ctx.local(now)
     if not ctx.always_open:
@@ -179,7 +183,7 @@ def issue_ticket(ctx: HallContext, req: IssueRequest, actor: Actor, idempotency_
                     )
                 t = get_ticket(conn, ctx, prior.ticket_id)
                 return IssueResult(ticket_view(conn, ctx, t), False, "idempotent_replay")
-        person_key = _person_key(ctx, id_number) if id_number else None
+        person_key = _person_key(ctx, id_number) if id_number else (card["person_key"] if card else None)
         if person_key:
             existing = conn.execute(
                 select(tickets).where(
@@ -207,7 +211,7 @@ def issue_ticket(ctx: HallContext, req: IssueRequest, actor: Actor, idempotency_
                 item_id=item.id if item else None, priority=priority.value, priority_reason=req.legal_reason,
                 status=TicketStatus.WAITING.value, position=now, issued_at=now, recalls=0,
                 tracker_token=secrets.token_urlsafe(16), person_key=person_key,
-                person_label=mask_name(req.name) if req.name else None,
+                person_label=mask_name(req.name) if req.name else (card or {}).get("name_masked"),
                 appointment_code=req.appointment_code, source=req.source,
             ).returning(tickets.c.id)
         ).scalar_one()
@@ -226,6 +230,21 @@ def issue_ticket(ctx: HallContext, req: IssueRequest, actor: Actor, idempotency_
         )
     ctx.publisher.publish(published)
     return IssueResult(view, True)
+
+
+CARD_VALID_FOR = timedelta(minutes=10)
+
+
+def _card_input(ctx: HallContext, input_id: str) -> dict[str, Any]:
+    """A recent card read recorded from a device agent (birth date, keyed hash, masked name)."""
+    with read_tx(ctx.engine) as conn:
+        row = conn.execute(select(device_inputs).where(
+            device_inputs.c.hall_id == ctx.hall_id, device_inputs.c.input_id == input_id)).first()
+    if row is None or row.kind != "card_read" or not row.data:
+        raise NotFound("this card read is unknown; tap the card again", code="card_input_not_found")
+    if ctx.now() - row.at > CARD_VALID_FOR:
+        raise InvalidTransition("this card read is too old; tap the card again", code="card_input_expired")
+    return dict(row.data)
 
 
 def get_ticket_view(ctx: HallContext, ticket_id: int) -> dict[str, Any]:

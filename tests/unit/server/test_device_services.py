@@ -45,3 +45,17 @@ def test_commands_are_checked_and_go_to_the_station_room(hall):
         D.send_command(hall, "window-3", "led", "explode", {}, Actor("staff", "li"))
     with pytest.raises(InvalidInput, match="station"):
         D.report_health(hall, "Bad Station", "led", "ok", None, AGENT)
+
+
+def test_ticket_from_a_card_read_gets_priority_and_only_once(hall):
+    from queue_server.services import tickets as T
+
+    D.record_input(hall, "kiosk-1", "card-9", "idcard", "card_read", CARD, AGENT)
+    first = T.issue_ticket(hall, T.IssueRequest(queue_id="a", card_input_id="card-9"), Actor("kiosk", "kiosk-1"))
+    assert first.created and first.ticket["priority"] == "elderly"
+    again = T.issue_ticket(hall, T.IssueRequest(queue_id="a", card_input_id="card-9"), Actor("kiosk", "kiosk-1"))
+    assert not again.created and again.reason == "already_has_ticket"
+    from queue_server.domain.errors import NotFound
+
+    with pytest.raises(NotFound):
+        T.issue_ticket(hall, T.IssueRequest(queue_id="a", card_input_id="nope"), Actor("kiosk", "kiosk-1"))
