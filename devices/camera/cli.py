@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--noise", type=float, default=0.0, help="sensor noise sigma (default 0)")
 
 
-def _start(args: argparse.Namespace, emit: Callable[[str], None]) -> RunningSimulator:
+def start(args: argparse.Namespace, emit: Callable[[str], None]) -> RunningSimulator:
     camera = VirtualCamera(args.width, args.height, args.fps)
     if args.show:
         camera.show_text(args.show)
@@ -43,4 +43,4 @@ def _start(args: argparse.Namespace, emit: Callable[[str], None]) -> RunningSimu
 
 def run(args: argparse.Namespace) -> int:
     """Start the virtual camera and its stream, print the stream URL and the control URL, then take commands."""
-    return run_simulator(_start, args)
+    return run_simulator(start, args)

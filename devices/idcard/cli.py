@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--place", metavar="NAME", help="start with this card on the reader")
 
 
-def _start(args: argparse.Namespace, emit: Callable[[str], None]) -> RunningSimulator:
+def start(args: argparse.Namespace, emit: Callable[[str], None]) -> RunningSimulator:
     sim = IdCardSimulator(load_profiles(args.cards), baud=args.baud, paced=args.paced)
     if args.place:
         sim.place(args.place)  # before any output: the first line printed must be the port
@@ -55,4 +55,4 @@ def _start(args: argparse.Namespace, emit: Callable[[str], None]) -> RunningSimu
 
 def run(args: argparse.Namespace) -> int:
     """Start the simulator, print the pty path and the control URL, then take commands until EOF or Ctrl-C."""
-    return run_simulator(_start, args)
+    return run_simulator(start, args)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from devices.common.console import emit_line, format_reply, line_to_request
+from devices.common.console import RunningSimulator, emit_line, format_reply, line_to_request
 from devices.common.control import ControlError, ControlServer
 from devices.scanner.simulator import ScannerSimulator
 
 # Words that start a command; any other line is a code to scan.
-_COMMANDS = {"scan", "replay", "suffix", "fault", "status", "help", "quit", "exit"}
+_COMMANDS = {"scan", "replay", "suffix", "fault", "wait", "status", "help", "quit", "exit"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,28 +53,26 @@ def line_to_scanner_request(line: str) -> dict | None:
     return {"cmd": "scan", "code": stripped.strip()}
 
 
-def run(args: argparse.Namespace) -> int:
-    """Start the simulator, print the pty path and the control URL, then scan what is typed until EOF/Ctrl-C."""
+def start(args: argparse.Namespace, emit: Callable[[str], None]) -> RunningSimulator:
+    """Start the simulator and its control channel without a console (``onewindow sim hall`` runs many)."""
     sim = ScannerSimulator(
-        suffix=args.suffix, baud=args.baud, paced=args.paced, encoding=args.encoding, on_event=emit_line
+        suffix=args.suffix, baud=args.baud, paced=args.paced, encoding=args.encoding, on_event=emit
     )
     sim.start()
     control = ControlServer(sim.handle_control).start()
+    return RunningSimulator(sim.path, control.url, sim.handle_control, [sim.close, control.close])
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start the simulator, print the pty path and the control URL, then scan what is typed until EOF/Ctrl-C."""
+    running = start(args, emit_line)
     try:
-        emit_line(sim.path)
-        emit_line(f"control: {control.url}")
+        emit_line(running.url)
+        emit_line(f"control: {running.control_url}")
         emit_line("type a code and Enter to scan it; 'help' for commands; Ctrl-D or Ctrl-C stops")
-        if args.replay:
-            emit_line(
-                format_reply(
-                    {
-                        "ok": True,
-                        **sim.handle_control(
-                            {"cmd": "replay", "path": str(args.replay), "delay": args.delay}
-                        ),
-                    }
-                )
-            )
+        if args.replay:  # after the two URL lines, which must come first
+            request = {"cmd": "replay", "path": str(args.replay), "delay": args.delay}
+            emit_line(format_reply({"ok": True, **running.handle(request)}))
         for line in sys.stdin:
             try:
                 request = line_to_scanner_request(line)
@@ -81,17 +80,17 @@ def run(args: argparse.Namespace) -> int:
                     continue
                 if request["cmd"] in ("quit", "exit"):
                     break
-                reply = {"ok": True, **sim.handle_control(request)}
+                reply = {"ok": True, **running.handle(request)}
             except ControlError as exc:
                 reply = {"ok": False, "error": str(exc)}
             except Exception as exc:  # a typo must not take the simulator down
                 reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
             if reply.get("text") != "ok":
                 emit_line(format_reply(reply))
-        sim.wait_sent(timeout=None)  # stdin ended (a piped list of codes): let the queued ones go out
+        # stdin ended (a piped list of codes): let the queued ones go out before closing.
+        running.handle({"cmd": "wait"})
     except KeyboardInterrupt:
         pass
     finally:
-        sim.close()
-        control.close()
+        running.close()
     return 0

@@ -33,6 +33,7 @@ HELP = """commands:
   replay FILE [delay=S]         scan each line of FILE (a TAB and seconds after a code: wait that long first)
   suffix cr|crlf|lf|tab         change the line suffix
   fault NAME on|off [count=N]   faults: garbage split no_suffix
+  wait [timeout=S]              until every queued code has gone out
   status, help, quit"""
 
 
@@ -213,9 +214,14 @@ class ScannerSimulator:
             return {"text": "ok"}
         if cmd == "status":
             return self.status()
+        if cmd == "wait":
+            timeout = request.get("timeout")
+            return {"text": "ok", "sent": self.wait_sent(None if timeout is None else float(timeout))}
         if cmd == "help":
             return {"text": HELP}
-        raise ControlError(f"unknown command {cmd!r}; commands: scan, replay, suffix, fault, status, help")
+        raise ControlError(
+            f"unknown command {cmd!r}; commands: scan, replay, suffix, fault, wait, status, help"
+        )
 
     # --- the wire -------------------------------------------------------------------------------------------------
 

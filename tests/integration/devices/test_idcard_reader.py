@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import random
 import sys
 import threading
 import time
@@ -14,6 +15,7 @@ import pytest
 from devices.common.control import ControlServer, send_control
 from devices.idcard import cli
 from devices.idcard.card import CardType, ForeignResidentCard, IdCard
+from devices.idcard.codec import PREAMBLE
 from devices.idcard.driver import IdCardReader
 from devices.idcard.errors import (
     ChecksumError,
@@ -222,6 +224,35 @@ def test_host_frame_with_bad_checksum_gets_0x10(sim: IdCardSimulator, reader: Id
     port.timeout = 0.5
     reply = port.read(11)
     assert reply == bytes.fromhex("AA AA AA 96 69 00 04 00 00 10 14")
+
+
+def test_simulator_survives_host_garbage(sim: IdCardSimulator, reader: IdCardReader) -> None:
+    port = reader._port
+    port.timeout = 0.5
+    port.write(PREAMBLE + bytes.fromhex("00 02 20"))  # a length no frame has
+    assert port.read(11) == bytes.fromhex("AA AA AA 96 69 00 04 00 00 11 15")
+    rng = random.Random(11)
+    for _ in range(30):
+        port.write(rng.randbytes(rng.randint(1, 400)))
+    time.sleep(0.15)  # the reader gives up on any partial frame once the line is quiet
+    port.reset_input_buffer()
+    sim.place("young")
+    assert reader.read_card().name == "李浩然"
+    assert sim.status()["state"] == "read"
+
+
+def test_cli_start_serves_the_hall_without_a_console() -> None:
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    events: list[str] = []
+    running = cli.start(parser.parse_args(["--no-pacing"]), events.append)
+    try:
+        assert send_control(running.control_url, {"cmd": "place", "name": "elderly"})["ok"]
+        with IdCardReader.open(running.url) as reader:
+            assert reader.read_card().masked_name == "马*兰"
+        assert "card placed: elderly (马*兰)" in events
+    finally:
+        running.close()
 
 
 def test_wrong_baud_gets_no_reply_and_a_hint(sim: IdCardSimulator) -> None:

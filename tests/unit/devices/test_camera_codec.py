@@ -7,6 +7,9 @@ import cv2
 import numpy as np
 import pytest
 from barcode.writer import ImageWriter
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from devices.camera.codec import Debouncer, FrameDecoder, FrameError, repair_shift_jis_mangling, to_gray
 from devices.camera.simulator import VirtualCamera, fit_into, render_qr
@@ -90,6 +93,19 @@ def test_blank_frame_has_no_codes(decoder: FrameDecoder) -> None:
 def test_bad_frames_are_clear_errors(frame: object, message: str) -> None:
     with pytest.raises(FrameError, match=message):
         to_gray(frame)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    hnp.arrays(
+        np.uint8,
+        st.tuples(st.integers(8, 96), st.integers(8, 96), st.sampled_from([1, 3, 4])),
+        elements=st.integers(0, 255),
+    )
+)
+def test_random_frames_never_crash(decoder: FrameDecoder, array: np.ndarray) -> None:
+    frame = array[:, :, 0] if array.shape[2] == 1 else array
+    assert all(d.text for d in decoder.decode(frame))
 
 
 def test_zbar_shift_jis_mangling_is_repaired() -> None:
