@@ -81,12 +81,13 @@ def validate_id_number(number: str) -> str:
 
 
 def _parse_date(text: str, what: str) -> date:
+    # The value is not quoted: a birth date is personal data, and these messages reach logs.
     if len(text) != 8 or not text.isascii() or not text.isdigit():
-        raise CardDataError(f"{what} {text!r} is not a YYYYMMDD date")
+        raise CardDataError(f"{what} is not a YYYYMMDD date ({len(text)} characters)")
     try:
         return date(int(text[:4]), int(text[4:6]), int(text[6:]))
     except ValueError as exc:
-        raise CardDataError(f"{what} {text!r} is not a real date: {exc}") from None
+        raise CardDataError(f"{what} is not a real date: {exc}") from None
 
 
 def _format_date(value: date) -> str:

@@ -281,3 +281,9 @@ def _empty(tmp_path: Path) -> Path:
     folder = tmp_path / "empty"
     folder.mkdir()
     return folder
+
+
+def test_error_messages_do_not_quote_birth_dates() -> None:
+    with pytest.raises(CardDataError) as info:
+        decode_text_block(resident_block(birth="19561332"))
+    assert "19561332" not in str(info.value)
