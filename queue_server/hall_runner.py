@@ -1,32 +1,127 @@
-"""``onewindow hall``: the server plus every simulated device, on one laptop, with the URLs printed."""
+"""``onewindow hall``: the server, every simulated device and an agent per station, on one laptop.
+
+First run on a fresh database also creates a demo supervisor and one window clerk per window station, and device
+tokens for the agents; their credentials are printed and kept in var/ (demo only: a real hall adds its staff
+with ``onewindow users add``).
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import secrets
 import subprocess
 import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 import click
 
 from .settings import Settings
 
+SIM_READY_TIMEOUT = 30.0
+
+
+def _var_dir(settings: Settings) -> Path:
+    return Path(settings.database.removeprefix("sqlite:///")).resolve().parent
+
+
+def _demo_accounts(settings: Settings, stations: dict[str, str | None]) -> dict[str, str]:
+    """Create the demo staff and device tokens once; return station -> token (kept in var/, mode 600)."""
+    from .clock import SystemClock
+    from .hall_config import load_hall
+    from .services import staff as staff_service
+    from .store.db import make_engine, migrate
+
+    var = _var_dir(settings)
+    creds_file = var / "demo-credentials.json"
+    if creds_file.exists():
+        return json.loads(creds_file.read_text())["tokens"]
+    cfg = load_hall(settings.config_path)
+    engine = make_engine(settings.database)
+    migrate(engine)
+    now = SystemClock().now()
+    password = secrets.token_urlsafe(9)
+    created = []
+    if not staff_service.list_users(engine):
+        staff_service.add_user(engine, now, "demo", "值班长", password, ["supervisor", "technician"])
+        created.append("demo")
+        for w in cfg.windows[:10]:
+            name = f"clerk{w.number}" if w.zone != "judicial" else f"jclerk{w.number}"
+            if name in created:
+                continue
+            staff_service.add_user(engine, now, name, f"{w.number}号窗口", password, ["window_staff"], [w.id],
+                                   post="综合受理岗")
+            created.append(name)
+    tokens = {station: staff_service.add_device_token(engine, now, station) for station in stations}
+    engine.dispose()
+    var.mkdir(parents=True, exist_ok=True)
+    creds_file.write_text(json.dumps({"password": password, "users": created, "tokens": tokens}, indent=1))
+    creds_file.chmod(0o600)
+    return tokens
+
+
+def _wait_for_sims(runtime: Path, since: float) -> bool:
+    deadline = time.monotonic() + SIM_READY_TIMEOUT
+    while time.monotonic() < deadline:
+        if runtime.exists() and runtime.stat().st_mtime >= since:
+            return True
+        time.sleep(0.2)
+    return False
+
 
 def run_hall(settings: Settings, host: str, port: int, serve: Callable[[], None]) -> None:
     base = f"http://{host}:{port}"
-    sims = None
+    children: list[subprocess.Popen] = []
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    stations: dict[str, str | None] = {}
     try:
-        sims = subprocess.Popen([sys.executable, "-m", "queue_server.cli", "sim", "hall"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    except OSError as exc:  # the hall still runs without simulators; say so
-        click.echo(f"device simulators not started: {exc}", err=True)
+        from devices.stations import load_devices
+
+        devices_cfg = load_devices()
+        stations = {name: getattr(st, "window_id", None) for name, st in devices_cfg.stations.items()}
+    except Exception as exc:  # the hall still runs without devices; say why
+        click.echo(f"devices file not loaded, no simulated devices: {exc}", err=True)
+    tokens = _demo_accounts(settings, stations)
+    var = _var_dir(settings)
+    log_dir = var / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    if stations:
+        started = time.time()
+        with open(log_dir / "sim-hall.log", "w") as log:
+            children.append(subprocess.Popen([sys.executable, "-m", "queue_server.cli", "sim", "hall"],
+                                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                             env=env))
+        runtime = devices_cfg.runtime_file
+        if not _wait_for_sims(runtime, started - 1):
+            click.echo("device simulators did not come up in time; see var/logs/sim-hall.log", err=True)
+        if Path(__file__).resolve().parent.parent.joinpath("devices", "agent", "cli.py").exists():
+            for station in stations:
+                with open(log_dir / f"agent-{station}.log", "w") as log:
+                    children.append(subprocess.Popen(
+                        [sys.executable, "-m", "queue_server.cli", "agent", "--station", station, "--server", base,
+                         "--state-dir", str(var)],
+                        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                        env={**env, "ONEWINDOW_DEVICE_TOKEN": tokens.get(station, "")}))
+    creds = json.loads((var / "demo-credentials.json").read_text())
     click.echo("OneWindow hall is starting. Open:")
-    click.echo(f"  home        {base}/")
-    click.echo(f"  API         {base}/api/v1/openapi.json")
-    click.echo(f"  snapshot    {base}/api/v1/snapshot")
-    click.echo(f"database: {settings.database}   (Ctrl-C stops everything)")
+    click.echo(f"  home            {base}/")
+    click.echo(f"  kiosk           {base}/kiosk/?station=kiosk-1")
+    click.echo(f"  hall screen     {base}/display/hall")
+    click.echo(f"  window screen   {base}/display/window/w01")
+    click.echo(f"  window panel    {base}/staff/panel   (demo logins: {', '.join(creds['users'][:3])}, … "
+               f"password {creds['password']})")
+    click.echo(f"  API             {base}/api/v1/openapi.json")
+    click.echo(f"database {settings.database}; logs in {log_dir}; Ctrl-C stops everything")
     sys.stdout.flush()
     try:
         serve()
     finally:
-        if sims is not None:
-            sims.terminate()
+        for child in children:
+            child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                child.kill()
