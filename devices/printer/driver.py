@@ -132,7 +132,7 @@ class _Transport(Protocol):
 
     def read(self, count: int, timeout: float) -> bytes: ...
 
-    def discard_input(self) -> None: ...
+    def discard_input(self) -> bytes: ...
 
     def close(self) -> None: ...
 
@@ -167,15 +167,21 @@ class _SocketTransport:
             raise PrinterConnectionLost(f"the printer at {self.description} closed the connection")
         return data
 
-    def discard_input(self) -> None:
+    def discard_input(self) -> bytes:
+        dropped = b""
         self._sock.setblocking(False)
         try:
-            while self._sock.recv(4096):
-                pass
+            while chunk := self._sock.recv(4096):
+                dropped += chunk
         except BlockingIOError:
             pass
+        except OSError as exc:
+            raise PrinterConnectionLost(
+                f"connection to the printer at {self.description} lost: {exc.strerror or exc}"
+            ) from exc
         finally:
             self._sock.setblocking(True)
+        return dropped
 
     def close(self) -> None:
         self._sock.close()
@@ -206,8 +212,13 @@ class _SerialTransport:
         except serial.SerialException as exc:
             raise PrinterConnectionLost(f"the printer's serial port {self.description} failed: {exc}") from exc
 
-    def discard_input(self) -> None:
-        self._port.reset_input_buffer()
+    def discard_input(self) -> bytes:
+        try:
+            dropped = self._port.read(self._port.in_waiting) if self._port.in_waiting else b""
+            self._port.reset_input_buffer()
+        except (serial.SerialException, OSError) as exc:
+            raise PrinterConnectionLost(f"the printer's serial port {self.description} failed: {exc}") from exc
+        return dropped
 
     def close(self) -> None:
         self._port.close()
@@ -232,8 +243,8 @@ class _EscposTransport:
                 return b""
             raise PrinterConnectionLost(f"reading from {self.description} failed: {exc}") from exc
 
-    def discard_input(self) -> None:
-        pass
+    def discard_input(self) -> bytes:
+        return b""
 
     def close(self) -> None:
         self._printer.close()
@@ -248,12 +259,12 @@ def _open_usb(location: str, timeout: float) -> _EscposTransport:
     except ValueError:
         raise PrinterUnavailable(f"usb:// URL needs hex VID:PID, e.g. usb://0416:5011, got {location!r}") from None
     description = f"usb://{vid:04x}:{pid:04x}"
+    if not Usb.is_usable():
+        # Not even constructed: without pyusb a python-escpos Usb object raises from its own destructor.
+        raise PrinterUnavailable(f"cannot open {description}: USB printing needs the pyusb package (pip install pyusb)")
     printer = Usb(vid, pid, timeout=int(timeout * 1000))
     try:
         printer.open()
-    except RuntimeError as exc:  # python-escpos's way of saying pyusb is missing
-        reason = exc.args[0] if exc.args else exc
-        raise PrinterUnavailable(f"cannot open {description}: {reason} (pip install pyusb)") from exc
     except Exception as exc:
         raise PrinterUnavailable(f"cannot open {description}: {exc}") from exc
     return _EscposTransport(printer, description, can_read=True)
@@ -323,6 +334,10 @@ class PrinterDriver:
         self.status_timeout = status_timeout
         self._lock = threading.RLock()
         self._closed = False
+        # GS r 1 requests whose reply has not been seen (a confirmation given up on, e.g. at a paper-out): the
+        # printer still answers them once it resumes, and those late 0x00-0x0F bytes must not be taken for
+        # answers to later requests.
+        self._gs_r_outstanding = 0
 
     @classmethod
     def open(
@@ -368,7 +383,7 @@ class PrinterDriver:
     def _status(self) -> PrinterStatus:
         if not self._transport.can_read:
             return PrinterStatus.unknown(f"{self.url} is write-only; the printer's status cannot be read")
-        self._transport.discard_input()  # a late reply to an earlier request would shift every answer
+        self._drain()  # a late reply to an earlier request would shift every answer
         self._send(_ALL_STATUS_REQUESTS, what="status request")
         replies = self._read_replies(4, self.status_timeout)
         if not replies:
@@ -381,14 +396,28 @@ class PrinterDriver:
         return status
 
     def _read_replies(self, count: int, timeout: float) -> bytes:
+        """Up to ``count`` DLE EOT replies arriving within ``timeout``; late GS r replies are set aside."""
         deadline = time.monotonic() + timeout
-        replies = b""
+        replies = bytearray()
         while len(replies) < count:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            replies += self._transport.read(count - len(replies), left)
-        return replies
+            for byte in self._transport.read(count - len(replies), left):
+                if not self._late_gs_r_reply(byte):
+                    replies.append(byte)
+        return bytes(replies)
+
+    def _late_gs_r_reply(self, byte: int) -> bool:
+        """Account for ``byte`` if it answers an outstanding GS r 1 (bit 4 clear; DLE EOT replies have it set)."""
+        if byte & 0x90 == 0 and self._gs_r_outstanding:
+            self._gs_r_outstanding -= 1
+            return True
+        return False
+
+    def _drain(self) -> None:
+        for byte in self._transport.discard_input():
+            self._late_gs_r_reply(byte)
 
     # ------------------------------------------------------------------------------------ printing
 
@@ -461,12 +490,12 @@ class PrinterDriver:
         except OSError as exc:
             raise PrinterConnectionLost(
                 f"connection to the printer at {self.url} lost after {sent} of {len(data)} bytes of the {what}: "
-                f"{exc.strerror or exc}"
+                f"{exc.strerror or exc}" + ("; the ticket is incomplete" if what == "ticket" else "")
             ) from exc
 
     def _probe_after_send(self) -> None:
         """One real-time request after the job: a printer that vanished mid-ticket is an error, not silence."""
-        self._transport.discard_input()
+        self._drain()
         self._send(status_request(1), what="status request")
         reply = self._read_replies(1, self.status_timeout)
         if not reply:
@@ -483,8 +512,10 @@ class PrinterDriver:
         Meanwhile DLE EOT 1-4 is polled (its replies have bit 4 set, GS r's clear, so they cannot be confused):
         a printer that halts or falls silent mid-ticket raises at once instead of at the deadline.
         """
-        self._transport.discard_input()
+        self._drain()
+        older = self._gs_r_outstanding  # their replies come first: the printer answers in order
         self._send(PAPER_SENSOR_REQUEST, what="paper status request")
+        self._gs_r_outstanding += 1
         started = time.monotonic()
         deadline = started + timeout
         poll_every = min(0.25, self.status_timeout)
@@ -504,8 +535,12 @@ class PrinterDriver:
             reply = self._transport.read(1, max(1e-3, min(deadline, wake) - now))
             if reply:
                 byte = reply[0]
-                if byte & 0x90 == 0:  # the GS r 1 reply: everything before it has been printed
-                    decode_paper_sensor(byte)
+                if byte & 0x90 == 0:  # a GS r 1 reply
+                    self._gs_r_outstanding = max(0, self._gs_r_outstanding - 1)
+                    if older:
+                        older -= 1  # the answer to an earlier, abandoned request
+                        continue
+                    decode_paper_sensor(byte)  # ours: everything before it has been printed
                     return
                 realtime.append(byte)
                 if len(realtime) == 4:

@@ -92,6 +92,11 @@ class _TcpLink:
         with self._send_lock, contextlib.suppress(OSError):
             self.sock.sendall(data)
 
+    def wake(self) -> None:
+        """Make a pending recv() return at once (the simulator is closing)."""
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+
     def abort(self) -> None:
         """Reset the connection (RST), as a printer losing power or its network would."""
         with contextlib.suppress(OSError):
@@ -109,12 +114,22 @@ class _PtyLink:
         # Non-blocking master: if the host never reads, replies are dropped instead of blocking the receiver.
         os.set_blocking(endpoint.master_fd, False)
         self._send_lock = threading.Lock()
+        self._wake_r, self._wake_w = os.pipe()
+        self._wake_fds: tuple[int, ...] = (self._wake_r, self._wake_w)
 
     def recv(self, timeout: float) -> bytes | None:
         try:
-            return self.endpoint.read(65536, timeout=timeout)
+            ready, _, _ = select.select([self.endpoint.master_fd, self._wake_r], [], [], timeout)
+            if self._wake_r in ready:
+                return None
+            return self.endpoint.read(65536, timeout=0) if ready else b""
         except (OSError, ValueError):
             return None
+
+    def wake(self) -> None:
+        with self._send_lock, contextlib.suppress(OSError):
+            if self._wake_fds:
+                os.write(self._wake_w, b"x")
 
     def send(self, data: bytes) -> None:
         # BlockingIOError (an OSError) means the host is not reading its replies: drop them.
@@ -125,7 +140,12 @@ class _PtyLink:
         pass  # a serial line cannot be "closed" from the device end; the simulator goes deaf instead
 
     def close(self) -> None:
-        pass
+        # Called by the receiver and by close(): closing the pipe's fd numbers twice could close someone else's.
+        with self._send_lock:
+            fds, self._wake_fds = self._wake_fds, ()
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 class PrinterSimulator:
@@ -143,6 +163,8 @@ class PrinterSimulator:
         out_dir: str | Path | None = None,
         keep_tickets: int = 100,
         on_ticket: Callable[[Ticket], None] | None = None,
+        control: bool = True,
+        receive_timeout_s: float = 1.0,
     ) -> None:
         if transport not in ("tcp", "pty"):
             raise ValueError(f"transport must be 'tcp' or 'pty', got {transport!r}")
@@ -159,6 +181,10 @@ class PrinterSimulator:
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.on_ticket = on_ticket
         self._port = port
+        self._with_control = control  # the control channel's shutdown takes up to 0.5 s; tests may skip it
+        # An incomplete command followed by this much silence is dropped, so garbage on a serial line (which,
+        # unlike TCP, is never reconnected) cannot swallow the next job whole.
+        self.receive_timeout_s = receive_timeout_s
 
         self._cond = threading.Condition()
         self._faults = dict.fromkeys(FAULTS, False)
@@ -190,6 +216,8 @@ class PrinterSimulator:
     # ----------------------------------------------------------------------------------- lifecycle
 
     def start(self) -> PrinterSimulator:
+        if self._threads:
+            raise RuntimeError("this printer simulator is already running")
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         if self.transport == "tcp":
@@ -201,7 +229,8 @@ class PrinterSimulator:
             self._pty = PtyEndpoint()
             self.url = self._pty.path
             receiver = self._serve_pty
-        self._control = ControlServer(self.handle_control).start()
+        if self._with_control:
+            self._control = ControlServer(self.handle_control).start()
         for target, name in ((receiver, "printer-rx"), (self._mechanism, "printer-mech")):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
@@ -211,7 +240,7 @@ class PrinterSimulator:
     @property
     def control_url(self) -> str:
         if self._control is None:
-            raise RuntimeError("start() the simulator first")
+            raise RuntimeError("the control channel is not running: start() a simulator made with control=True")
         return self._control.url
 
     def close(self) -> None:
@@ -222,7 +251,12 @@ class PrinterSimulator:
             self._cond.notify_all()
         self._jobs.put(_STOP)
         if self._listener is not None:
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)  # wakes accept() now rather than at its timeout
             self._listener.close()
+        link = self._link
+        if link is not None:
+            link.wake()
         for thread in self._threads:
             thread.join(timeout=2)
         if self._link is not None:
@@ -233,7 +267,7 @@ class PrinterSimulator:
             self._pty.close()
 
     def __enter__(self) -> PrinterSimulator:
-        return self.start()
+        return self if self._threads else self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.close()
@@ -437,13 +471,19 @@ class PrinterSimulator:
             self._link = link
             self._client_connected = True
         self._parser.reset_input()  # half a command from the previous host means nothing now
+        last_data = time.monotonic()
         try:
             while not self._closing:
                 data = link.recv(0.1)
                 if data is None:
                     break
-                if data and not self._received(data, link, generation):
-                    break
+                if data:
+                    last_data = time.monotonic()
+                    if not self._received(data, link, generation):
+                        break
+                elif self._parser.pending and time.monotonic() - last_data >= self.receive_timeout_s:
+                    for event in self._parser.flush():  # reported in the ticket as an abandoned command
+                        self._enqueue((generation, event))
         finally:
             with self._cond:
                 self._client_connected = False
@@ -452,10 +492,18 @@ class PrinterSimulator:
     def _received(self, data: bytes, link: _TcpLink | _PtyLink, generation: int) -> bool:
         """Handle bytes from the host; False when the connection has been dropped."""
         with self._cond:
-            self.bytes_received += len(data)
             self.last_rx_at = time.perf_counter()
-            if self._line_dead:
-                return True
+            dead = self._line_dead
+        try:
+            if not dead:
+                return self._parse_and_queue(data, link, generation)
+            return True
+        finally:
+            with self._cond:
+                # Counted once parsed and queued, so "all bytes received" implies wait_idle() covers them.
+                self.bytes_received += len(data)
+
+    def _parse_and_queue(self, data: bytes, link: _TcpLink | _PtyLink, generation: int) -> bool:
         for event in self._parser.feed(data):
             if isinstance(event, StatusQuery) and event.command == "dle_eot":
                 self._answer_realtime(event.n, link)
