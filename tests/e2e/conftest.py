@@ -1,0 +1,191 @@
+"""Shared fixtures for end-to-end tests: a real ``onewindow serve`` subprocess and Debian's Chromium driven by
+Playwright for Python.
+
+No browser is downloaded: Chromium is /usr/bin/chromium (override with ONEWINDOW_CHROMIUM). Every server is
+started on 127.0.0.1 with its own SQLite file under the test's tmp dir and is stopped in teardown; its log is
+printed when a test fails. Screenshots go to tests/artifacts/ (gitignored).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "tests" / "artifacts"
+ONEWINDOW = Path(sys.executable).with_name("onewindow")
+if not ONEWINDOW.exists():  # pragma: no cover - a venv without the console script
+    ONEWINDOW = REPO / ".venv" / "bin" / "onewindow"
+CHROMIUM = os.environ.get("ONEWINDOW_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",
+]
+HALL_VIEWPORT = {"width": 1920, "height": 1080}
+PHONE_VIEWPORT = {"width": 390, "height": 844}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class HallServer:
+    """``onewindow serve`` on a fixed port and database, which can be killed and started again."""
+
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.database = workdir / "x.db"
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+        self.logs: list[Path] = []
+
+    def start(self, timeout: float = 30.0) -> HallServer:
+        log = self.workdir / f"server-{len(self.logs) + 1}.log"
+        self.logs.append(log)
+        with open(log, "wb") as out:
+            self.proc = subprocess.Popen(
+                [str(ONEWINDOW), "serve", "--port", str(self.port), "--database", str(self.database),
+                 "--always-open", "--log-level", "WARNING"],
+                stdout=out, stderr=subprocess.STDOUT, cwd=self.workdir,
+                env={**os.environ, "ONEWINDOW_VAR": str(self.workdir / "var")},
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{log.read_text(errors='replace')}")
+            try:
+                if requests.get(self.base_url + "/api/v1/health", timeout=1).ok:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"server not ready after {timeout}s:\n{log.read_text(errors='replace')}")
+
+    def kill(self) -> None:
+        """Like a crash or a power cut: SIGKILL, no goodbye to the clients."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+        self.proc = None
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+    def log_text(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')}" for p in self.logs if p.exists())
+
+    # ---- the REST calls a kiosk and a window panel make
+    def post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        r = requests.post(self.base_url + path, json=body or {}, timeout=10)
+        assert r.ok, f"POST {path} -> {r.status_code} {r.text}"
+        return r.json()
+
+    def issue(self, queue_id: str) -> dict[str, Any]:
+        return self.post("/api/v1/tickets", {"queue_id": queue_id})["ticket"]
+
+    def window(self, window_id: str, action: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self.post(f"/api/v1/windows/{window_id}/{action}", body)
+
+    def call_next(self, window_id: str) -> dict[str, Any]:
+        out = self.window(window_id, "call-next")
+        assert out.get("ticket"), f"nobody to call at {window_id}: {out}"
+        return out["ticket"]
+
+
+def _require_browser() -> Any:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (no browser download)")
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    return sync_api
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    sync_api = _require_browser()
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def new_page(browser, request) -> Iterator[Any]:  # type: ignore[no-untyped-def]
+    """new_page(viewport=..., locale=...) -> a page in its own context; console errors are collected."""
+    contexts = []
+
+    def make(viewport: dict[str, int] | None = None, locale: str = "zh-CN") -> Any:
+        ctx = browser.new_context(viewport=viewport or HALL_VIEWPORT, locale=locale, timezone_id="Asia/Shanghai")
+        contexts.append(ctx)
+        page = ctx.new_page()
+        page.errors = []  # type: ignore[attr-defined]
+        page.on("pageerror", lambda e: page.errors.append(str(e)))
+        return page
+
+    yield make
+    for ctx in contexts:
+        ctx.close()
+
+
+@pytest.fixture(scope="module")
+def hall_server(tmp_path_factory) -> Iterator[HallServer]:
+    """One server shared by a module's tests (each test uses its own queues and windows)."""
+    server = HallServer(tmp_path_factory.mktemp("hall")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def own_server(tmp_path) -> Iterator[HallServer]:  # type: ignore[no-untyped-def]
+    """A server for one test, e.g. one that kills and restarts it."""
+    server = HallServer(tmp_path)
+    yield server
+    server.kill()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.when == "call" and rep.failed:
+        for name in ("hall_server", "own_server"):
+            server = item.funcargs.get(name)
+            if isinstance(server, HallServer):
+                rep.sections.append((f"{name} log", server.log_text()[-20000:]))
+
+
+def screenshot(page: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / "e2e" / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path))
+    return path
+
+
+def wait_live(page: Any, timeout_ms: int = 10000) -> None:
+    page.wait_for_selector("body[data-live=live]", timeout=timeout_ms)
