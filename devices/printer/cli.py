@@ -7,12 +7,12 @@ or Ctrl-C (type ``help``). Each finished ticket is announced on one line (no tic
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import threading
 from typing import Any
 
 from devices.common.control import ControlError
+from devices.common.redaction import redact_text
 from devices.printer.codec import PROFILES
 from devices.printer.simulator import DEFAULT_PAPER_MM, FAULTS, PrinterSimulator
 from devices.printer.transcript import Ticket
@@ -26,15 +26,7 @@ HELP = f"""commands:
   help                        this text
   quit                        stop the simulator (EOF or Ctrl-C also do)"""
 
-_ID_NUMBER = re.compile(r"(?<![0-9])([0-9]{4})[0-9]{10}([0-9]{3}[0-9Xx])(?![0-9A-Za-z])")
-_PHONE = re.compile(r"(?<![0-9])(1[3-9][0-9])[0-9]{4}([0-9]{4})(?![0-9])")
 _print_lock = threading.Lock()
-
-
-def mask_personal(text: str) -> str:
-    """Mask resident ID numbers (6201**********123X) and mobile numbers (138****1234) in ``text``."""
-    text = _ID_NUMBER.sub(lambda m: f"{m.group(1)}{'*' * 10}{m.group(2)}", text)
-    return _PHONE.sub(lambda m: f"{m.group(1)}****{m.group(2)}", text)
 
 
 def _say(line: str) -> None:
@@ -164,7 +156,8 @@ def execute(simulator: PrinterSimulator, line: str) -> bool:
             _say(f"{reply['count']} tickets{summary}")
         elif command == "last":
             tickets = simulator.tickets
-            _say(mask_personal(tickets[-1].transcript) if tickets else "no ticket printed yet")
+            # Tickets should only carry masked data; mask again in case a template did not.
+            _say(redact_text(tickets[-1].transcript) if tickets else "no ticket printed yet")
         else:
             raise ControlError(f"unknown command {command!r}; type 'help'")
     except (ControlError, ValueError) as exc:

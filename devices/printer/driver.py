@@ -142,12 +142,23 @@ class _SocketTransport:
 
     def __init__(self, host: str, port: int, timeout: float, write_timeout: float) -> None:
         self.description = f"tcp://{host}:{port}"
+        self._address = (host, port)
+        self._timeout = timeout
         self._write_timeout = write_timeout
+        self._sock = self._connect()
+
+    def _connect(self) -> socket.socket:
         try:
-            self._sock = socket.create_connection((host, port), timeout=timeout)
+            sock = socket.create_connection(self._address, timeout=self._timeout)
         except OSError as exc:
             raise PrinterUnavailable(f"cannot connect to the printer at {self.description}: {exc}") from exc
-        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
+    def reconnect(self) -> None:
+        """A new connection (network printers close idle ones, or drop them when power-cycled)."""
+        self._sock.close()
+        self._sock = self._connect()
 
     def write(self, data: bytes) -> None:
         self._sock.settimeout(self._write_timeout)
@@ -378,6 +389,19 @@ class PrinterDriver:
     def status(self) -> PrinterStatus:
         """Ask DLE EOT 1-4. Silence gives an UNKNOWN status (never OK); garbage raises PrinterProtocolError."""
         with self._lock:
+            return self._status_reconnecting()
+
+    def _status_reconnecting(self) -> PrinterStatus:
+        """Status; a lost network connection is re-opened once (no ticket is at stake here, so retrying is safe)."""
+        try:
+            return self._status()
+        except PrinterConnectionLost:
+            reconnect = getattr(self._transport, "reconnect", None)
+            if reconnect is None:
+                raise
+            log.info("printer %s: connection lost, reconnecting", self.url)
+            reconnect()
+            self._gs_r_outstanding = 0  # the old connection's late answers can no longer arrive
             return self._status()
 
     def _status(self) -> PrinterStatus:
@@ -451,7 +475,7 @@ class PrinterDriver:
             warnings: list[str] = []
             status = PrinterStatus.unknown("not checked")
             if check_status and self._transport.can_read:
-                status = self._status()
+                status = self._status_reconnecting()
                 raise_for_status(status, "before printing")
                 if status.paper_near_end:
                     warnings.append("paper near end: change the roll soon")

@@ -202,6 +202,8 @@ class PrinterSimulator:
         self._client_connected = False
         self.bytes_received = 0
         self.last_rx_at = 0.0  # time.perf_counter() of the last byte received
+        # perf_counter() at which each ticket's cut command arrived: its last byte on the wire (for benchmarks)
+        self.cut_received_at: collections.deque[float] = collections.deque(maxlen=1000)
         self.unknown_bytes = 0
 
         self._parser = EscPosParser(chinese=self.profile.chinese)
@@ -290,6 +292,13 @@ class PrinterSimulator:
                 self._line_dead = False
             self._cond.notify_all()
         log.info("printer fault %s %s", name, "on" if on else "off")
+
+    def disconnect(self) -> None:
+        """Close the host's TCP connection, as network printers do after an idle timeout (no-op on a pty)."""
+        with self._cond:
+            link = self._link if self.transport == "tcp" else None
+        if link is not None:
+            link.wake()
 
     def reload_paper(self, length_mm: float | None = None) -> None:
         """A new roll: the paper-out condition (real or injected) clears and printing resumes."""
@@ -509,6 +518,8 @@ class PrinterSimulator:
                 self._answer_realtime(event.n, link)
                 continue
             self._enqueue((generation, event))
+            if isinstance(event, Control) and event.name == "cut":
+                self.cut_received_at.append(self.last_rx_at)
             with self._cond:
                 # Let the first line of the ticket reach the paper, then die: a ticket torn off mid-way.
                 dropping = self._faults["drop"] and _completes_a_line(event)

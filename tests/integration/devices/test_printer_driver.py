@@ -163,9 +163,22 @@ def test_a_connection_dropped_mid_ticket_is_a_clear_error(sim: PrinterSimulator,
     assert not partial.complete and partial.lines == ["合作市政务服务中心"]
     assert partial.notes[-1] == "connection dropped mid-ticket"
     sim.set_fault("drop", False)
-    with PrinterDriver.open(sim.url, status_timeout=STATUS_TIMEOUT) as again:
-        again.print_document(TICKET, confirm=True)
-    assert sim.ticket_count == 2 and sim.tickets[-1].complete
+    driver.status_timeout = STATUS_TIMEOUT
+    # The same driver carries on: over TCP its status check reconnects; a pty line simply comes back.
+    result = driver.print_document(TICKET, confirm=True)
+    assert result.confirmed and sim.ticket_count == 2 and sim.tickets[-1].complete
+
+
+def test_an_idle_connection_closed_by_the_printer_is_reopened_before_the_next_ticket() -> None:
+    with simulator("tcp") as sim, PrinterDriver.open(sim.url, status_timeout=STATUS_TIMEOUT) as drv:
+        drv.print_document(TICKET, confirm=True)
+        sim.disconnect()
+        deadline = time.monotonic() + 5
+        while sim.describe()["client_connected"] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert drv.status().state is PrinterState.READY
+        drv.print_document(TICKET, confirm=True)
+        assert sim.ticket_count == 2
 
 
 def test_paper_runs_out_after_the_set_length(transport: str) -> None:
@@ -293,8 +306,7 @@ def test_bad_urls_say_what_is_wrong(url: str, message: str) -> None:
         PrinterDriver.open(url)
 
 
-def test_serial_url_forms_reach_the_pty(sim: PrinterSimulator) -> None:
-    if sim.transport != "pty":
-        pytest.skip("serial URL forms apply to the pty")
-    with PrinterDriver.open(f"serial://{sim.url}?baudrate=9600", status_timeout=STATUS_TIMEOUT) as drv:
+def test_serial_url_form_reaches_the_pty() -> None:
+    with simulator("pty") as sim, \
+            PrinterDriver.open(f"serial://{sim.url}?baudrate=9600", status_timeout=STATUS_TIMEOUT) as drv:
         assert drv.status().state is PrinterState.READY
