@@ -83,11 +83,22 @@ class FrameDecoder:
     """Finds QR codes (OpenCV) and 1-D barcodes (zbar) in a frame. Keep one per thread: detectors hold state."""
 
     def __init__(
-        self, qr: bool = True, barcodes: bool = True, zbar_qr_fallback: bool = True, multiple_qr: bool = False
+        self,
+        qr: bool = True,
+        barcodes: bool = True,
+        zbar_qr_fallback: bool = True,
+        multiple_qr: bool = False,
+        scan_all: bool = False,
+        denoise: bool = True,
     ) -> None:
-        """``multiple_qr``: look for several QR codes per frame (about a third slower; a kiosk shows one)."""
+        """``multiple_qr``: look for several QR codes per frame (slower; a citizen shows one at a time).
+        ``scan_all``: look for 1-D codes even in a frame where a QR code was found (slower).
+        ``denoise``: blur 3x3 before zbar, which otherwise spends several times longer on sensor noise.
+        """
         self._qr = cv2.QRCodeDetector() if qr else None
         self._multiple_qr = multiple_qr
+        self._scan_all = scan_all
+        self._denoise = denoise
         self._barcodes = barcodes
         self._zbar_qr = zbar_qr_fallback and qr
         self._symbols: list[Any] | None = None
@@ -102,7 +113,7 @@ class FrameDecoder:
     def decode(self, frame: Any) -> list[Detection]:
         gray = to_gray(frame)
         found = self.decode_qr(gray) if self._qr is not None else []
-        if self._symbols:
+        if self._symbols and (self._scan_all or not found):
             for detection in self.decode_zbar(gray):
                 if detection.symbology == "QRCODE" and found:
                     continue  # OpenCV read the QR codes already, and reads their UTF-8 right
@@ -131,6 +142,8 @@ class FrameDecoder:
     def decode_zbar(self, gray: np.ndarray) -> list[Detection]:
         """1-D codes (and QR as a fallback) through zbar only."""
         out = []
+        if self._denoise:
+            gray = cv2.GaussianBlur(gray, (3, 3), 0)
         for result in self._pyzbar.decode(gray, symbols=self._symbols):
             text = result.data.decode("utf-8", errors="replace")
             if result.type == "QRCODE":

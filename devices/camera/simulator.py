@@ -119,6 +119,12 @@ class VirtualCamera:
             raise ControlError(f"{path} is not an image file OpenCV can read")
         self._set_scene(fit_into(image, self.width, self.height), f"image {Path(path).name}")
 
+    def show_frame(self, frame: np.ndarray, name: str = "frame") -> None:
+        """Show a picture made in code (a rendered barcode, a test pattern), fitted into the frame."""
+        if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim not in (2, 3):
+            raise ControlError("show_frame needs an 8-bit grey or BGR numpy image")
+        self._set_scene(fit_into(frame, self.width, self.height), name)
+
     def show_video(self, path: str | Path) -> None:
         video = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
         if not video.isOpened():

@@ -71,10 +71,19 @@ def test_qr_and_barcode_in_one_frame(decoder: FrameDecoder) -> None:
     left = render_qr("票号 B002", 640, 480)
     right = barcode_frame("code128", "CASE-7788")
     frame = np.hstack([left, right])
-    assert sorted((d.symbology, d.text) for d in decoder.decode(frame)) == [
+    assert [d.symbology for d in decoder.decode(frame)] == ["QRCODE"]  # by default a QR ends the search
+    assert sorted((d.symbology, d.text) for d in FrameDecoder(scan_all=True).decode(frame)) == [
         ("CODE128", "CASE-7788"),
         ("QRCODE", "票号 B002"),
     ]
+
+
+def test_noisy_barcode_still_decodes(decoder: FrameDecoder) -> None:
+    camera = VirtualCamera(seed=2)
+    camera.show_frame(barcode_frame("ean13", "690123456789"), "EAN-13")
+    camera.set_noise(12)
+    _, frame = camera.read()
+    assert [d.text for d in decoder.decode(frame)] == ["6901234567892"]
 
 
 def test_blank_frame_has_no_codes(decoder: FrameDecoder) -> None:
