@@ -163,6 +163,9 @@ def open_source(source: str | int | Path, width: int | None = None, height: int 
             else "is it a video format FFmpeg reads?"
         )
         raise CameraUnavailable(f"could not open {what}: {hint}")
+    if live and "stream" not in what:
+        # Keep one frame queued: when decoding is slower than the camera, read the newest frame, not a stale one.
+        capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
     if live and width and height:
         capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
         capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
