@@ -17,9 +17,13 @@ paper_out  the paper sensor reports no paper; printing halts (also happens for r
 cutter_jam the next cut jams: printing halts with an autocutter error until the fault is cleared
 offline    the printer hangs: no printing, and no answer to anything, status requests included
 slow       the mechanism runs at ``mm_s`` mm/s instead of the configured speed
-drop       the connection dies mid-ticket: on TCP the socket is reset as soon as ticket data arrives; on a pty
-           the line goes dead (everything is ignored, nothing answered) until the fault is cleared
+drop       the connection dies mid-ticket, after the ticket's first printed line: on TCP the socket is reset;
+           on a pty the line goes dead (everything is ignored, nothing answered) until the fault is cleared.
+           The partial ticket is kept, marked as not cut.
 ========== ================================================================================================
+
+An incomplete command followed by ``receive_timeout_s`` of silence is dropped (and reported in the ticket), so
+garbage on a serial line, which is never reconnected, cannot swallow the next job.
 """
 
 from __future__ import annotations
