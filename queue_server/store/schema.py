@@ -218,3 +218,4 @@ device_tokens = Table(
 
 # The case module's tables share this metadata (imported last: it needs ``metadata`` and ``UTCDateTime``).
 from . import cases_schema  # noqa: E402,F401
+from .kiosk_schema import appointments  # noqa: E402,F401  (the kiosk's table, same metadata)
