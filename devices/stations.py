@@ -105,6 +105,8 @@ class Station(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     role: Literal["kiosk", "window", "hall-screen"]
     description: str = ""
+    # the hall window (config/hall.yaml) a window station serves; its agent joins that window's room
+    window_id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")] | None = None
     printer: PrinterDevice | None = None
     idcard: IdCardDevice | None = None
     scanner: ScannerDevice | None = None
@@ -114,6 +116,8 @@ class Station(BaseModel):
 
     @model_validator(mode="after")
     def _devices_fit_role(self) -> Station:
+        if self.window_id is not None and self.role != "window":
+            raise ValueError(f"window_id is for window stations; this one is a {self.role}")
         allowed = ROLE_DEVICES[self.role]
         for kind in KINDS:
             device = getattr(self, kind)
@@ -315,7 +319,7 @@ def _describe(error: dict[str, Any]) -> str:
             allowed = [f for f in DEVICE_MODELS[loc[2]].model_fields if f != "kind"]
             message = f"unknown setting {field!r}; a {loc[2]} takes: {', '.join(allowed)}"
         elif len(loc) == 3 and loc[0] == "stations":
-            message = f"unknown key {field!r}; a station takes: role, description, {', '.join(KINDS)}"
+            message = f"unknown key {field!r}; a station takes: role, description, window_id, {', '.join(KINDS)}"
         else:
             message = f"unknown key {field!r}; the file takes: sim_runtime_file, stations"
     elif "input" in error and error["type"] not in ("missing", "model_type"):
