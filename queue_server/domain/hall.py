@@ -110,12 +110,21 @@ class WindowQueue(Strict):
     weight: int = Field(default=1, ge=1, le=100)
 
 
+class WindowStaff(Strict):
+    """Who normally sits at the window, for the window-top screen (a photo file under config/photos/)."""
+
+    name: str = Field(min_length=1, max_length=40)
+    photo: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+\.(jpg|jpeg|png)$")
+    post: str | None = None
+
+
 class Window(Strict):
     id: Ident
     number: int = Field(ge=1, le=999, description="the number said in calls: 请 A001 号到 3 号窗口")
     name: Names
     zone: Ident
     queues: list[WindowQueue] = Field(min_length=1)
+    staff: WindowStaff | None = None
 
 
 class Material(Strict):
