@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from . import case_routes, routes  # noqa: E402,F401  (routes register on bp)
+from . import case_routes, kiosk_routes, routes  # noqa: E402,F401  (routes register on bp)
