@@ -93,7 +93,8 @@ class FrameDecoder:
     ) -> None:
         """``multiple_qr``: look for several QR codes per frame (slower; a citizen shows one at a time).
         ``scan_all``: look for 1-D codes even in a frame where a QR code was found (slower).
-        ``denoise``: blur 3x3 before zbar, which otherwise spends several times longer on sensor noise.
+        ``denoise``: blur 3x3 first: both detectors spend several times longer on sensor noise (measured: an
+        empty noisy 720p frame, 250 ms in OpenCV's QR detector raw, 35 ms blurred).
         """
         self._qr = cv2.QRCodeDetector() if qr else None
         self._multiple_qr = multiple_qr
@@ -112,6 +113,8 @@ class FrameDecoder:
 
     def decode(self, frame: Any) -> list[Detection]:
         gray = to_gray(frame)
+        if self._denoise:
+            gray = cv2.GaussianBlur(gray, (3, 3), 0)
         found = self.decode_qr(gray) if self._qr is not None else []
         if self._symbols and (self._scan_all or not found):
             for detection in self.decode_zbar(gray):
@@ -142,8 +145,6 @@ class FrameDecoder:
     def decode_zbar(self, gray: np.ndarray) -> list[Detection]:
         """1-D codes (and QR as a fallback) through zbar only."""
         out = []
-        if self._denoise:
-            gray = cv2.GaussianBlur(gray, (3, 3), 0)
         for result in self._pyzbar.decode(gray, symbols=self._symbols):
             text = result.data.decode("utf-8", errors="replace")
             if result.type == "QRCODE":
