@@ -54,7 +54,9 @@ class ControlServer:
     def __init__(self, handler: Handler, port: int = 0) -> None:
         self._server = _Server(("127.0.0.1", port), _RequestHandler)
         self._server.handler = handler  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="sim-control", daemon=True)
+        # A short poll interval so close() returns at once instead of after the default half second.
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="sim-control", daemon=True)
 
     @property
     def url(self) -> str:
