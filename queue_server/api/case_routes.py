@@ -1,3 +1,456 @@
-"""REST handlers of the case module (intake, back office, issuance, evaluations)."""
+"""REST handlers of the case module (intake, back office, issuance, evaluations): parse, authorise, call one service.
 
-from . import bp  # noqa: F401
+With ``auth_required`` every staff action needs the role below; approvers are limited to their departments
+(passed to the service, which checks it inside its transaction). Ratings are refused from any staff session.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from flask import Response, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..auth import Forbidden, auth_required, current_identity, require_staff
+from ..domain.evaluations import Channel, StaffCannotRate
+from ..services import cases as case_service
+from ..services import evaluations as evaluation_service
+from ..services.staff import StaffMember
+from . import bp
+from .errors import ApiError
+from .openapi import document
+from .routes import body, ctx, current_actor
+from .schemas import EmptyBody
+
+WINDOW = ("window_staff", "supervisor", "approver")
+BACK_OFFICE = ("approver", "supervisor")
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IntakeBody(Body):
+    item_id: str
+    applicant_name: str = Field(min_length=1, max_length=80)
+    id_number: str = Field(description="validated; kept whole in the case file, masked everywhere else")
+    phone: str | None = Field(default=None, max_length=20)
+    materials: list[str] = Field(description="one mark per checklist entry: original | copy | missing | e_licence")
+    ticket_id: int | None = Field(default=None, description="the ticket being served at the window")
+    window_id: str | None = None
+    source: Literal["window", "online"] = "window"
+
+
+class DeficiencyBody(Body):
+    undertaking: bool = Field(description="the applicant signed the 容缺 undertaking")
+    supply_by: date | None = Field(default=None, description="deadline for the missing materials; at most the "
+                                   "promised deadline")
+
+
+class MaterialsBody(Body):
+    materials: list[str]
+
+
+class RejectBody(Body):
+    reasons: list[str] = Field(min_length=1)
+    legal_basis: str | None = Field(default=None, max_length=200)
+
+
+class DecideBody(Body):
+    approved: bool
+    reasons: list[str] = Field(default=[], description="审批意见; required when denying")
+    legal_basis: str | None = Field(default=None, max_length=200)
+
+
+class SuspendBody(Body):
+    procedure: Literal["hearing", "testing", "expert_review", "other"]
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class ReassignBody(Body):
+    username: str
+
+
+class AbsenceBody(Body):
+    absent: bool
+    reason: str | None = Field(default=None, max_length=100)
+
+
+class HandOverBody(Body):
+    receiver_name: str = Field(min_length=1, max_length=80)
+    proxy: bool = False
+    window_id: str | None = None
+
+
+class CourierBody(Body):
+    carrier: str = Field(min_length=1, max_length=40)
+    tracking_number: str = Field(min_length=6, max_length=40)
+
+
+class WithdrawBody(Body):
+    reason: str = Field(default="申请人撤回", max_length=200)
+
+
+class PrintBody(Body):
+    station: str = Field(description="the station whose printer prints the 80 mm slip, e.g. kiosk-1")
+
+
+class PersonBody(Body):
+    id_number: str
+
+
+class InviteBody(Body):
+    ticket_id: int | None = None
+    case_id: int | None = None
+    window_id: str | None = None
+    start_pad: bool = True
+
+
+class RateBody(Body):
+    level: int = Field(ge=1, le=5, description="5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意")
+    indicators: list[int] = Field(default=[], description="fixed indicator codes; required for levels 1 and 2")
+    comment: str | None = Field(default=None, max_length=500)
+
+
+class PadRatingBody(Body):
+    station: str
+    subject: str = Field(max_length=40, description="the ticket or case number the pad was started with")
+    level: int = Field(ge=1, le=5)
+    reason: int | None = None
+    session: str | None = Field(default=None, max_length=8)
+
+
+class FollowUpStepBody(Body):
+    step: Literal["verify", "rectify", "reply", "return_visit"]
+    note: str = Field(min_length=1, max_length=1000)
+    substantiated: bool | None = None
+    satisfied: bool | None = None
+
+
+# ---------------------------------------------------------------- authorisation helpers
+
+
+def _member(*roles: str) -> StaffMember | None:
+    if not auth_required():
+        return None
+    return require_staff(current_identity().staff, *roles)
+
+
+def _scope(member: StaffMember | None, back_office: bool = False) -> list[str] | None:
+    """Departments an approver may act for; None: no restriction (supervisors, and window staff at the window)."""
+    if member is None or member.has("supervisor", "admin"):
+        return None
+    if not back_office and member.has("window_staff"):
+        return None
+    return list(member.departments)
+
+
+def _window_member(window_id: str | None) -> StaffMember | None:
+    member = _member(*WINDOW)
+    if member is not None and window_id and member.has("window_staff") and not member.has("supervisor", "admin") \
+            and window_id not in member.windows:
+        raise Forbidden(f"you are not assigned to window {window_id}", code="wrong_window")
+    return member
+
+
+# ---------------------------------------------------------------- intake and the window's outcomes
+
+document("/cases", "post", "收件: record an application from the served ticket or an online filing",
+         body=IntakeBody, tag="cases", responses={"201": "recorded"})
+
+
+@bp.post("/cases")
+def case_intake():  # type: ignore[no-untyped-def]
+    b = body(IntakeBody)
+    member = _window_member(b.window_id)
+    if member is not None and b.source == "window" and not member.has("window_staff", "supervisor", "admin"):
+        raise Forbidden("intake at a window needs the role window_staff", code="wrong_role")
+    out = case_service.intake(ctx(), case_service.IntakeRequest(**b.model_dump()), current_actor())
+    return jsonify(out), 201
+
+
+document("/cases", "get", "cases (approvers: their departments), newest first; personal data masked", tag="cases",
+         params=[{"name": "status", "in": "query", "schema": {"type": "string"}, "description": "comma separated"},
+                 {"name": "mine", "in": "query", "schema": {"type": "boolean"}}])
+
+
+@bp.get("/cases")
+def case_list():  # type: ignore[no-untyped-def]
+    member = _member(*WINDOW)
+    statuses = [s for s in (request.args.get("status") or "").split(",") if s]
+    mine = request.args.get("mine") in ("1", "true")
+    assignee = member.username if (member is not None and mine) else None
+    return {"cases": case_service.list_cases(ctx(), _scope(member, back_office=True) if member and
+                                             not member.has("window_staff") else None, statuses, assignee)}
+
+
+document("/cases/<int:case_id>", "get", "one case: whole file, notices, suspensions, deadline, history",
+         tag="cases")
+
+
+@bp.get("/cases/<int:case_id>")
+def case_get(case_id: int):  # type: ignore[no-untyped-def]
+    member = _member(*WINDOW)
+    return {"case": case_service.get_case(ctx(), case_id, _scope(member))}
+
+
+document("/cases/by-number/<number>", "get", "find a case by its number (HZ-20261126-0001)", tag="cases")
+
+
+@bp.get("/cases/by-number/<number>")
+def case_by_number(number: str):  # type: ignore[no-untyped-def]
+    member = _member(*WINDOW)
+    return {"case": case_service.get_case(ctx(), case_service.case_id_for_number(ctx(), number), _scope(member))}
+
+
+def _case_action(name: str, summary: str, model: type[BaseModel], roles: tuple[str, ...], back_office: bool,
+                 call: Any) -> None:
+    path = f"/cases/<int:case_id>/{name}"
+    document(path, "post", summary, body=model, tag="cases")
+
+    def handler(case_id: int):  # type: ignore[no-untyped-def]
+        member = _member(*roles)
+        b = body(model)
+        return call(case_id, b, current_actor(), _scope(member, back_office))
+
+    handler.__name__ = f"case_{name.replace('-', '_')}"
+    bp.add_url_rule(path, view_func=handler, methods=["POST"])
+
+
+_CASE_ACTIONS: list[tuple[str, str, type[BaseModel], tuple[str, ...], bool, Any]] = [
+    ("accept", "受理: materials complete; issues the 受理通知书", EmptyBody, WINDOW, False,
+     lambda i, b, a, d: case_service.accept(ctx(), i, a, d)),
+    ("accept-with-deficiency", "容缺受理: only secondary materials missing, with the applicant's undertaking",
+     DeficiencyBody, WINDOW, False,
+     lambda i, b, a, d: case_service.accept_with_deficiency(ctx(), i, a, b.undertaking, b.supply_by, d)),
+    ("request-correction", "补齐补正: tell everything missing at once", EmptyBody, WINDOW, False,
+     lambda i, b, a, d: case_service.request_correction(ctx(), i, a, d)),
+    ("resubmit", "the corrected materials are handed in", MaterialsBody, WINDOW, False,
+     lambda i, b, a, d: case_service.resubmit(ctx(), i, b.materials, a, d)),
+    ("reject", "不予受理 with reasons and legal basis", RejectBody, WINDOW, False,
+     lambda i, b, a, d: case_service.reject(ctx(), i, b.reasons, a, b.legal_basis, d)),
+    ("decide-now", "即办件: decide on the spot", DecideBody, WINDOW, False,
+     lambda i, b, a, d: case_service.decide_now(ctx(), i, b.approved, b.reasons, a, b.legal_basis, d)),
+    ("decide", "back office: approve, or deny with reasons", DecideBody, BACK_OFFICE, True,
+     lambda i, b, a, d: case_service.decide(ctx(), i, b.approved, b.reasons, a, b.legal_basis, d)),
+    ("supply", "the 容缺 materials have been handed in", EmptyBody, WINDOW, False,
+     lambda i, b, a, d: case_service.supply_deficiency(ctx(), i, a, d)),
+    ("suspend", "stop the clock for a hearing, testing or expert review", SuspendBody, BACK_OFFICE, True,
+     lambda i, b, a, d: case_service.suspend(ctx(), i, b.procedure, b.reason, a, d)),
+    ("resume", "restart the clock; the deadline moves by the suspended working days", EmptyBody, BACK_OFFICE, True,
+     lambda i, b, a, d: case_service.resume(ctx(), i, a, d)),
+    ("reassign", "hand the case to another approver of its department", ReassignBody, ("supervisor",), True,
+     lambda i, b, a, d: case_service.reassign(ctx(), i, b.username, a)),
+    ("withdraw", "the applicant withdraws", WithdrawBody, ("window_staff", "supervisor"), False,
+     lambda i, b, a, d: case_service.withdraw(ctx(), i, b.reason, a)),
+    ("issuance-ticket", "a ticket in the issuance queue to collect the result", EmptyBody,
+     ("window_staff", "supervisor"), False, lambda i, b, a, d: case_service.issuance_ticket(ctx(), i, a)),
+    ("hand-over", "出件 at the window: who took the result", HandOverBody, ("window_staff", "supervisor"), False,
+     lambda i, b, a, d: case_service.hand_over(ctx(), i, b.receiver_name, a, b.proxy, b.window_id)),
+    ("courier", "出件 by courier, with the tracking number", CourierBody, ("window_staff", "supervisor"), False,
+     lambda i, b, a, d: case_service.send_by_courier(ctx(), i, b.carrier, b.tracking_number, a)),
+]
+
+for _n, _s, _m, _r, _bo, _c in _CASE_ACTIONS:
+    _case_action(_n, _s, _m, _r, _bo, _c)
+
+
+# ---------------------------------------------------------------- supervision, A/B posts
+
+document("/supervision/cases", "get", "电子监察: yellow (deadline near) and red (overdue) cases", tag="cases")
+
+
+@bp.get("/supervision/cases")
+def case_supervision():  # type: ignore[no-untyped-def]
+    _member("supervisor")
+    return case_service.supervision(ctx())
+
+
+document("/approvers/<username>/absence", "post", "AB岗: mark an approver absent (new work to the backup) or back",
+         body=AbsenceBody, tag="cases")
+
+
+@bp.post("/approvers/<username>/absence")
+def approver_absence(username: str):  # type: ignore[no-untyped-def]
+    member = _member("approver", "supervisor")
+    if member is not None and not member.has("supervisor", "admin") and member.username != username:
+        raise Forbidden("approvers mark only themselves absent; a supervisor marks others", code="not_yourself")
+    b = body(AbsenceBody)
+    return case_service.set_absence(ctx(), username, b.absent, b.reason, current_actor())
+
+
+# ---------------------------------------------------------------- notices
+
+document("/notices/<int:notice_id>", "get", "a notice as issued (content for the A4 page)", tag="cases")
+
+
+@bp.get("/notices/<int:notice_id>")
+def notice_get(notice_id: int):  # type: ignore[no-untyped-def]
+    member = _member(*WINDOW)
+    return {"notice": case_service.get_notice(ctx(), notice_id, _scope(member))}
+
+
+document("/notices/<int:notice_id>/slip", "get", "the notice as an 80 mm printer document", tag="cases")
+
+
+@bp.get("/notices/<int:notice_id>/slip")
+def notice_slip(notice_id: int):  # type: ignore[no-untyped-def]
+    member = _member(*WINDOW)
+    return {"document": case_service.notice_slip(ctx(), notice_id, _scope(member))}
+
+
+document("/notices/<int:notice_id>/print", "post", "print the 80 mm slip at a station's printer", body=PrintBody,
+         tag="cases")
+
+
+@bp.post("/notices/<int:notice_id>/print")
+def notice_print(notice_id: int):  # type: ignore[no-untyped-def]
+    member = _member(*WINDOW)
+    b = body(PrintBody)
+    return case_service.print_notice(ctx(), notice_id, b.station, current_actor(), _scope(member))
+
+
+# ---------------------------------------------------------------- the citizen's side: tracker, kiosk
+
+document("/case-tracker/<token>", "get", "the tracker's view of a case (by the QR on its notice)", tag="cases")
+
+
+@bp.get("/case-tracker/<token>")
+def case_tracker(token: str):  # type: ignore[no-untyped-def]
+    return {"case": case_service.case_status_for_tracker(ctx(), token)}
+
+
+document("/case-tracker/<token>/issuance-ticket", "post", "the citizen (kiosk or phone) takes a pick-up ticket",
+         body=EmptyBody, tag="cases")
+
+
+@bp.post("/case-tracker/<token>/issuance-ticket")
+def case_tracker_ticket(token: str):  # type: ignore[no-untyped-def]
+    body(EmptyBody)
+    return case_service.issuance_ticket_for_token(ctx(), token, current_actor("kiosk"))
+
+
+document("/cases/by-person", "post", "kiosk ID-card tap: this person's cases (device token; number in the body)",
+         body=PersonBody, tag="cases")
+
+
+@bp.post("/cases/by-person")
+def cases_by_person():  # type: ignore[no-untyped-def]
+    ident = current_identity()
+    if auth_required() and ident.station is None and ident.staff is None:
+        raise ApiError(401, "device_token_required", "an ID-card look-up comes from a kiosk's device token")
+    b = body(PersonBody)
+    return {"cases": case_service.cases_for_person(ctx(), b.id_number)}
+
+
+# ---------------------------------------------------------------- 好差评
+
+document("/evaluations/invitations", "post", "open a rating (the window's pad asks; the QR link works too)",
+         body=InviteBody, tag="evaluations")
+
+
+@bp.post("/evaluations/invitations")
+def evaluation_invite():  # type: ignore[no-untyped-def]
+    b = body(InviteBody)
+    _window_member(b.window_id)
+    if (b.ticket_id is None) == (b.case_id is None):
+        raise ApiError(422, "subject_required", "give exactly one of ticket_id or case_id")
+    if b.ticket_id is not None:
+        return evaluation_service.invite_for_ticket(ctx(), b.ticket_id, current_actor(), b.window_id, b.start_pad)
+    assert b.case_id is not None
+    return evaluation_service.invite_for_case(ctx(), b.case_id, current_actor(), b.window_id, b.start_pad)
+
+
+document("/evaluate/<token>", "get", "what the rating page shows: subject, levels, fixed indicators",
+         tag="evaluations")
+
+
+@bp.get("/evaluate/<token>")
+def evaluation_form(token: str):  # type: ignore[no-untyped-def]
+    return evaluation_service.evaluation_form(ctx(), token)
+
+
+document("/evaluate/<token>", "post", "the citizen rates (phone or kiosk); refused from any staff session",
+         body=RateBody, tag="evaluations", responses={"201": "recorded", "403": "staff may not rate"})
+
+
+@bp.post("/evaluate/<token>")
+def evaluation_rate(token: str):  # type: ignore[no-untyped-def]
+    ident = current_identity()
+    if ident.staff is not None:
+        raise StaffCannotRate("staff may not rate on a citizen's behalf; the citizen rates on the evaluator pad, "
+                              "the kiosk or their own phone")
+    b = body(RateBody)
+    actor = current_actor("citizen")
+    channel = Channel.KIOSK if ident.station is not None or actor.kind == "kiosk" else Channel.QR
+    out = evaluation_service.rate(ctx(), token, b.level, b.indicators, b.comment, actor, channel)
+    return jsonify(out), 201
+
+
+document("/evaluations/pad", "post", "the evaluator pad's rating, relayed by its station's agent (device token)",
+         body=PadRatingBody, tag="evaluations", responses={"201": "recorded"})
+
+
+@bp.post("/evaluations/pad")
+def evaluation_pad():  # type: ignore[no-untyped-def]
+    ident = current_identity()
+    if ident.staff is not None:
+        raise StaffCannotRate("staff may not rate on a citizen's behalf")
+    b = body(PadRatingBody)
+    out = evaluation_service.rate_from_pad(ctx(), b.station, b.subject, b.level, b.reason, current_actor("device"),
+                                           session=b.session)
+    return jsonify(out), 201
+
+
+document("/followups", "get", "差评 follow-ups (open ones unless all=1), with their supervision colour",
+         tag="evaluations", params=[{"name": "all", "in": "query", "schema": {"type": "boolean"}}])
+
+
+@bp.get("/followups")
+def followup_list():  # type: ignore[no-untyped-def]
+    _member("supervisor")
+    return {"followups": evaluation_service.list_followups(ctx(), request.args.get("all") not in ("1", "true"))}
+
+
+document("/followups/<int:followup_id>", "get", "one follow-up with its history", tag="evaluations")
+
+
+@bp.get("/followups/<int:followup_id>")
+def followup_get(followup_id: int):  # type: ignore[no-untyped-def]
+    _member("supervisor")
+    return {"followup": evaluation_service.get_followup(ctx(), followup_id)}
+
+
+document("/followups/<int:followup_id>/steps", "post", "核实 → 整改 → 回复 → 回访", body=FollowUpStepBody,
+         tag="evaluations")
+
+
+@bp.post("/followups/<int:followup_id>/steps")
+def followup_step(followup_id: int):  # type: ignore[no-untyped-def]
+    _member("supervisor")
+    b = body(FollowUpStepBody)
+    return {"followup": evaluation_service.followup_step(ctx(), followup_id, b.step, b.note, current_actor(),
+                                                         b.substantiated, b.satisfied)}
+
+
+document("/evaluations/export", "get", "evaluations for the provincial system (docs/evaluations-export.md)",
+         tag="evaluations",
+         params=[{"name": "format", "in": "query", "schema": {"type": "string", "enum": ["jsonl", "csv"]}},
+                 {"name": "since", "in": "query", "schema": {"type": "string", "format": "date"}},
+                 {"name": "until", "in": "query", "schema": {"type": "string", "format": "date"}}])
+
+
+@bp.get("/evaluations/export")
+def evaluation_export():  # type: ignore[no-untyped-def]
+    _member("supervisor")
+    fmt = request.args.get("format", "jsonl")
+    try:
+        since = date.fromisoformat(request.args["since"]) if request.args.get("since") else None
+        until = date.fromisoformat(request.args["until"]) if request.args.get("until") else None
+    except ValueError:
+        raise ApiError(400, "bad_parameter", "since and until are dates like 2026-11-26") from None
+    text = "".join(evaluation_service.export(ctx(), fmt, since, until))
+    mimetype = "application/x-ndjson" if fmt == "jsonl" else "text/csv"
+    return Response(text, mimetype=mimetype, headers={"Content-Disposition":
+                                                      f"attachment; filename=evaluations.{fmt}"})

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -161,8 +161,8 @@ def shortfalls(materials: Sequence[Material], marks: Sequence[Mark]) -> list[Sho
     out = []
     for i, (m, mark) in enumerate(zip(materials, marks, strict=True)):
         if mark is Mark.MISSING:
-            why = "未提交" + (f"（原件1份，复印件{m.copies}份）" if m.original and m.copies else
-                            ("（原件）" if m.original else f"（复印件{max(m.copies, 1)}份）"))
+            why = (f"未提交原件及复印件{m.copies}份" if m.original and m.copies else
+                   "未提交原件" if m.original else f"未提交复印件{max(m.copies, 1)}份")
         elif mark is Mark.COPY and m.original:
             why = "需提交原件（仅收到复印件）"
         else:
@@ -221,6 +221,20 @@ class CaseSettings(BaseModel):
         if "{number}" not in v and "{window}" not in v:
             raise ValueError("evaluator_station needs {number} (window number) or {window} (window id)")
         return v
+
+
+def check_settings(settings: CaseSettings, hall: Any) -> list[str]:
+    """Cross-references between config/cases.yaml and the hall: queue, item and departments must exist."""
+    problems = []
+    if settings.issuance_queue not in {q.id for q in hall.queues}:
+        problems.append(f"issuance_queue: queue {settings.issuance_queue!r} is not in the hall's queues")
+    if settings.issuance_item is not None and settings.issuance_item not in {i.id for i in hall.items}:
+        problems.append(f"issuance_item: item {settings.issuance_item!r} is not in the hall's items (or set null)")
+    departments = {d.id for d in hall.departments}
+    for dept in settings.ab_posts:
+        if dept not in departments:
+            problems.append(f"ab_posts: department {dept!r} is not in the hall's departments")
+    return problems
 
 
 def case_number(settings: CaseSettings, day: date, seq: int) -> str:

@@ -90,6 +90,7 @@ class Notice:
         d["lists"] = [{"title": t, "items": list(items)} for t, items in self.lists]
         d["paragraphs"] = list(self.paragraphs)
         d["closing"] = list(self.closing)
+        d["issued_on_zh"] = zh_date(datetime.fromisoformat(self.issued_at).date())
         return d
 
     @classmethod
