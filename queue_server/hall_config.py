@@ -112,7 +112,8 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError([ConfigProblem(str(path), "", f"not UTF-8 text (byte {exc.start}); save it as UTF-8")]) \
             from None
     try:
-        return yaml.safe_load(text)
+        # The C loader when PyYAML has it: the hall file is large and parsed at every start.
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -25,7 +25,7 @@ from ..auth import (
     staff_from_session,
 )
 from ..domain.errors import DomainError, InvalidInput, NotFound
-from ..services import devices, queries, tickets
+from ..services import devices, evaluations, queries, tickets
 from ..services.context import Actor, HallContext
 from ..services.tickets import IssueRequest
 
@@ -265,8 +265,16 @@ def register(socketio: SocketIO) -> None:
             msg = DeviceInputMsg.model_validate(data or {})
             if auth_required():
                 require_station(Identity(_actor(), station=_station()), msg.station)
-            return {"ok": True, **devices.record_input(_ctx(), msg.station, msg.input_id, msg.device, msg.kind,
-                                                       msg.data, _actor())}
+            taken = devices.record_input(_ctx(), msg.station, msg.input_id, msg.device, msg.kind, msg.data,
+                                         _actor())
+            reply: dict[str, Any] = {"ok": True, **taken}
+            if msg.kind == "rating_given" and not taken["duplicate"]:
+                try:
+                    reply["evaluation"] = evaluations.rate_from_device_input(_ctx(), msg.station, msg.data, _actor())
+                except DomainError as exc:
+                    # A permanent refusal (unknown subject, rated already): the input is taken, not to be resent.
+                    reply["rating_rejected"] = {"code": exc.code, "message": exc.message}
+            return reply
         except Exception as exc:
             return _fail(exc)
 
