@@ -1,0 +1,109 @@
+"""Server events -> device work, one at a time in the order they arrived.
+
+* ``device_command`` for this station: carried out at most once per ``command_id`` (remembered across
+  restarts), by the device's worker; the outcome goes back as ``command_result`` through the courier.
+* ``window_state``, ``ticket_called``, ``ticket_recalled`` for this station's window: the LED screen follows.
+
+The seq of every handled event is saved, so the next ``agent_hello`` asks only for what came after it.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from typing import Any
+
+from devices.agent.courier import Courier
+from devices.agent.state import AgentState
+from devices.agent.workers.base import Command, DeviceWorker
+
+log = logging.getLogger(__name__)
+
+WINDOW_EVENTS = ("window_state", "ticket_called", "ticket_recalled")
+
+
+class Dispatcher:
+    def __init__(self, station: str, workers: dict[str, DeviceWorker], state: AgentState, courier: Courier, *,
+                 window_id: str | None = None) -> None:
+        self.station = station
+        self.window_id = window_id
+        self.workers = workers
+        self.state = state
+        self.courier = courier
+        self.handled = 0
+        self._queue: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name=f"agent-dispatch-{station}", daemon=True)
+
+    def start(self) -> Dispatcher:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._queue.put(None)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def put(self, event: str, payload: dict[str, Any]) -> None:
+        """Called on the link's reader thread: queue only."""
+        self._queue.put((event, payload))
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            event, payload = item
+            try:
+                self.handle(event, payload)
+            except Exception:
+                log.exception("handling %s failed", event)
+            seq = payload.get("seq")
+            if isinstance(seq, int) and not isinstance(seq, bool):
+                self.state.set_seq(seq)
+            self.handled += 1
+
+    def handle(self, event: str, payload: dict[str, Any]) -> None:
+        if event == "device_command":
+            self._command(payload)
+        elif event in WINDOW_EVENTS:
+            self._window(event, payload)
+
+    def _command(self, payload: dict[str, Any]) -> None:
+        if payload.get("station") != self.station:
+            return
+        command_id, device, name = payload.get("command_id"), payload.get("device"), payload.get("command")
+        if not isinstance(command_id, str) or not command_id:
+            log.warning("a device_command without a command_id was ignored")
+            return
+        if not self.state.claim_command(command_id):
+            log.info("command %s (%s.%s) was already carried out; ignored", command_id, device, name)
+            return
+        args = payload.get("args") if isinstance(payload.get("args"), dict) else {}
+        worker = self.workers.get(str(device))
+        if worker is None:
+            have = ", ".join(self.workers) or "no devices"
+            self.courier.add_result(command_id, False, f"station {self.station} has no {device}; it has: {have}", None)
+            return
+        log.info("command %s: %s.%s", command_id, device, name)
+
+        def done(ok: bool, error: str | None, result: dict[str, Any] | None) -> None:
+            if ok:
+                log.info("command %s done", command_id)
+            else:
+                log.warning("command %s failed: %s", command_id, error)
+            self.courier.add_result(command_id, ok, error, result)
+
+        worker.submit(Command(command_id, str(name), args, done))
+
+    def _window(self, event: str, payload: dict[str, Any]) -> None:
+        if not self.window_id or payload.get("window_id") != self.window_id:
+            return
+        led = self.workers.get("led")
+        if led is None or not hasattr(led, "apply_window"):
+            return
+        seq = payload.get("seq") if isinstance(payload.get("seq"), int) else None
+        if event == "window_state":
+            led.apply_window(payload, seq)  # type: ignore[attr-defined]
+        else:
+            led.apply_call(payload, seq)  # type: ignore[attr-defined]
