@@ -105,9 +105,8 @@ class Courier:
             with self._lock:
                 if self._results and self._results[0] is result:
                     self._results.popleft()
-            # The server's ack spreads the recorded result into its reply, so a failed command's result comes
-            # back with ok false although it was recorded: a reply naming the command means "recorded".
-            if not reply.get("ok") and reply.get("command_id") != result["command_id"]:
+            # "ok" in the reply acknowledges the record (the command's own outcome travels inside it).
+            if not reply.get("ok"):
                 log.warning("courier: the server refused the result of command %s: %s", result["command_id"],
                             _error_text(reply))
             return True

@@ -12,11 +12,15 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
 from devices.agent.courier import Courier
 from devices.agent.state import AgentState
 from devices.agent.workers.base import Command, DeviceWorker
+
+# Commands older than this when they reach the agent are refused rather than carried out.
+COMMAND_TTL = 300.0
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +29,9 @@ WINDOW_EVENTS = ("window_state", "ticket_called", "ticket_recalled")
 
 class Dispatcher:
     def __init__(self, station: str, workers: dict[str, DeviceWorker], state: AgentState, courier: Courier, *,
-                 window_id: str | None = None) -> None:
+                 window_id: str | None = None, command_ttl: float = COMMAND_TTL) -> None:
         self.station = station
+        self.command_ttl = command_ttl
         self.window_id = window_id
         self.workers = workers
         self.state = state
@@ -79,6 +84,13 @@ class Dispatcher:
         if not self.state.claim_command(command_id):
             log.info("command %s (%s.%s) was already carried out; ignored", command_id, device, name)
             return
+        age = _age_seconds(payload.get("at"))
+        if age is not None and age > self.command_ttl:
+            # Sent while this agent was away for long: a ticket printed now would be for someone long gone.
+            log.warning("command %s (%s.%s) expired: sent %.0f s ago", command_id, device, name, age)
+            self.courier.add_result(command_id, False, f"expired: sent {age:.0f} s ago, before the agent was back",
+                                    None)
+            return
         args = payload.get("args") if isinstance(payload.get("args"), dict) else {}
         worker = self.workers.get(str(device))
         if worker is None:
@@ -107,3 +119,16 @@ class Dispatcher:
             led.apply_window(payload, seq)  # type: ignore[attr-defined]
         else:
             led.apply_call(payload, seq)  # type: ignore[attr-defined]
+
+
+def _age_seconds(at: Any) -> float | None:
+    """Seconds since the server sent an event (its ``at``), or None when it carries no usable time."""
+    if not isinstance(at, str):
+        return None
+    try:
+        sent = datetime.fromisoformat(at)
+    except ValueError:
+        return None
+    if sent.tzinfo is None:
+        return None
+    return (datetime.now(UTC) - sent).total_seconds()

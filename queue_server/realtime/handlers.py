@@ -283,8 +283,9 @@ def register(socketio: SocketIO) -> None:
             msg = CommandResultMsg.model_validate(data or {})
             if auth_required():
                 require_station(Identity(_actor(), station=_station()), msg.station)
-            return {"ok": True, **devices.record_command_result(_ctx(), msg.station, msg.command_id, msg.ok,
-                                                                msg.error, msg.result, _actor())}
+            recorded = devices.record_command_result(_ctx(), msg.station, msg.command_id, msg.ok, msg.error,
+                                                     msg.result, _actor())
+            return {"ok": True, **recorded}  # "ok" acknowledges the record; the command's own ok is inside
         except Exception as exc:
             return _fail(exc)
 

@@ -84,13 +84,25 @@ def stations_health(ctx: HallContext) -> list[dict[str, Any]]:
              "updated_at": r.updated_at.isoformat()} for r in rows]
 
 
-def _card_summary(ctx: HallContext, data: dict[str, Any]) -> dict[str, Any]:
-    """What a card read may carry onward: masked labels, birth date, and a keyed hash of the number."""
-    raw_id = str(data.get("id_number") or "")
+FOREIGN_ID_RE = re.compile(r"^[A-Z]{3}\d{12}$")  # the 2017 foreign permanent-resident card: nationality + 12 digits
+
+
+def _card_number(raw: str) -> str:
+    """A resident ID number (check character validated) or a foreign permanent-resident card number."""
+    value = raw.strip().upper()
+    if FOREIGN_ID_RE.match(value):
+        return value
     try:
-        id_number = validate_id_number(raw_id)
+        return validate_id_number(value)
     except ValueError as exc:
         raise InvalidInput(f"card_read id_number: {exc}", code="invalid_id_number") from None
+
+
+def _card_summary(ctx: HallContext, data: dict[str, Any]) -> dict[str, Any]:
+    """What a card read may carry onward: masked labels, birth date, and a keyed hash of the number."""
+    id_number = _card_number(str(data.get("id_number") or ""))
+    if FOREIGN_ID_RE.match(id_number) and not data.get("birth_date"):
+        raise InvalidInput("a foreign permanent-resident card read needs its birth_date", code="bad_birth_date")
     birth = data.get("birth_date")
     try:
         birth_day = date.fromisoformat(str(birth)) if birth else birth_date_of(id_number)
@@ -167,14 +179,24 @@ def send_command(ctx: HallContext, station: str, device: str, command: str, args
 
 def record_command_result(ctx: HallContext, station: str, command_id: str, ok: bool, error: str | None,
                           result: dict[str, Any] | None, actor: Actor) -> dict[str, Any]:
+    """Record a command's outcome once: a result resent after a lost acknowledgement is not announced twice."""
     check_station(station)
+    if not (1 <= len(command_id) <= 60):
+        raise InvalidInput("command_id must be 1 to 60 characters", code="bad_command_id")
     now = ctx.now()
     published: list[dict] = []
     body = {"command_id": command_id, "station": station, "ok": ok, "error": error, "result": result or {}}
+    key = f"result:{command_id}"
     with write_tx(ctx.engine, ctx.hall_id) as conn:
+        seen = conn.execute(select(device_inputs.c.input_id).where(
+            device_inputs.c.hall_id == ctx.hall_id, device_inputs.c.input_id == key)).first()
+        if seen is not None:
+            return {"command": body, "duplicate": True}
+        conn.execute(device_inputs.insert().values(hall_id=ctx.hall_id, input_id=key, station=station,
+                                                   device="agent", kind="command_result", at=now))
         published.append(append_event(conn, ctx.hall_id, "command_result", body, [station_room(station)], now))
     ctx.publisher.publish(published)
-    return body
+    return {"command": body, "duplicate": False}
 
 
 def window_station(ctx: HallContext, window_id: str) -> str | None:

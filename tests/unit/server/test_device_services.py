@@ -59,3 +59,18 @@ def test_ticket_from_a_card_read_gets_priority_and_only_once(hall):
 
     with pytest.raises(NotFound):
         T.issue_ticket(hall, T.IssueRequest(queue_id="a", card_input_id="nope"), Actor("kiosk", "kiosk-1"))
+
+
+def test_command_result_recorded_once(hall):
+    first = D.record_command_result(hall, "kiosk-1", "c-1", False, "out of paper", None, AGENT)
+    again = D.record_command_result(hall, "kiosk-1", "c-1", False, "out of paper", None, AGENT)
+    assert not first["duplicate"] and again["duplicate"] and first["command"]["ok"] is False
+    assert [e["type"] for e in hall.publisher.published].count("command_result") == 1
+
+
+def test_foreign_permanent_resident_card(hall):
+    data = {"id_number": "USA123456789012", "name": "SMITH", "birth_date": "1980-02-03"}
+    taken = D.record_input(hall, "kiosk-1", "f-1", "idcard", "card_read", data, AGENT)
+    assert taken["data"]["id_masked"] == "USA1*******9012"
+    with pytest.raises(InvalidInput, match="birth_date"):
+        D.record_input(hall, "kiosk-1", "f-2", "idcard", "card_read", {"id_number": "USA123456789012"}, AGENT)
