@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["onewindow.settings"] = settings
 
     from display import bp as display_bp
+    from kiosk import bp as kiosk_bp
 
     from .api import bp as api_bp
     from .backoffice import bp as backoffice_bp
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(pages_bp)
     app.register_blueprint(display_bp)
+    app.register_blueprint(kiosk_bp)
     app.register_blueprint(backoffice_bp)
 
     socketio.init_app(

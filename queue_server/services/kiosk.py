@@ -115,7 +115,7 @@ def generated_flows(hall: HallConfig) -> dict[str, Any]:
         else:
             tile["queue"] = q.id
         tiles.append(tile)
-    tiles.append({"id": "help", "group": "help", "icon": "🙋",
+    tiles.append({"id": "help", "group": "help", "icon": "帮",
                   "label": {"zh": "不知道办什么？找人帮我", "bo": "ག་རེ་སྒྲུབ་དགོས་མི་ཤེས། རོགས་རམ་ཞུ།",
                             "en": "Not sure? Help me"}, "assisted": "consult"})
     return {
