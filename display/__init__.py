@@ -5,4 +5,4 @@ from flask import Blueprint
 bp = Blueprint("display", __name__, template_folder="templates", static_folder="static",
                static_url_path="/display/static")
 
-from . import routes  # noqa: E402,F401  (routes register on bp)
+from . import routes, routes_citizen  # noqa: E402,F401  (routes register on bp)
