@@ -42,10 +42,13 @@
     for (var i = 2; i < arguments.length; i++) add(el, arguments[i]);
     return el;
   }
-  function add(el, child) {
-    if (child === null || child === undefined || child === false) return;
-    if (Array.isArray(child)) { child.forEach(function (c) { add(el, c); }); return; }
-    el.appendChild(typeof child === "string" || typeof child === "number" ? document.createTextNode(String(child)) : child);
+  function add(el) {  // add(el, child, child...): strings, elements, arrays; null/false skipped
+    for (var i = 1; i < arguments.length; i++) {
+      var child = arguments[i];
+      if (child === null || child === undefined || child === false) continue;
+      if (Array.isArray(child)) { child.forEach(function (c) { add(el, c); }); continue; }
+      el.appendChild(typeof child === "string" || typeof child === "number" ? document.createTextNode(String(child)) : child);
+    }
   }
   function button(label, onClick, cls, extra) {
     var attrs = Object.assign({ class: "btn " + (cls || ""), type: "button", on: { click: function (e) {
@@ -358,18 +361,6 @@
   function onlineBlock(d, args) {
     var o = d.online;
     var box = h("div", { class: "online" }, h("h2", null, t("online_title")));
-    if (!S.elder) {
-      var steps = h("ol", { class: "steps" });
-      o.steps.forEach(function (s) { steps.appendChild(h("li", null, L(s))); });
-      add(box, h("h3", null, t("online_steps")), steps);
-      var portals = h("div", { class: "portals" });
-      o.portals.forEach(function (p) {
-        portals.appendChild(h("figure", { class: "portal" },
-          h("img", { src: "/kiosk/qr.svg?d=" + encodeURIComponent(p.url), alt: "", class: "qr" }),
-          h("figcaption", null, L(p.name), h("br"), h("small", null, p.hint ? L(p.hint) : t("scan_portal")))));
-      });
-      add(box, portals);
-    }
     add(box, whereBlock(d.queue));
     var base = defaultTicket(args);
     var row = h("div", { class: "actions" },
@@ -383,6 +374,17 @@
     }
     if (!S.identity) add(row, h("p", { class: "note" }, t("one_step_hint")));
     add(box, row);
+    if (!S.elder) {
+      var steps = h("ol", { class: "steps" });
+      o.steps.forEach(function (s) { steps.appendChild(h("li", null, L(s))); });
+      var portals = h("div", { class: "portals" });
+      o.portals.forEach(function (p) {
+        portals.appendChild(h("figure", { class: "portal" },
+          h("img", { src: "/kiosk/qr.svg?d=" + encodeURIComponent(p.url), alt: "", class: "qr" }),
+          h("figcaption", null, L(p.name), h("br"), h("small", null, p.hint ? L(p.hint) : t("scan_portal")))));
+      });
+      add(box, h("section", { class: "how-online" }, h("div", null, h("h3", null, t("online_steps")), steps), portals));
+    }
     return box;
   }
 
