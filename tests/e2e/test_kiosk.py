@@ -22,6 +22,7 @@ import requests
 from playwright.sync_api import Page, expect, sync_playwright
 from pyzbar import pyzbar
 
+from devices.printer.simulator import DEFAULT_PAPER_MM
 from tests.integration.agent.harness import DEVICES_TOML, AgentProcess, Server, Simulators, wait_for
 
 pytestmark = pytest.mark.timeout(120)
@@ -306,6 +307,25 @@ def test_out_of_paper_shows_the_ticket_on_screen_and_alerts_staff(page: Page, ha
     expect(page.locator("#printer-banner")).to_be_hidden(timeout=15_000)
 
 
+def test_paper_running_out_while_printing_moves_the_ticket_to_the_screen(page: Page, hall: LiveHall):
+    """The printer looked fine before the tap, but the roll ends inside this ticket: the kiosk learns it from the
+    print result, shows the ticket large on screen and tells staff."""
+    open_kiosk(page, hall)
+    hall.sims.printer.reload_paper(length_mm=25)  # ok by its sensors, too short for a whole ticket
+    try:
+        page.click("[data-tile=pickup]")
+        page.click(".take-ticket")
+        expect(page.locator(".print-status.not-printed")).to_be_visible(timeout=20_000)
+        number = page.locator("#ticket-number").inner_text()
+        shot(page, "17-paper-ran-out")
+        wait_for(lambda: any(a["kind"] == "print_failed" and a["number"] == number for a in
+                             requests.get(f"{hall.server.api}/kiosk/alerts", timeout=5).json()["alerts"]),
+                 5, "the print_failed alert")
+    finally:
+        hall.sims.printer.reload_paper(length_mm=DEFAULT_PAPER_MM)
+    expect(page.locator("#printer-banner")).to_be_hidden(timeout=15_000)
+
+
 def test_idle_timeout_returns_home_and_forgets_the_identity(page: Page, hall: LiveHall):
     open_kiosk(page, hall, "&idle=4")
     page.click("[data-lang=en]")
@@ -313,9 +333,9 @@ def test_idle_timeout_returns_home_and_forgets_the_identity(page: Page, hall: Li
     expect(page.locator("#identity")).to_be_visible()
     page.click("[data-tile=civil]")
     expect(page.locator("#idle")).to_be_visible(timeout=6_000)  # "still there?" first
-    shot(page, "17-idle-warning")
+    shot(page, "18-idle-warning")
     expect(page.locator("#identity")).to_be_hidden(timeout=6_000)
     expect(page.locator("body")).to_have_attribute("data-screen", "home")
     expect(page.locator("[data-tile=civil] .label")).to_have_text("民政服务")  # back to Chinese for the next person
     with contextlib.suppress(Exception):
-        shot(page, "18-idle-home")
+        shot(page, "19-idle-home")
