@@ -713,7 +713,7 @@ def check_in(ctx: HallContext, setup: KioskSetup, station: str, raw_code: str, a
                           code="appointment_expired", details={"appointment": view})
     try:
         result = ticket_service.issue_ticket(ctx, ticket_service.IssueRequest(
-            queue_id=row.queue_id, item_id=row.item_id, appointment_code=code, source=f"appointment:{station}"),
+            queue_id=row.queue_id, item_id=row.item_id, appointment_code=code, source=station),
             actor, f"appointment:{code}")
     except DomainError as exc:
         if exc.code == "idempotency_key_reused":  # checked in at another kiosk at the same moment
