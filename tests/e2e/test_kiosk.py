@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from pyzbar import pyzbar
 
 from devices.printer.simulator import DEFAULT_PAPER_MM
@@ -28,9 +28,6 @@ from tests.integration.agent.harness import DEVICES_TOML, AgentProcess, Server, 
 pytestmark = pytest.mark.timeout(120)
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "kiosk"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 TZ = ZoneInfo("Asia/Shanghai")
 
 
@@ -70,16 +67,6 @@ def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHall]:
         yield h.start()
     finally:
         h.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture
