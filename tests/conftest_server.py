@@ -159,7 +159,7 @@ class ServerFactory:
     def start(self, *, database: str, config: Path | None = None, clock: str | None = MORNING,
               always_open: bool = False, message_queue: str | None = None, port: int | None = None,
               extra: list[str] | None = None, env: dict[str, str] | None = None,
-              name: str | None = None) -> ServerProcess:
+              name: str | None = None, timeout: float = 30.0) -> ServerProcess:
         args = ["--database", database, "--log-level", "INFO"]
         if config is not None:
             args += ["--config", str(config)]
@@ -175,7 +175,7 @@ class ServerFactory:
         name = name or f"server{len(self.started) + 1}"
         srv = ServerProcess(name, args, self.directory / f"{name}.log", port or free_port(), full_env)
         self.started.append(srv)
-        return srv.start()
+        return srv.start(timeout)
 
     def restart(self, old: ServerProcess, **changes: Any) -> ServerProcess:
         """Start a new process on the same port and log file with the same arguments, ``--clock`` replaced."""
@@ -348,14 +348,25 @@ class Screen:
         with self.cond:
             return [d for e, d in self.events if e == event]
 
-    def wait_for_seq(self, seq: int, timeout: float = 15) -> None:
+    def wait_for_seq(self, seq: int, timeout: float = 15, first: int | None = None) -> None:
+        """Wait for an event with ``seq`` (or later); with ``first``, for every seq from ``first`` to ``seq``
+        (events may arrive out of order, see test_postgres.py)."""
         deadline = time.monotonic() + timeout
+        wanted = set(range(first, seq + 1)) if first is not None else None
+
+        def done() -> bool:
+            got = {d["seq"] for _e, d in self.events if isinstance(d, dict) and "seq" in d}
+            if wanted is not None:
+                return wanted <= got
+            return any(s >= seq for s in got)
+
         with self.cond:
-            while not any(isinstance(d, dict) and d.get("seq", -1) >= seq for _e, d in self.events):
+            while not done():
                 left = deadline - time.monotonic()
                 if left <= 0:
                     have = max((d.get("seq", -1) for _e, d in self.events if isinstance(d, dict)), default=None)
-                    raise AssertionError(f"{self.name}: no event with seq >= {seq} within {timeout}s (have {have})")
+                    raise AssertionError(f"{self.name}: events up to seq {seq} not all received within {timeout}s "
+                                         f"(highest {have})")
                 self.cond.wait(left)
 
 
@@ -542,7 +553,7 @@ def order_stress(procs: list[ServerProcess], screens: list[Screen], starts: list
     head = Api(procs[0].api).head_seq()
     problems = []
     for screen, start in zip(screens, starts, strict=True):
-        screen.wait_for_seq(head, timeout=20)
+        screen.wait_for_seq(head, timeout=20, first=start + 1)
         try:
             assert_contiguous([s for s in screen.seqs() if s > start], start + 1, head, screen.name)
         except AssertionError as exc:

@@ -152,7 +152,7 @@ def test_simulated_morning_sqlite(servers: ServerFactory, hall_yaml: Path, tmp_p
 
     # Screens: every event of the hall room exactly once; every call exactly once.
     for screen, start in zip(screens, starts, strict=True):
-        screen.wait_for_seq(head)
+        screen.wait_for_seq(head, first=start + 1)
         seqs = [s for s in screen.seqs() if s > start]
         assert sorted(seqs) == list(range(start + 1, head + 1)), f"{screen.name}: gaps or duplicates"
         ids = Counter(d["id"] for d in screen.of_type("ticket_called"))
@@ -223,7 +223,7 @@ def test_single_window_calls_in_documented_policy_order(servers: ServerFactory, 
         api.post("/windows/w09/start")
     assert order == POLICY_ORDER
     head = api.head_seq()
-    screen.wait_for_seq(head)
+    screen.wait_for_seq(head, first=start + 1)
     shown = [label_of[d["id"]] for d in screen.of_type("ticket_called") if d["seq"] > start]
     assert shown == POLICY_ORDER
     screen.disconnect()
