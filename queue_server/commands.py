@@ -55,6 +55,9 @@ def _run_server(settings: Settings, host: str, port: int) -> None:
     except DatabaseError as exc:
         click.echo(f"database error: {exc}", err=True)
         sys.exit(2)
+    except RuntimeError as exc:  # settings that cannot work, e.g. PostgreSQL without the shared secrets
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
     click.echo(f"OneWindow serving {app.extensions['onewindow'].config.hall.name.zh} on http://{host}:{port}/ "
                f"(async mode {settings.async_mode}, database {settings.database})", err=True)
     sys.stderr.flush()

@@ -71,6 +71,7 @@ def build(title: str, version: str) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
+        "servers": [{"url": "/api/v1"}],
         "paths": paths,
         "components": {"schemas": schemas},
     }

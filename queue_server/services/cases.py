@@ -11,8 +11,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -47,11 +46,11 @@ from ..domain.errors import DomainError, InvalidInput, InvalidTransition, NotFou
 from ..domain.hall import ItemKind, ServiceItem
 from ..domain.privacy import mask_id, mask_name, mask_phone, validate_id_number
 from ..store.cases_schema import approver_presence, case_log, case_notices, case_suspensions, cases
-from ..store.db import read_tx, write_tx
+from ..store.db import read_tx
 from ..store.schema import day_counters, staff, tickets
 from . import devices
 from .context import Actor, HallContext
-from .events import append_event
+from .events import append_event, hall_write
 
 DEFAULT_CASES_FILE = CONFIG_DIR / "cases.yaml"
 PHONE_RE = re.compile(r"^(1\d{10}|0\d{2,3}-?\d{7,8})$")
@@ -100,13 +99,7 @@ def settings_of(ctx: HallContext) -> CaseSettings:
 # ---------------------------------------------------------------- helpers shared with evaluations
 
 
-@contextmanager
-def tx(ctx: HallContext) -> Iterator[tuple[Connection, list[dict]]]:
-    """A write transaction and the events to publish once it has committed."""
-    published: list[dict] = []
-    with write_tx(ctx.engine, ctx.hall_id) as conn:
-        yield conn, published
-    ctx.publisher.publish(published)
+tx = hall_write  # a write transaction and the events to publish once it has committed
 
 
 def log(conn: Connection, ctx: HallContext, subject: str, subject_id: Any, at: datetime, action: str,

@@ -18,10 +18,10 @@ from sqlalchemy import select, update
 from ..domain.errors import InvalidInput
 from ..domain.priority import age_on
 from ..domain.privacy import birth_date_of, mask_id, mask_name, validate_id_number
-from ..store.db import read_tx, write_tx
+from ..store.db import read_tx
 from ..store.schema import device_inputs, device_status
 from .context import Actor, HallContext
-from .events import append_event
+from .events import append_event, hall_write
 
 STATION_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 DEVICE_KINDS = ("printer", "idcard", "scanner", "camera", "led", "evaluator")
@@ -56,9 +56,8 @@ def report_health(ctx: HallContext, station: str, device: str, status: str, deta
         raise InvalidInput(f"device {device!r} unknown; one of {', '.join(HEALTH_SUBJECTS)}", code="bad_device")
     if status not in HEALTH:
         raise InvalidInput(f"status {status!r} unknown; one of {', '.join(HEALTH)}", code="bad_status")
-    published: list[dict] = []
     now = ctx.now()
-    with write_tx(ctx.engine, ctx.hall_id) as conn:
+    with hall_write(ctx) as (conn, published):
         key = (device_status.c.hall_id == ctx.hall_id) & (device_status.c.station == station) & (
             device_status.c.device == device)
         prior = conn.execute(select(device_status).where(key)).first()
@@ -72,7 +71,6 @@ def report_health(ctx: HallContext, station: str, device: str, status: str, deta
                 "updated_at": now.isoformat(), "reported_by": str(actor)}
         if changed:
             published.append(append_event(conn, ctx.hall_id, "device_health", view, [station_room(station)], now))
-    ctx.publisher.publish(published)
     return {**view, "changed": changed}
 
 
@@ -140,9 +138,8 @@ def record_input(ctx: HallContext, station: str, input_id: str, device: str, kin
         payload = public = {"code": code, "symbology": data.get("symbology")}
     else:
         payload = public = {k: data.get(k) for k in ("session", "subject", "level", "reason")}
-    published: list[dict] = []
     now = ctx.now()
-    with write_tx(ctx.engine, ctx.hall_id) as conn:
+    with hall_write(ctx) as (conn, published):
         seen = conn.execute(select(device_inputs.c.input_id).where(
             device_inputs.c.hall_id == ctx.hall_id, device_inputs.c.input_id == input_id)).first()
         if seen is not None:
@@ -153,7 +150,6 @@ def record_input(ctx: HallContext, station: str, input_id: str, device: str, kin
         published.append(append_event(conn, ctx.hall_id, "device_input",
                                       {"station": station, "device": device, "kind": kind, "input_id": input_id,
                                        "data": public}, [station_room(station)], now))
-    ctx.publisher.publish(published)
     return {"input_id": input_id, "duplicate": False, "data": public}
 
 
@@ -167,13 +163,11 @@ def send_command(ctx: HallContext, station: str, device: str, command: str, args
             + ", ".join(f"{d}.{c}" for d, cs in COMMANDS.items() for c in cs), code="bad_command")
     command_id = uuid.uuid4().hex
     now = ctx.now()
-    published: list[dict] = []
-    with write_tx(ctx.engine, ctx.hall_id) as conn:
+    with hall_write(ctx) as (conn, published):
         published.append(append_event(conn, ctx.hall_id, "device_command",
                                       {"command_id": command_id, "station": station, "device": device,
                                        "command": command, "args": args, "by": str(actor)},
                                       [station_room(station)], now))
-    ctx.publisher.publish(published)
     return {"command_id": command_id, "station": station, "device": device, "command": command}
 
 
@@ -184,10 +178,9 @@ def record_command_result(ctx: HallContext, station: str, command_id: str, ok: b
     if not (1 <= len(command_id) <= 60):
         raise InvalidInput("command_id must be 1 to 60 characters", code="bad_command_id")
     now = ctx.now()
-    published: list[dict] = []
     body = {"command_id": command_id, "station": station, "ok": ok, "error": error, "result": result or {}}
     key = f"result:{command_id}"
-    with write_tx(ctx.engine, ctx.hall_id) as conn:
+    with hall_write(ctx) as (conn, published):
         seen = conn.execute(select(device_inputs.c.input_id).where(
             device_inputs.c.hall_id == ctx.hall_id, device_inputs.c.input_id == key)).first()
         if seen is not None:
@@ -195,7 +188,6 @@ def record_command_result(ctx: HallContext, station: str, command_id: str, ok: b
         conn.execute(device_inputs.insert().values(hall_id=ctx.hall_id, input_id=key, station=station,
                                                    device="agent", kind="command_result", at=now))
         published.append(append_event(conn, ctx.hall_id, "command_result", body, [station_room(station)], now))
-    ctx.publisher.publish(published)
     return {"command": body, "duplicate": False}
 
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select, update
 
+from ..store.db import write_tx
 from ..store.schema import events, halls
+
+if TYPE_CHECKING:
+    from .context import HallContext
 
 
 def hall_room(hall_id: str) -> str:
@@ -47,3 +53,12 @@ def events_since(
         if rooms.intersection(r.rooms)
     ]
     return found, len(rows) > limit
+
+
+@contextmanager
+def hall_write(ctx: HallContext) -> Iterator[tuple[Connection, list[dict[str, Any]]]]:
+    """A use case's transaction and the list its events go into; they are published after the commit, in
+    sequence order with every other writer of the hall (see ``store.db.write_tx``)."""
+    published: list[dict[str, Any]] = []
+    with write_tx(ctx.engine, ctx.hall_id, after_commit=lambda: ctx.publisher.publish(published)) as conn:
+        yield conn, published

@@ -42,14 +42,14 @@ from ..domain.privacy import mask_name
 from ..domain.search import Entry, SearchIndex
 from ..domain.tickets import TicketStatus
 from ..hall_config import ConfigError, ConfigProblem, _describe_location, _explain, read_yaml
-from ..store.db import read_tx, write_tx
+from ..store.db import read_tx
 from ..store.kiosk_schema import appointments
 from ..store.schema import device_inputs, events, tickets
 from . import devices
 from . import tickets as ticket_service
 from .common import queue_stats
 from .context import Actor, HallContext
-from .events import append_event
+from .events import append_event, hall_write
 
 FLOWS_FILE = "flows.yaml"
 APPOINTMENTS_FILE = "appointments.yaml"
@@ -385,11 +385,9 @@ def raise_alert(ctx: HallContext, station: str, kind: str, detail: dict[str, Any
     }
     zh, en = messages.get(kind, ("自助机需要工作人员处理", "The kiosk needs attention"))
     payload = {"station": station, "kind": kind, "message": zh, "message_en": en, **detail}
-    published: list[dict] = []
-    with write_tx(ctx.engine, ctx.hall_id) as conn:
+    with hall_write(ctx) as (conn, published):
         published.append(append_event(conn, ctx.hall_id, "kiosk_alert", payload,
                                       [devices.station_room(station)], ctx.now()))
-    ctx.publisher.publish(published)
     return published[0]["payload"]
 
 
@@ -642,7 +640,7 @@ def create_appointment(ctx: HallContext, setup: KioskSetup, *, slot_at: datetime
     else:
         code = s.code_prefix + "".join(secrets.choice(CODE_ALPHABET) for _ in range(s.code_length))
     now = ctx.now()
-    with write_tx(ctx.engine, ctx.hall_id) as conn:
+    with hall_write(ctx) as (conn, published):
         if conn.execute(select(appointments.c.id).where(appointments.c.code == code)).first() is not None:
             raise DomainError(f"appointment code {code} exists already", code="appointment_code_taken")
         conn.execute(appointments.insert().values(
@@ -666,7 +664,7 @@ def get_appointment(ctx: HallContext, setup: KioskSetup, code: str) -> dict[str,
 
 
 def cancel_appointment(ctx: HallContext, setup: KioskSetup, code: str, actor: Actor) -> dict[str, Any]:
-    with write_tx(ctx.engine, ctx.hall_id) as conn:
+    with hall_write(ctx) as (conn, published):
         row = conn.execute(select(appointments).where(appointments.c.hall_id == ctx.hall_id,
                                                       appointments.c.code == code)).first()
         if row is None:
@@ -720,7 +718,7 @@ def check_in(ctx: HallContext, setup: KioskSetup, station: str, raw_code: str, a
             raise DomainError("此预约已签到，不能重复使用 / this appointment was already used",
                               code="appointment_used", details={"appointment": view}) from None
         raise
-    with write_tx(ctx.engine, ctx.hall_id) as conn:
+    with hall_write(ctx) as (conn, published):
         conn.execute(update(appointments).where(appointments.c.id == row.id, appointments.c.status == "booked")
                      .values(status="checked_in", ticket_id=result.ticket["id"], checked_in_at=ctx.now(),
                              station=station))

@@ -20,7 +20,7 @@ from ..domain.hours import issuing_status
 from ..domain.priority import classify
 from ..domain.privacy import birth_date_of, mask_name, validate_id_number
 from ..domain.tickets import Action, TicketStatus, next_status
-from ..store.db import read_tx, write_tx
+from ..store.db import read_tx
 from ..store.schema import day_counters, device_inputs, idempotency_keys, tickets
 from .common import (
     candidates,
@@ -33,7 +33,7 @@ from .common import (
     record_transition,
 )
 from .context import Actor, HallContext
-from .events import append_event
+from .events import append_event, hall_write
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,7 @@ def _resolve_queue(ctx: HallContext, req: IssueRequest) -> tuple[str, Any]:
                               "send only item_id", code="queue_item_mismatch", details={"queue_id": item.queue})
         return item.queue, item
     if req.queue_id is None:
-        raise DomainError("name a queue_id or an item_id", code="queue_required")
+        raise InvalidInput("name a queue_id or an item_id", code="queue_required")
     try:
         ctx.config.queue(req.queue_id)
     except KeyError:
@@ -166,8 +166,7 @@ def issue_ticket(ctx: HallContext, req: IssueRequest, actor: Actor, idempotency_
     priority = classify(today=local.date(), elderly_age=ctx.config.hall.elderly_age, birth_date=birth,
                         legal_reason=req.legal_reason, appointment=bool(req.appointment_code), green=req.green)
     fingerprint = req.fingerprint()
-    published: list[dict] = []
-    with write_tx(ctx.engine, ctx.hall_id) as conn:
+    with hall_write(ctx) as (conn, published):
         day = ensure_service_day(conn, ctx, published)
         if idempotency_key:
             prior = conn.execute(
@@ -228,7 +227,6 @@ def issue_ticket(ctx: HallContext, req: IssueRequest, actor: Actor, idempotency_
             append_event(conn, ctx.hall_id, "queue_stats", {"queues": queue_stats(conn, ctx, day, [queue_id])},
                          rooms, now)
         )
-    ctx.publisher.publish(published)
     return IssueResult(view, True)
 
 
@@ -274,8 +272,7 @@ def track(ctx: HallContext, token: str) -> dict[str, Any]:
 def requeue(ctx: HallContext, ticket_id: int, actor: Actor) -> dict[str, Any]:
     """A late arrival after 过号 goes back in line, if the hall's policy allows and it is not too late."""
     policy = ctx.config.calling.no_show
-    published: list[dict] = []
-    with write_tx(ctx.engine, ctx.hall_id) as conn:
+    with hall_write(ctx) as (conn, published):
         day = ensure_service_day(conn, ctx, published)
         t = get_ticket(conn, ctx, ticket_id, lock=True)
         next_status(Action.REQUEUE, TicketStatus(t.status), t.number)
@@ -312,13 +309,11 @@ def requeue(ctx: HallContext, ticket_id: int, actor: Actor) -> dict[str, Any]:
         published.append(append_event(conn, ctx.hall_id, "queue_stats",
                                       {"queues": queue_stats(conn, ctx, day, [t.queue_id])}, rooms, now))
         view = ticket_view(conn, ctx, t)
-    ctx.publisher.publish(published)
     return view
 
 
 def cancel(ctx: HallContext, ticket_id: int, actor: Actor) -> dict[str, Any]:
-    published: list[dict] = []
-    with write_tx(ctx.engine, ctx.hall_id) as conn:
+    with hall_write(ctx) as (conn, published):
         day = ensure_service_day(conn, ctx, published)
         t = get_ticket(conn, ctx, ticket_id, lock=True)
         next_status(Action.CANCEL, TicketStatus(t.status), t.number)
@@ -333,7 +328,6 @@ def cancel(ctx: HallContext, ticket_id: int, actor: Actor) -> dict[str, Any]:
         published.append(append_event(conn, ctx.hall_id, "queue_stats",
                                       {"queues": queue_stats(conn, ctx, day, [t.queue_id])}, rooms, now))
         view = public_ticket(ctx, t)
-    ctx.publisher.publish(published)
     return view
 
 

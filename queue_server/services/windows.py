@@ -82,7 +82,8 @@ class _Action:
         self.now = ctx.now()
 
     def __enter__(self) -> _Action:
-        self._tx = write_tx(self.ctx.engine, self.ctx.hall_id)
+        self._tx = write_tx(self.ctx.engine, self.ctx.hall_id,
+                            after_commit=lambda: self.ctx.publisher.publish(self.published))
         self.conn = self._tx.__enter__()
         try:
             self.day = ensure_service_day(self.conn, self.ctx, self.published)
@@ -94,8 +95,6 @@ class _Action:
 
     def __exit__(self, exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
         self._tx.__exit__(exc_type, exc, tb)
-        if exc_type is None:
-            self.ctx.publisher.publish(self.published)
 
     @property
     def rooms(self) -> list[str]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+import zlib
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -65,36 +67,75 @@ def make_engine(url: str, *, synchronous: str = "FULL") -> Engine:
     raise DatabaseError(f"unsupported database URL {url!r}: use a SQLite file path or postgresql://host/db")
 
 
+MIGRATION_LOCK = 0x6F6E6577  # one advisory lock for schema changes, whatever the hall
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (Alembic), on this engine's database."""
+    """Bring the schema to the newest revision (Alembic), on this engine's database.
+
+    Several processes may start at once on a fresh PostgreSQL database: an advisory lock, taken inside the
+    migration's own transaction, lets one migrate while the others wait and then find nothing to do.
+    """
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 
 
 def ensure_hall(engine: Engine, hall_id: str) -> None:
     with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
         if conn.execute(select(halls.c.id).where(halls.c.id == hall_id)).first() is None:
             conn.execute(halls.insert().values(id=hall_id, event_seq=0, service_day=None))
 
 
+def _process_lock(engine: Engine, hall_id: str) -> threading.RLock:
+    locks = engine.__dict__.setdefault("_onewindow_hall_locks", {})
+    with _LOCKS_GUARD:
+        return locks.setdefault(hall_id, threading.RLock())
+
+
+_LOCKS_GUARD = threading.Lock()
+
+
+def _advisory_key(hall_id: str) -> int:
+    return zlib.crc32(f"onewindow:{hall_id}".encode())
+
+
 @contextmanager
-def write_tx(engine: Engine, hall_id: str) -> Iterator[Connection]:
-    """One write transaction for a hall: serialised with every other writer of that hall, on any database."""
-    with engine.connect() as conn:
+def write_tx(engine: Engine, hall_id: str, after_commit: Callable[[], None] | None = None) -> Iterator[Connection]:
+    """One write transaction for a hall: serialised with every other writer of that hall, on any database.
+
+    ``after_commit`` (publishing the transaction's events) runs before the hall is released, so events leave every
+    process in the order of their sequence numbers: a thread lock orders the writers of one process, and on
+    PostgreSQL a session advisory lock, held across commit and publish, orders the processes.
+    """
+    pg = engine.dialect.name == "postgresql"
+    with _process_lock(engine, hall_id), engine.connect() as conn:
         conn.info["write"] = True
+        if pg:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _advisory_key(hall_id)})
+            conn.commit()
         try:
             with conn.begin():
-                if engine.dialect.name == "postgresql":
+                if pg:
                     conn.execute(select(halls.c.event_seq).where(halls.c.id == hall_id).with_for_update())
                 else:
                     # Touch the row so SQLite's write lock is held from the start (BEGIN IMMEDIATE already has it).
                     conn.execute(update(halls).where(halls.c.id == hall_id).values(event_seq=halls.c.event_seq))
                 yield conn
+            if after_commit is not None:
+                after_commit()
         finally:
             conn.info.pop("write", None)
+            if pg:
+                conn.rollback()
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _advisory_key(hall_id)})
+                conn.commit()
 
 
 @contextmanager

@@ -166,9 +166,6 @@ ORDER_SCREENS = 6
 ORDER_SECONDS = 8
 
 
-@pytest.mark.xfail(strict=False, reason="server bug: events are published after commit without ordering, so under "
-                   "load a screen receives seq N+k before N (a race, not shown by every run; the deterministic "
-                   "proof is test_postgres.py::test_postgres_events_in_seq_order_when_one_process_publishes_late)")
 @pytest.mark.timeout(90)
 def test_screens_receive_events_in_seq_order(servers: ServerFactory, hall_yaml: Path, tmp_path: Path) -> None:
     """Under concurrent writers, every screen receives the hall room's events in seq order (no reordering

@@ -332,8 +332,6 @@ def test_postgres_same_person_at_three_kiosks_gets_one_ticket(pg: Cluster) -> No
         assert all(id_number not in json.dumps(b) for _s, b in replies), "the ID number must never come back"
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: events are published after commit, each process on its own, "
-                   "with nothing keeping seq order; a process whose publish is slower delivers seq N after N+1")
 @pytest.mark.timeout(90)
 def test_postgres_events_in_seq_order_when_one_process_publishes_late(pg: Cluster) -> None:
     """Deterministic form of the race below: one process reaches Redis over a slow link (0.5 s). It commits
@@ -369,8 +367,6 @@ def test_postgres_events_in_seq_order_when_one_process_publishes_late(pg: Cluste
         proxy.close()
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: processes started together on a fresh PostgreSQL database race "
-                   "in the Alembic migration (no lock): all but one crash with UniqueViolation on alembic_version")
 @pytest.mark.timeout(90)
 def test_postgres_processes_start_together_on_a_fresh_database(servers: ServerFactory, pg_database: str,
                                                                tmp_path: Path) -> None:
