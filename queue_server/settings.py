@@ -32,7 +32,7 @@ class Settings:
     background_tasks: bool = True
     sqlite_synchronous: str = "FULL"
     testing: bool = False
-    auth_required: bool = False
+    auth_required: bool = True  # staff log in for window actions; devices use tokens
 
     def resolve_secret_key(self) -> str:
         """Signs login sessions: env, or a file beside a SQLite database, so sessions survive a restart."""

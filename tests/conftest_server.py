@@ -25,6 +25,9 @@ import pytest
 import requests
 import socketio
 
+from queue_server.domain.errors import DomainError
+from tests.support.live import PASSWORD, add_staff
+
 REPO = Path(__file__).resolve().parents[1]
 ONEWINDOW = Path(sys.executable).with_name("onewindow")
 if not ONEWINDOW.exists():  # pragma: no cover - a venv without the console script
@@ -155,11 +158,17 @@ class ServerFactory:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.started: list[ServerProcess] = []
+        self._staffed: set[str] = set()
 
     def start(self, *, database: str, config: Path | None = None, clock: str | None = MORNING,
               always_open: bool = False, message_queue: str | None = None, port: int | None = None,
               extra: list[str] | None = None, env: dict[str, str] | None = None,
               name: str | None = None, timeout: float = 30.0) -> ServerProcess:
+        if database not in self._staffed:
+            # Window actions need a logged-in member of staff: "tester", a supervisor, acts for every window.
+            with contextlib.suppress(DomainError):
+                add_staff(database)
+            self._staffed.add(database)
         args = ["--database", database, "--log-level", "INFO"]
         if config is not None:
             args += ["--config", str(config)]
@@ -244,10 +253,21 @@ class Api:
 
     def __init__(self, base: str, actor: str = "staff:tester") -> None:
         self.base = base
+        self.actor = actor
         self.session = requests.Session()
-        self.session.headers["X-Actor"] = actor
+        self._logged_in = not actor.startswith(("staff:", "device:"))  # kiosks and citizens need no login
+
+    def _login(self) -> None:
+        """Staff (and the worker processes that act as windows) log in as the tester supervisor."""
+        r = self.session.post(self.base + "/auth/login", json={"username": "tester", "password": PASSWORD},
+                              timeout=15)
+        assert r.status_code == 200, f"login failed: {r.status_code} {r.text[:300]}"
+        self.session.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+        self._logged_in = True
 
     def request(self, method: str, path: str, json: Any = None, **kw: Any) -> tuple[int, Any]:
+        if not self._logged_in:
+            self._login()
         r = self.session.request(method, self.base + path, json=json, timeout=kw.pop("timeout", 15), **kw)
         ctype = r.headers.get("Content-Type", "")
         assert ctype.startswith("application/json"), f"{method} {path}: {r.status_code} {ctype}: {r.text[:300]}"
@@ -310,8 +330,12 @@ class Screen:
 
     def connect(self, url: str | None = None) -> Screen:
         self.url = url or self.url
-        auth = {"actor": self.actor} if self.actor else None
-        self.sio.connect(self.url, transports=["websocket"], auth=auth, wait_timeout=10)
+        headers = {}
+        if self.actor and self.actor.startswith("staff:"):
+            api = Api(self.url + "/api/v1", self.actor)
+            api._login()
+            headers["Cookie"] = "; ".join(f"{c.name}={c.value}" for c in api.session.cookies)
+        self.sio.connect(self.url, transports=["websocket"], headers=headers, wait_timeout=10)
         return self
 
     def call(self, event: str, data: Any = None, timeout: float = 15) -> Any:

@@ -48,19 +48,26 @@ def _csrf() -> None:
         check_csrf()
 
 
+SELF_NAMED_KINDS = ("kiosk", "citizen")
+
+
 def current_actor(default_kind: str = "staff") -> Actor:
-    """Who is acting: the logged-in member of staff or the device token's station; otherwise (only where the
-    hall runs without required login) the caller may name itself in X-Actor (kind:id)."""
+    """Who is acting: the logged-in member of staff or the device token's station. An anonymous caller may name
+    itself in X-Actor (kind:id) for the record — a kiosk page says which kiosk it is — but where login is
+    required only as a kiosk or a citizen: a name grants nothing."""
     ident = current_identity()
-    if ident.staff is not None or ident.station is not None or auth_required():
+    if ident.staff is not None or ident.station is not None:
         return ident.actor
     raw = request.headers.get("X-Actor")
     if raw is None:
-        return Actor(default_kind, "anonymous")
+        return ident.actor if auth_required() else Actor(default_kind, "anonymous")
     if not _ACTOR_RE.match(raw):
-        raise ApiError(400, "bad_actor", "X-Actor must look like staff:zhang.wei or kiosk:kiosk-1")
-    kind, _, ident = raw.partition(":")
-    return Actor(kind, ident)
+        raise ApiError(400, "bad_actor", "X-Actor must look like kiosk:kiosk-1")
+    kind, _, name = raw.partition(":")
+    if auth_required() and kind not in SELF_NAMED_KINDS:
+        raise ApiError(401, "not_logged_in", f"a {kind} must log in (staff) or send its device token, not name "
+                       "itself in X-Actor")
+    return Actor(kind, name)
 
 
 def body(model: type[B]) -> B:

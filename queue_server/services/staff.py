@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..domain.errors import DomainError, InvalidInput, NotFound
+from ..store.db import plain_write_tx
 from ..store.schema import device_tokens, staff
 
 ROLES = ("window_staff", "approver", "supervisor", "technician", "admin")
@@ -89,7 +90,7 @@ def add_user(engine: Engine, now: datetime, username: str, display_name: str, pa
             raise InvalidInput(f"unknown windows: {', '.join(unknown)}", code="bad_window")
     _check_password(password)
     try:
-        with engine.begin() as conn:
+        with plain_write_tx(engine) as conn:
             new_id = conn.execute(staff.insert().values(
                 username=username, display_name=display_name, roles=roles, windows=windows or [],
                 departments=departments or [], post=post, photo=photo,
@@ -122,7 +123,7 @@ def list_users(engine: Engine) -> list[StaffMember]:
 
 
 def set_disabled(engine: Engine, username: str, disabled: bool) -> StaffMember:
-    with engine.begin() as conn:
+    with plain_write_tx(engine) as conn:
         done = conn.execute(update(staff).where(staff.c.username == username).values(
             disabled=int(disabled), session_version=staff.c.session_version + 1))
     if done.rowcount != 1:
@@ -132,7 +133,7 @@ def set_disabled(engine: Engine, username: str, disabled: bool) -> StaffMember:
 
 def set_password(engine: Engine, username: str, password: str) -> None:
     _check_password(password)
-    with engine.begin() as conn:
+    with plain_write_tx(engine) as conn:
         done = conn.execute(update(staff).where(staff.c.username == username).values(
             password_hash=generate_password_hash(password), failed_logins=0, locked_until=None,
             session_version=staff.c.session_version + 1))
@@ -144,7 +145,7 @@ def authenticate(engine: Engine, now: datetime, username: str, password: str) ->
     """The member of staff, or AuthFailed / Locked. The same message for unknown user and wrong password."""
     failure: DomainError | None = None
     # The failure count must be committed even though the login fails, so raise only after the transaction.
-    with engine.begin() as conn:
+    with plain_write_tx(engine) as conn:
         row = conn.execute(select(staff).where(staff.c.username == username)).first()
         if row is None:
             check_password_hash(_dummy_hash(), password)  # the same work either way: no user enumeration by timing
@@ -180,13 +181,13 @@ def _token_hash(raw: str) -> str:
 def add_device_token(engine: Engine, now: datetime, station: str) -> str:
     """A new token for a station's agent; only its hash is kept, so it is shown once."""
     raw = f"ow_{station}_{secrets.token_urlsafe(24)}"
-    with engine.begin() as conn:
+    with plain_write_tx(engine) as conn:
         conn.execute(device_tokens.insert().values(station=station, token_hash=_token_hash(raw), created_at=now))
     return raw
 
 
 def revoke_device_tokens(engine: Engine, now: datetime, station: str) -> int:
-    with engine.begin() as conn:
+    with plain_write_tx(engine) as conn:
         return conn.execute(update(device_tokens).where(device_tokens.c.station == station,
                                                         device_tokens.c.revoked_at.is_(None))
                             .values(revoked_at=now)).rowcount

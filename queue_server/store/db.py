@@ -139,6 +139,19 @@ def write_tx(engine: Engine, hall_id: str, after_commit: Callable[[], None] | No
 
 
 @contextmanager
+def plain_write_tx(engine: Engine) -> Iterator[Connection]:
+    """A write transaction outside any hall (staff accounts, tokens): on SQLite it takes the write lock at BEGIN
+    like every writer, so it waits its turn instead of failing with "database is locked" when upgrading."""
+    with engine.connect() as conn:
+        conn.info["write"] = True
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            conn.info.pop("write", None)
+
+
+@contextmanager
 def read_tx(engine: Engine) -> Iterator[Connection]:
     with engine.connect() as conn, conn.begin():
         yield conn

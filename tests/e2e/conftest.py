@@ -22,6 +22,8 @@ from typing import Any
 import pytest
 import requests
 
+from tests.support.live import StaffSession, add_staff
+
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "tests" / "artifacts"
 ONEWINDOW = Path(sys.executable).with_name("onewindow")
@@ -57,8 +59,11 @@ class HallServer:
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
         self.logs: list[Path] = []
+        self._staff: StaffSession | None = None
 
     def start(self, timeout: float = 30.0) -> HallServer:
+        if not self.logs:
+            add_staff(self.database)  # a supervisor the tests act as (window actions need a login)
         log = self.workdir / f"server-{len(self.logs) + 1}.log"
         self.logs.append(log)
         with open(log, "wb") as out:
@@ -102,7 +107,9 @@ class HallServer:
 
     # ---- the REST calls a kiosk and a window panel make
     def post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        r = requests.post(self.base_url + path, json=body or {}, timeout=10)
+        if self._staff is None:
+            self._staff = StaffSession(self.base_url)
+        r = self._staff.post(self.base_url + path, json=body or {}, timeout=10)
         assert r.ok, f"POST {path} -> {r.status_code} {r.text}"
         return r.json()
 

@@ -24,6 +24,7 @@ from pyzbar import pyzbar
 
 from devices.printer.simulator import DEFAULT_PAPER_MM
 from tests.integration.agent.harness import DEVICES_TOML, AgentProcess, Server, Simulators, wait_for
+from tests.support.live import StaffSession
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -237,8 +238,9 @@ def test_card_tap_on_a_destination_issues_at_once(page: Page, hall: LiveHall):
 
 def book(hall: LiveHall, minutes: int) -> str:
     slot = datetime.now(TZ).replace(microsecond=0) + timedelta(minutes=minutes)
-    r = requests.post(f"{hall.server.api}/kiosk/appointments", json={"item_id": "passport",
-                                                                     "slot_at": slot.isoformat()}, timeout=5)
+    staff = StaffSession(hall.server.url)  # appointments are booked by staff (or the booking system)
+    r = staff.post(f"{hall.server.api}/kiosk/appointments",
+                   json={"item_id": "passport", "slot_at": slot.isoformat()}, timeout=5)
     assert r.status_code == 201, r.text
     return r.json()["code"]
 

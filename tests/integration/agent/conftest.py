@@ -34,10 +34,11 @@ def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hall]:
     kiosk = window = None
     try:
         server.start()
-        # the kiosk authenticates with a device token, as in a hall that requires login; the window names itself
+        # every agent authenticates with its station's device token, as in a hall
         token = server.device_token("kiosk-1", directory / "kiosk-1.token")
         kiosk = AgentProcess(directory, "kiosk-1", server, token_file=token).start()
-        window = AgentProcess(directory, "window-1", server).start()
+        window_token = server.device_token("window-1", directory / "window-1.token")
+        window = AgentProcess(directory, "window-1", server, token_file=window_token).start()
         hall = Hall(directory, server, sims, kiosk, window)
         for station, device in (("kiosk-1", "printer"), ("kiosk-1", "idcard"), ("kiosk-1", "scanner"),
                                 ("kiosk-1", "camera"),

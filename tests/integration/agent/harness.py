@@ -27,6 +27,7 @@ from devices.idcard.simulator import IdCardSimulator
 from devices.led.simulator import LedBusSimulator
 from devices.printer.simulator import PrinterSimulator
 from devices.scanner.simulator import ScannerSimulator
+from tests.support.live import StaffSession, add_staff
 
 ONEWINDOW = Path(sys.executable).with_name("onewindow")
 if not ONEWINDOW.exists():  # pragma: no cover - a venv without the console script
@@ -80,8 +81,11 @@ class Server:
         self.database = directory / "hall.db"
         self.log_path = directory / "server.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        self._staff: StaffSession | None = None
 
     def start(self, timeout: float = 20.0) -> Server:
+        if not self.database.exists():
+            add_staff(self.database)  # the supervisor the tests act as
         cmd = [str(ONEWINDOW), "serve", "--host", "127.0.0.1", "--port", str(self.port), "--database",
                str(self.database), "--always-open", "--log-level", "WARNING"]
         with open(self.log_path, "ab") as log:
@@ -132,7 +136,9 @@ class Server:
         return response.json()
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
-        response = requests.post(f"{self.api}{path}", json=body, timeout=5)
+        if self._staff is None:
+            self._staff = StaffSession(self.url)
+        response = self._staff.post(f"{self.api}{path}", json=body, timeout=5)
         assert response.status_code in (200, 201), response.text
         return response.json()
 
@@ -205,7 +211,8 @@ class AgentProcess:
 
     def __init__(self, directory: Path, station: str, server: Server, token_file: Path | None = None) -> None:
         self.directory = directory
-        self.token_file = token_file
+        # Agents always authenticate: the station's own device token, made on the server's database if not given.
+        self.token_file = token_file or server.device_token(station, directory / f"{station}.token")
         self.station = station
         self.server = server
         self.state_dir = directory / "state"

@@ -27,6 +27,7 @@ from devices.printer.codec import PROFILES, render
 from devices.printer.document import TicketDocument
 from devices.printer.transcript import transcribe
 from tests.integration.agent.harness import ONEWINDOW, Server, wait_for
+from tests.support.live import StaffSession
 
 pytestmark = pytest.mark.timeout(60)
 TZ = ZoneInfo("Asia/Shanghai")
@@ -36,12 +37,12 @@ ELDER = {"id_number": "11010519491231002X", "name": "王小娜", "birth_date": "
 class Client:
     """A Socket.IO client recording every event it receives (in the hall room unless told otherwise)."""
 
-    def __init__(self, url: str, subscribe: bool = True) -> None:
+    def __init__(self, url: str, subscribe: bool = True, token: str | None = None) -> None:
         self.events: list[tuple[str, Any]] = []
         self.lock = threading.Lock()
         self.sio = socketio.Client(reconnection=False)
         self.sio.on("*", self._any)
-        self.sio.connect(url, transports=["polling"], wait_timeout=5)
+        self.sio.connect(url, transports=["polling"], wait_timeout=5, auth={"token": token} if token else None)
         if subscribe:
             assert self.sio.call("subscribe", {"hall": True}, timeout=5)["ok"]
 
@@ -73,7 +74,8 @@ def server(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def agent(server: Server):
-    a = Client(server.url, subscribe=False)
+    token = server.device_token("kiosk-1", server.database.parent / "kiosk-1.token").read_text().strip()
+    a = Client(server.url, subscribe=False, token=token)  # a stand-in agent with the station's device token
     a.call("agent_hello", {"station": "kiosk-1"})
     a.call("device_health", {"station": "kiosk-1", "device": "printer", "status": "ok", "detail": {"state": "ready"}})
     try:
@@ -170,8 +172,12 @@ def test_out_of_paper_shows_the_ticket_and_alerts_staff(server: Server, agent: C
 
 def test_appointment_checks_in_once(server: Server, agent: Client):
     slot = datetime.now(TZ).replace(microsecond=0) + timedelta(minutes=5)
-    status, booked = api(server, "POST", "/kiosk/appointments", {"item_id": "passport", "slot_at": slot.isoformat()})
-    assert status == 201 and booked["status"] == "booked"
+    status, _ = api(server, "POST", "/kiosk/appointments", {"item_id": "passport", "slot_at": slot.isoformat()})
+    assert status == 401  # a kiosk cannot book; staff (or the booking system) do
+    r = StaffSession(server.url).post(f"{server.api}/kiosk/appointments",
+                                      json={"item_id": "passport", "slot_at": slot.isoformat()})
+    booked = r.json()
+    assert r.status_code == 201 and booked["status"] == "booked"
     status, out = api(server, "POST", "/kiosk/checkin", {"station": "kiosk-1", "code": booked["code"]})
     assert status == 201 and out["ticket"]["priority"] == "appointment" and out["print"]["status"] == "sent"
     status, err = api(server, "POST", "/kiosk/checkin", {"station": "kiosk-1", "code": booked["code"]})

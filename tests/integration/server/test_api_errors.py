@@ -16,7 +16,7 @@ import requests
 
 from tests.conftest_server import REPO, Api, Screen, ServerFactory, ServerProcess, write_hall
 
-JSON_HEADERS = {"Content-Type": "application/json", "X-Actor": "staff:tester"}
+JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +33,15 @@ def srv(shared_server: ServerProcess, module_servers: ServerFactory, request: py
 
 
 def _raw(srv: ServerProcess, method: str, path: str, data: str | bytes | None = None,
-         headers: dict[str, str] | None = None) -> requests.Response:
-    return requests.request(method, srv.api + path, data=data, headers={**JSON_HEADERS, **(headers or {})},
-                            timeout=15)
+         headers: dict[str, str] | None = None, login: bool = True) -> requests.Response:
+    """A raw request (any bytes as the body); by default as the logged-in tester, so the check is the body's."""
+    session = requests.Session()
+    if login:
+        api = Api(srv.api)
+        api._login()
+        session = api.session
+    return session.request(method, srv.api + path, data=data, headers={**JSON_HEADERS, **(headers or {})},
+                           timeout=15)
 
 
 def assert_error(r: requests.Response, status: int, code: str | None = None) -> dict[str, Any]:
@@ -72,7 +78,11 @@ def test_malformed_and_mistyped_requests(srv: ServerProcess) -> None:
     err = assert_error(_raw(srv, "POST", "/windows/w01/hold", json.dumps({"reason": "x" * 101})), 422)
     assert [d["field"] for d in err["details"]] == ["reason"]
     assert_error(_raw(srv, "GET", "/events?since=yesterday"), 400, "bad_parameter")
-    assert_error(_raw(srv, "POST", "/tickets", json.dumps({"queue_id": "qa"}), {"X-Actor": "root"}), 400, "bad_actor")
+    assert_error(_raw(srv, "POST", "/tickets", json.dumps({"queue_id": "qa"}), {"X-Actor": "root"}, login=False), 400,
+                 "bad_actor")
+    assert_error(_raw(srv, "POST", "/windows/w01/open", "{}", {"X-Actor": "staff:mallory"}, login=False), 401,
+                 "not_logged_in")
+    assert_error(_raw(srv, "POST", "/windows/w01/open", "{}", login=False), 401, "not_logged_in")
     assert_error(_raw(srv, "POST", "/tickets", json.dumps({"queue_id": "qa"}), {"Idempotency-Key": "k" * 101}),
                  400, "bad_idempotency_key")
 
@@ -82,9 +92,15 @@ def test_malformed_and_mistyped_requests(srv: ServerProcess) -> None:
         reply = client.call("issue_ticket", {"queue_id": ["qa"], "green": "maybe"})
         assert reply["ok"] is False and reply["status"] == 422 and reply["error"]["code"] == "invalid_request"
         assert {d["field"] for d in reply["error"]["details"]} == {"queue_id", "green"}
-        reply = client.call("window_action", {"window_id": "w99", "action": "call-next"})
-        assert reply["ok"] is False and reply["status"] == 404 and reply["error"]["code"] == "window_not_found"
-        reply = client.call("window_action", {"window_id": "w01", "action": "dance"})
+        reply = client.call("window_action", {"window_id": "w01", "action": "call-next"})
+        assert reply["ok"] is False and reply["status"] == 401 and reply["error"]["code"] == "not_logged_in"
+        panel = Screen(srv.url, "panel", actor="staff:tester").connect()
+        try:
+            reply = panel.call("window_action", {"window_id": "w99", "action": "call-next"})
+            assert reply["ok"] is False and reply["status"] == 404 and reply["error"]["code"] == "window_not_found"
+            reply = panel.call("window_action", {"window_id": "w01", "action": "dance"})
+        finally:
+            panel.drop()
         assert reply["ok"] is False and reply["status"] == 422 and "call-next" in reply["error"]["message"]
         reply = client.call("subscribe", {"zones": ["nowhere"]})
         assert reply["ok"] is False and reply["status"] == 404 and reply["error"]["code"] == "zone_not_found"
