@@ -1,0 +1,101 @@
+"""The window panel in Chromium: a clerk logs in and calls; the hall screen in another browser context shows the
+call and asks for the right clips; what the clerk may not do is refused."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import requests
+
+from display.voice import clip_sequence
+from tests.e2e.conftest import screenshot, wait_live
+from tests.support.live import PASSWORD, StaffSession, add_staff
+
+
+def login(page, base_url: str, username: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(base_url + "/staff/panel")
+    page.wait_for_selector("#login-form")  # not logged in: sent to the login page
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("#login-button")
+    page.wait_for_selector("#current-number")
+
+
+def test_clerk_calls_with_the_keyboard_and_the_hall_screen_announces_it(hall_server, new_page) -> None:  # type: ignore[no-untyped-def]
+    add_staff(hall_server.database, "li.na", roles=("window_staff",), windows=("w01",), name="李娜")
+    hall = new_page()
+    hall.goto(hall_server.base_url + "/display/hall")
+    wait_live(hall)
+
+    ticket = hall_server.issue("comprehensive")
+    panel = new_page(viewport={"width": 1400, "height": 900})
+    login(panel, hall_server.base_url, "li.na")
+    panel.wait_for_function(f"() => document.querySelector('#waiting').innerText.includes('{ticket['number']}')")
+
+    panel.keyboard.press("F1")  # call next
+    panel.wait_for_function(f"() => document.querySelector('#current-number').innerText === '{ticket['number']}'")
+    hall.wait_for_function(f"() => document.querySelector('#now-number').innerText.trim() === '{ticket['number']}'")
+    hall.wait_for_function("() => window.__voiceLog.length >= 1", timeout=30000)
+    assert hall.evaluate("window.__voiceLog")[0]["clips"] == clip_sequence(ticket["number"], 1, "zh")
+
+    panel.keyboard.press("F3")  # start
+    panel.wait_for_function("() => document.querySelector('#current-meta').innerText.includes('办理中')")
+    panel.keyboard.press("F4")  # finish
+    panel.wait_for_function("() => document.querySelector('#current-number').innerText === '—'")
+    screenshot(panel, "panel-after-finish")
+    assert panel.errors == [] and hall.errors == []
+
+    staff = StaffSession(hall_server.base_url)
+    t = staff.get(f"/tickets/{ticket['id']}").json()["ticket"]
+    assert t["status"] == "done" and t["window_id"] == "w01"
+    # every transition is recorded against the clerk who pressed the key
+    with sqlite3.connect(hall_server.database) as db:
+        rows = db.execute("SELECT action, actor FROM ticket_transitions WHERE ticket_id = ? ORDER BY id",
+                          (ticket["id"],)).fetchall()
+    assert rows[1:] == [("call", "staff:li.na"), ("start", "staff:li.na"), ("finish", "staff:li.na")]
+
+
+def test_forbidden_actions_are_refused(hall_server, new_page) -> None:  # type: ignore[no-untyped-def]
+    add_staff(hall_server.database, "wang.fang", roles=("window_staff",), windows=("w02",), name="王芳")
+    add_staff(hall_server.database, "zhao.qiang", roles=("approver",), name="赵强")
+    base = hall_server.base_url
+    hall_server.issue("comprehensive")
+
+    # not logged in: the panel sends the browser to the login page, the API answers 401
+    page = new_page()
+    page.goto(base + "/staff/panel?window=w01")
+    page.wait_for_selector("#login-form")
+    r = requests.post(f"{base}/api/v1/windows/w01/call-next", json={}, timeout=10)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "not_logged_in"
+
+    # a wrong password says so, without saying which part was wrong
+    page.fill("#username", "wang.fang")
+    page.fill("#password", "not-the-password")
+    page.click("#login-button")
+    page.wait_for_selector("#login-error:not([hidden])")
+    assert "用户名或密码错误" in page.inner_text("#login-error")
+
+    # the wrong window: the panel only offers the clerk's own, and the API refuses another
+    login(page, base, "wang.fang")
+    assert page.eval_on_selector_all("#window-select option", "els => els.map(e => e.value)") == ["w02"]
+    refused = page.evaluate("""async () => {
+        const csrf = document.querySelector('meta[name="csrf-token"]').content;
+        const r = await fetch('/api/v1/windows/w01/call-next', {method: 'POST', credentials: 'same-origin',
+            headers: {'Content-Type': 'application/json', 'X-CSRF-Token': csrf}, body: '{}'});
+        return [r.status, (await r.json()).error.code];
+    }""")
+    assert refused == [403, "wrong_window"]
+
+    # a missing CSRF token: the same logged-in browser, a request without the page's token
+    no_csrf = page.evaluate("""async () => {
+        const r = await fetch('/api/v1/windows/w02/open', {method: 'POST', credentials: 'same-origin',
+            headers: {'Content-Type': 'application/json'}, body: '{}'});
+        return [r.status, (await r.json()).error.code];
+    }""")
+    assert no_csrf == [403, "csrf_failed"]
+
+    # the wrong role: an approver cannot work a window
+    approver = StaffSession(base, "zhao.qiang")
+    r = approver.post("/windows/w01/call-next", json={})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "wrong_role"
+    screenshot(page, "panel-wrong-window")
