@@ -39,6 +39,11 @@ def _config_or_exit(path: str | None):  # type: ignore[no-untyped-def]
         sys.exit(2)
 
 
+def _quiet_libraries() -> None:
+    """Alembic's start-up chatter hides the lines a technician needs (the URLs, the errors)."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
 def _run_server(settings: Settings, host: str, port: int) -> None:
     from .app import create_app
     from .extensions import socketio
@@ -96,6 +101,7 @@ def _settings(config_path, database, async_mode, message_queue, always_open, clo
 @_server_options
 def serve(host, port, config_path, database, async_mode, message_queue, always_open, clock, log_level):  # type: ignore[no-untyped-def]
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _quiet_libraries()
     _run_server(_settings(config_path, database, async_mode, message_queue, always_open, clock), host, port)
 
 
@@ -105,6 +111,7 @@ def hall(host, port, config_path, database, async_mode, message_queue, always_op
     from .hall_runner import run_hall
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _quiet_libraries()
     settings = _settings(config_path, database, async_mode, message_queue, always_open, clock)
     run_hall(settings, host, port, lambda: _run_server(settings, host, port))
 
