@@ -8,6 +8,7 @@
   const $ = (id) => document.getElementById(id);
   let state = null;        // the window as the server last described it
   let refreshTimer = null;
+  let epoch = 0;           // bumped by every action, so a refresh that overlapped one cannot paint older state
 
   async function api(method, path, body) {
     const r = await fetch("/api/v1" + path, {
@@ -70,9 +71,11 @@
   }
 
   async function refresh() {
+    const started = epoch;
     const [ws, waiting, held] = await Promise.all([
       api("GET", "/windows"), api("GET", `/windows/${windowId}/waiting?limit=6`), api("GET", `/windows/${windowId}/held`),
     ]);
+    if (started !== epoch) { scheduleRefresh(); return; }  // an action answered meanwhile: ask again
     render(ws.windows.find((w) => w.window_id === windowId));
     $("waiting").innerHTML = waiting.queues.map((q) =>
       `<h4>${esc(q.name)} <small>(${q.waiting} 人等候, 权重 ${q.weight})</small></h4><table>` +
@@ -97,7 +100,9 @@
       if (action === "pause") extra = {reason: prompt("暂停原因 / reason (可空)") || null};
       if (action === "close" && !confirm("今日停止服务？/ Close the window for the day?")) return;
       const path = action === "request-evaluation" ? `/windows/${windowId}/request-evaluation` : `/windows/${windowId}/${action}`;
+      epoch++;
       const r = await api("POST", path, extra || {});
+      epoch++;
       if (r.window_id) render(r);
       say(r.message || (r.ticket ? `${r.ticket.number} · ${statusZh(r.ticket.status) || r.ticket.status}` :
         action === "request-evaluation" ? "已请求评价 / evaluation requested" : "OK"));
