@@ -7,14 +7,16 @@ import sys
 
 
 def _wants_gevent(argv: list[str]) -> bool:
-    if os.environ.get("ONEWINDOW_ASYNC_MODE") == "gevent":
-        return True
+    """The async mode ``serve``/``hall`` will run: the --async-mode given, else the default (gevent)."""
+    from .settings import DEFAULT_ASYNC_MODE  # a light module: nothing imported there needs patching
+
+    mode = os.environ.get("ONEWINDOW_ASYNC_MODE", DEFAULT_ASYNC_MODE)
     for i, arg in enumerate(argv):
-        if arg == "--async-mode" and i + 1 < len(argv) and argv[i + 1] == "gevent":
-            return True
-        if arg == "--async-mode=gevent":
-            return True
-    return False
+        if arg == "--async-mode" and i + 1 < len(argv):
+            mode = argv[i + 1]
+        elif arg.startswith("--async-mode="):
+            mode = arg.split("=", 1)[1]
+    return mode == "gevent"
 
 
 def main() -> None:

@@ -77,7 +77,8 @@ def _server_options(f):  # type: ignore[no-untyped-def]
         click.option("--config", "config_path", type=click.Path(dir_okay=False), help="hall config (YAML); "
                      "default: the bundled Hezuo configuration"),
         click.option("--database", help="SQLite file path (default var/onewindow.db) or postgresql://host/db"),
-        click.option("--async-mode", type=click.Choice(ASYNC_MODES), default=DEFAULT_ASYNC_MODE, show_default=True),
+        click.option("--async-mode", type=click.Choice(ASYNC_MODES), default=DEFAULT_ASYNC_MODE, show_default=True,
+                     envvar="ONEWINDOW_ASYNC_MODE"),
         click.option("--message-queue", help="redis://host:port/0 when several server processes serve one hall"),
         click.option("--always-open", is_flag=True, help="demo mode: issue tickets outside business hours"),
         click.option("--clock", help="start the clock at this local time (demos and tests), e.g. 2026-11-26T09:30"),

@@ -109,17 +109,14 @@ class DefaultCallingPolicy:
             return Choice(self._by_weight(group, window, now), streak + 1, "priority")
         return Choice(self._by_weight(normal, window, now), 0, "normal")
 
-    def rank(self, candidates: Sequence[Candidate], now: datetime) -> list[Candidate]:
-        def key(c: Candidate) -> tuple[int, datetime, int]:
-            if c.priority is PriorityClass.GREEN:
-                cls = -1
-            elif c.priority in self._order:
-                cls = self._order[c.priority]
-            else:
-                cls = len(self._order)
-            return (cls, c.position, c.ticket_id)
+    def class_rank(self, priority: PriorityClass) -> int:
+        """Where a class stands in a queue's order: green first, the priority classes, normal last."""
+        if priority is PriorityClass.GREEN:
+            return -1
+        return self._order.get(priority, len(self._order))
 
-        return sorted(candidates, key=key)
+    def rank(self, candidates: Sequence[Candidate], now: datetime) -> list[Candidate]:
+        return sorted(candidates, key=lambda c: (self.class_rank(c.priority), c.position, c.ticket_id))
 
 
 def people_ahead(policy: CallingPolicy, queue_waiting: Sequence[Candidate], ticket_id: int, now: datetime) -> int:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, and_, case, func, or_, select, update
 
 from ..domain.calling import people_ahead
 from ..domain.errors import CapReached, Closed, DomainError, InvalidInput, InvalidTransition, NotFound
@@ -104,11 +104,9 @@ def ticket_view(conn: Connection, ctx: HallContext, t: Any) -> dict[str, Any]:
     view["tracker_token"] = t.tracker_token
     view["tracker_url"] = f"{ctx.config.hall.tracker_base_url.rstrip('/')}/t/{t.tracker_token}"
     if t.status == TicketStatus.WAITING.value:
-        waiting = candidates(conn, ctx, t.service_day, [t.queue_id])
-        ahead = people_ahead(ctx.policy, waiting, t.id, ctx.now())
-        busy = {c.queue_id for c in waiting}
+        ahead = _ahead(conn, ctx, t)
         est = estimate_wait(ahead, recent_service_seconds(conn, ctx, t.service_day, t.queue_id),
-                            queue.default_service_min, open_window_weights(conn, ctx), t.queue_id, busy)
+                            queue.default_service_min, open_window_weights(conn, ctx), t.queue_id, {t.queue_id})
         view["ahead"] = ahead
         view["estimated_wait_min"] = est.minutes
         view["estimate_basis"] = est.basis
@@ -116,6 +114,25 @@ def ticket_view(conn: Connection, ctx: HallContext, t: Any) -> dict[str, Any]:
         view["ahead"] = 0
         view["estimated_wait_min"] = None
     return view
+
+
+def _ahead(conn: Connection, ctx: HallContext, t: Any) -> int:
+    """Waiting tickets of the queue the policy would call before this one. With a policy that ranks by class
+    then position (the default) one COUNT does it; any other policy ranks the whole queue."""
+    class_rank = getattr(ctx.policy, "class_rank", None)
+    if class_rank is None:
+        return people_ahead(ctx.policy, candidates(conn, ctx, t.service_day, [t.queue_id]), t.id, ctx.now())
+    mine = class_rank(PriorityClass(t.priority))
+    ranked = case({p.value: class_rank(p) for p in PriorityClass}, value=tickets.c.priority, else_=99)
+    return conn.execute(
+        select(func.count()).where(
+            tickets.c.hall_id == ctx.hall_id, tickets.c.service_day == t.service_day,
+            tickets.c.queue_id == t.queue_id, tickets.c.status == TicketStatus.WAITING.value, tickets.c.id != t.id,
+            or_(ranked < mine, and_(ranked == mine, or_(tickets.c.position < t.position,
+                                                        and_(tickets.c.position == t.position,
+                                                             tickets.c.id < t.id)))),
+        )
+    ).scalar_one()
 
 
 def _resolve_queue(ctx: HallContext, req: IssueRequest) -> tuple[str, Any]:

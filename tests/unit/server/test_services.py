@@ -257,3 +257,23 @@ def test_events_carry_increasing_sequence_numbers(hall):
     called = [e for e in hall.publisher.published if e["type"] == "ticket_called"][0]
     assert called["payload"]["call_text"] == "请 A001 号到 1 号窗口办理"
     assert {"hall:test", "window:w1", "zone:z1", "ticket:1"} <= set(called["rooms"])
+
+
+def test_people_ahead_follows_the_policy_order(hall):
+    from queue_server.domain.calling import Candidate
+
+    T.issue_ticket(hall, T.IssueRequest(queue_id="a"), KIOSK)
+    T.issue_ticket(hall, T.IssueRequest(queue_id="a"), KIOSK)
+    legal = T.issue_ticket(hall, T.IssueRequest(queue_id="a", legal_reason="military"), KIOSK).ticket
+    green = T.issue_ticket(hall, T.IssueRequest(queue_id="a", green=True), KIOSK).ticket
+    last = T.issue_ticket(hall, T.IssueRequest(queue_id="a"), KIOSK).ticket
+    assert (green["ahead"], legal["ahead"], last["ahead"]) == (0, 0, 4)
+    assert T.get_ticket_view(hall, legal["id"])["ahead"] == 1  # behind the green channel now
+    # the same answer as ranking the whole queue with the policy (the path any other policy takes)
+    with hall.engine.connect() as conn:
+        from queue_server.services.common import candidates
+
+        waiting: list[Candidate] = candidates(conn, hall, "2026-11-26", ["a"])
+    ranked = [c.ticket_id for c in hall.policy.rank(waiting, hall.now())]
+    for t in (legal, green, last):
+        assert T.get_ticket_view(hall, t["id"])["ahead"] == ranked.index(t["id"])
