@@ -15,14 +15,11 @@ from datetime import date, datetime
 from typing import Any
 
 from flask import current_app, render_template
-from sqlalchemy import select
 
 from queue_server.auth import current_identity
 from queue_server.domain.errors import CalendarUnknown, NotFound
 from queue_server.services import cases as case_service
 from queue_server.services import evaluations as evaluation_service
-from queue_server.store.cases_schema import cases
-from queue_server.store.db import read_tx
 
 from . import bp
 from .routes import ASSET_VERSION, _ctx, _names
@@ -63,22 +60,6 @@ def _issuance_windows(ctx: Any) -> list[int]:
     return [w.number for w in ctx.config.windows if any(wq.queue == queue for wq in w.queues)]
 
 
-def _case_extras(ctx: Any, token: str) -> dict[str, Any]:
-    """What the tracker view does not carry (yet): the promised working days and the 容缺 list with its deadline.
-    Read here, public fields only, until ``case_status_for_tracker`` returns them itself."""
-    with read_tx(ctx.engine) as conn:
-        row = conn.execute(select(cases.c.promised_days, cases.c.deficiency).where(
-            cases.c.tracker_token == token, cases.c.hall_id == ctx.hall_id)).first()
-    if row is None:
-        return {}
-    out: dict[str, Any] = {"promised_days": row.promised_days}
-    d = row.deficiency or {}
-    if d.get("names"):
-        out["deficiency"] = {"names": [str(n) for n in d["names"]], "supply_by": d.get("supply_by"),
-                             "supplied": bool(d.get("supplied_at"))}
-    return out
-
-
 def case_view(token: str) -> dict[str, Any] | None:
     """The case page's data for a tracker token, or None when no case has it."""
     ctx = _ctx()
@@ -94,10 +75,8 @@ def case_view(token: str) -> dict[str, Any] | None:
     out["delivery"] = {k: delivery[k] for k in ("method", "carrier", "tracking_number") if delivery.get(k)} or None
     ev = view.get("evaluation")
     out["evaluation"] = {"url": f"/evaluate/{ev['token']}", "rated": bool(ev.get("rated"))} if ev else None
-    extras = _case_extras(ctx, token)
-    out["promised_days"] = extras.get("promised_days")
-    deficiency = view.get("deficiency") or extras.get("deficiency")
-    out["deficiency"] = deficiency
+    out["promised_days"] = view.get("promised_days")
+    out["deficiency"] = view.get("deficiency")
     out["issuance_windows"] = _issuance_windows(ctx)
     out["workdays_left"] = None
     if out["status"] == "accepted" and out["due_on"]:

@@ -875,6 +875,12 @@ def _tracker_view(ctx: HallContext, conn: Connection, c: Row) -> dict[str, Any]:
         req = request_for_subject(conn, ctx, "case", c.id)
         if req is not None:
             view["evaluation"] = {"token": req.token, "rated": req.status == "rated"}
+    view["promised_days"] = c.promised_days
+    deficiency = c.deficiency or {}
+    if deficiency.get("names"):
+        view["deficiency"] = {"names": [str(n) for n in deficiency["names"]],
+                              "supply_by": deficiency.get("supply_by"),
+                              "supplied": bool(deficiency.get("supplied_at"))}
     return view
 
 
