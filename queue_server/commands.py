@@ -120,7 +120,17 @@ def hall(host, port, config_path, database, async_mode, message_queue, always_op
 @cli.command("check-config", help="Check a hall configuration file and report every error in it.")
 @click.argument("path", type=click.Path(dir_okay=False))
 def check_config(path: str) -> None:
+    from .hall_config import ConfigError
+    from .services.kiosk import load_kiosk
+
     cfg = _config_or_exit(path)
+    try:  # the kiosk's flows and appointment settings beside the hall file are checked against it
+        load_kiosk(cfg, path)
+    except ConfigError as exc:
+        click.echo(f"configuration errors ({len(exc.problems)}):", err=True)
+        for p in exc.problems:
+            click.echo(f"  - {p}", err=True)
+        sys.exit(2)
     click.echo(f"{path}: OK — {len(cfg.sites)} sites, {len(cfg.zones)} zones, {len(cfg.queues)} queues, "
                f"{len(cfg.windows)} windows, {len(cfg.items)} service items"
                + (" (sample data)" if cfg.sample_data else ""))
