@@ -48,7 +48,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):  # type: ignore[no-untyped-def]
         body, status = domain_error_response(exc)
-        return jsonify(body), status
+        headers = {"Retry-After": "1"} if status == 503 else {}
+        return jsonify(body), status, headers
 
     @app.errorhandler(ValidationError)
     def _validation(exc: ValidationError):  # type: ignore[no-untyped-def]

@@ -13,6 +13,7 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, Engine, create_engine, event, select, text, update
 from sqlalchemy.exc import OperationalError
 
+from ..domain.errors import DomainError
 from .schema import halls
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -20,6 +21,16 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 class DatabaseError(Exception):
     """The database cannot be used as configured; the message says how to fix it."""
+
+
+class HallBusy(DomainError):
+    """Too many writers queued for one hall: refused rather than left waiting (the caller retries)."""
+
+    code = "busy"
+    status = 503
+
+
+WRITE_WAIT_LIMIT = 5.0  # seconds a write may wait for its hall before it is refused
 
 
 def normalise_url(url: str) -> str:
@@ -115,27 +126,35 @@ def write_tx(engine: Engine, hall_id: str, after_commit: Callable[[], None] | No
     PostgreSQL a session advisory lock, held across commit and publish, orders the processes.
     """
     pg = engine.dialect.name == "postgresql"
-    with _process_lock(engine, hall_id), engine.connect() as conn:
-        conn.info["write"] = True
-        if pg:
-            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _advisory_key(hall_id)})
-            conn.commit()
-        try:
-            with conn.begin():
-                if pg:
-                    conn.execute(select(halls.c.event_seq).where(halls.c.id == hall_id).with_for_update())
-                else:
-                    # Touch the row so SQLite's write lock is held from the start (BEGIN IMMEDIATE already has it).
-                    conn.execute(update(halls).where(halls.c.id == hall_id).values(event_seq=halls.c.event_seq))
-                yield conn
-            if after_commit is not None:
-                after_commit()
-        finally:
-            conn.info.pop("write", None)
+    lock = _process_lock(engine, hall_id)
+    # Admission control: a request that would queue longer than this for the hall is answered "busy" at once,
+    # so an overload cannot pile up minutes of backlog (under gevent that starved the keep-alive pings).
+    if not lock.acquire(timeout=WRITE_WAIT_LIMIT):
+        raise HallBusy(f"the hall's server is busy (over {WRITE_WAIT_LIMIT:g} s of queue); try again in a moment")
+    try:
+        with engine.connect() as conn:
+            conn.info["write"] = True
             if pg:
-                conn.rollback()
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _advisory_key(hall_id)})
+                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _advisory_key(hall_id)})
                 conn.commit()
+            try:
+                with conn.begin():
+                    if pg:
+                        conn.execute(select(halls.c.event_seq).where(halls.c.id == hall_id).with_for_update())
+                    else:
+                        # Touch the row so SQLite's write lock is held from the start (BEGIN IMMEDIATE has it).
+                        conn.execute(update(halls).where(halls.c.id == hall_id).values(event_seq=halls.c.event_seq))
+                    yield conn
+                if after_commit is not None:
+                    after_commit()
+            finally:
+                conn.info.pop("write", None)
+                if pg:
+                    conn.rollback()
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _advisory_key(hall_id)})
+                    conn.commit()
+    finally:
+        lock.release()
 
 
 @contextmanager

@@ -277,3 +277,30 @@ def test_people_ahead_follows_the_policy_order(hall):
     ranked = [c.ticket_id for c in hall.policy.rank(waiting, hall.now())]
     for t in (legal, green, last):
         assert T.get_ticket_view(hall, t["id"])["ahead"] == ranked.index(t["id"])
+
+
+def test_a_write_that_would_queue_too_long_is_refused_as_busy(hall, monkeypatch):
+    import threading
+
+    from queue_server.store import db
+
+    monkeypatch.setattr(db, "WRITE_WAIT_LIMIT", 0.2)
+    held = threading.Event()
+    release = threading.Event()
+
+    def hold_the_hall() -> None:
+        with db.write_tx(hall.engine, hall.hall_id):
+            held.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=hold_the_hall)
+    holder.start()
+    try:
+        assert held.wait(5)
+        with pytest.raises(db.HallBusy) as e:
+            T.issue_ticket(hall, T.IssueRequest(queue_id="a"), KIOSK)
+        assert e.value.status == 503 and e.value.code == "busy"
+    finally:
+        release.set()
+        holder.join(5)
+    assert T.issue_ticket(hall, T.IssueRequest(queue_id="a"), KIOSK).ticket["number"] == "A001"
