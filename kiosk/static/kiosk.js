@@ -420,6 +420,17 @@
   function copyNames(list) { return list.map(function (c) { return c.name + "×" + c.copies; }).join("、"); }
 
   // ---- tickets
+  // A network blip or a busy server (503) is retried with the same Idempotency-Key: never two tickets.
+  function postWithRetry(path, body, key, attempt) {
+    return api("POST", path, body, { "Idempotency-Key": key }).catch(function (e) {
+      if ((e.status === 0 || e.status === 503) && attempt < 4) {
+        return new Promise(function (done) { setTimeout(done, 500 * Math.pow(2, attempt)); })
+          .then(function () { return postWithRetry(path, body, key, attempt + 1); });
+      }
+      throw e;
+    });
+  }
+
   function takeTicket(opts) {
     if (S.busy) return;
     S.busy = true;
@@ -427,7 +438,7 @@
     var body = Object.assign({ station: S.station, lang: S.lang }, opts);
     if (S.identity) body.card_input_id = S.identity.input_id;
     Object.keys(body).forEach(function (k) { if (body[k] === undefined) delete body[k]; });
-    api("POST", "/kiosk/tickets", body, { "Idempotency-Key": uuid() }).then(function (r) {
+    postWithRetry("/kiosk/tickets", body, uuid(), 0).then(function (r) {
       showTicket(r);
     }, showError).then(function () { S.busy = false; document.body.classList.remove("busy"); });
   }

@@ -328,3 +328,28 @@ def test_idle_timeout_returns_home_and_forgets_the_identity(page: Page, hall: Li
     expect(page.locator("[data-tile=civil] .label")).to_have_text("民政服务")  # back to Chinese for the next person
     with contextlib.suppress(Exception):
         shot(page, "19-idle-home")
+
+
+def test_a_busy_or_lost_reply_is_retried_with_the_same_key_and_gives_one_ticket(page: Page, hall: LiveHall):
+    open_kiosk(page, hall)
+    keys: list[str] = []
+    answers = iter(["busy", "drop"])  # first a 503 from an overloaded server, then a network failure
+
+    def flaky(route) -> None:  # type: ignore[no-untyped-def]
+        keys.append(route.request.headers.get("idempotency-key", ""))
+        how = next(answers, "pass")
+        if how == "busy":
+            route.fulfill(status=503, content_type="application/json", headers={"Retry-After": "1"},
+                          body='{"error": {"code": "busy", "message": "busy"}}')
+        elif how == "drop":
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/kiosk/tickets", flaky)
+    page.click("[data-tile=medical]")
+    page.click("[data-option='门诊慢特病']")
+    page.click(".take-ticket")
+    expect(page.locator("#ticket-number")).to_have_text(re.compile(r"^G\d{3}$"), timeout=15_000)
+    assert len(keys) == 3 and len(set(keys)) == 1 and keys[0]  # one key across the retries
+    page.unroute("**/api/v1/kiosk/tickets")
