@@ -126,13 +126,18 @@ class FrameDecoder:
     def decode_qr(self, gray: np.ndarray) -> list[Detection]:
         """QR codes through OpenCV only."""
         assert self._qr is not None
-        if not self._multiple_qr:
-            text, points, _ = self._qr.detectAndDecode(gray)
-            if not text:
-                return []
-            polygon = tuple((int(x), int(y)) for x, y in points.reshape(-1, 2)) if points is not None else ()
-            return [Detection(text, "QRCODE", "opencv", polygon)]
-        ok, texts, points, _ = self._qr.detectAndDecodeMulti(gray)
+        try:
+            if not self._multiple_qr:
+                text, points, _ = self._qr.detectAndDecode(gray)
+                if not text:
+                    return []
+                polygon = tuple((int(x), int(y)) for x, y in points.reshape(-1, 2)) if points is not None else ()
+                return [Detection(text, "QRCODE", "opencv", polygon)]
+            ok, texts, points, _ = self._qr.detectAndDecodeMulti(gray)
+        except cv2.error:
+            # OpenCV's detector asserts on some degenerate frames (hypothesis found one); a frame it cannot
+            # read holds no code for us, and the camera goes on to the next frame.
+            return []
         if not ok:
             return []
         out = []
