@@ -20,6 +20,7 @@ from typing import Any
 from devices.common.control import ControlError
 from devices.common.masking import mask_name
 from devices.common.pty import PtyEndpoint
+from devices.common.simthread import ThreadedSimulator
 from devices.evaluator import codec
 from devices.evaluator.codec import REASONS, ErrCode, Level, Message, PadState, Rating, StartRequest, Verb
 
@@ -58,7 +59,7 @@ def reason_code(value: object) -> int:
     raise ControlError(f"reason {value!r} is not on the pad's list; choose one of: {choices}")
 
 
-class EvaluatorPadSimulator:
+class EvaluatorPadSimulator(ThreadedSimulator):
     """The pad's side of the line protocol, holding the master of a pty whose :attr:`path` a driver opens."""
 
     def __init__(
@@ -102,21 +103,8 @@ class EvaluatorPadSimulator:
         with self._lock:
             return self._session.session_id if self._session else None
 
-    def start(self) -> EvaluatorPadSimulator:
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=2)
+    def _release(self) -> None:
         self._endpoint.close()
-
-    def __enter__(self) -> EvaluatorPadSimulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- what a citizen (played by a technician) does -----------------------------------------------------------
 

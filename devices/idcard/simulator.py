@@ -25,6 +25,7 @@ from typing import Any
 from devices.common.control import ControlError
 from devices.common.pacing import paced_write
 from devices.common.pty import PtyEndpoint
+from devices.common.simthread import ThreadedSimulator
 from devices.idcard.card import Card, encode_text_block
 from devices.idcard.codec import (
     PREAMBLE,
@@ -65,7 +66,7 @@ class _Fault:
     value: float | None = None
 
 
-class IdCardSimulator:
+class IdCardSimulator(ThreadedSimulator):
     """The reader; ``path`` is the ``/dev/pts/N`` a driver opens."""
 
     def __init__(
@@ -100,21 +101,8 @@ class IdCardSimulator:
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
-    def start(self) -> IdCardSimulator:
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=2)
+    def _release(self) -> None:
         self._pty.close()
-
-    def __enter__(self) -> IdCardSimulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # --- technician actions -----------------------------------------------------------------------------------
 

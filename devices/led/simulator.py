@@ -16,6 +16,7 @@ from typing import Any
 
 from devices.common.control import ControlError
 from devices.common.pty import PtyEndpoint
+from devices.common.simthread import ThreadedSimulator
 from devices.led import codec
 from devices.led.codec import BROADCAST, Command, Frame, NakCode, ScreenContent, ScreenStatus
 from devices.led.render import ScreenView, render_png, render_text_box
@@ -50,7 +51,7 @@ class SimScreen:
         return ScreenView(self.address, self.rows, self.cols, self.brightness, self.content)
 
 
-class LedBusSimulator:
+class LedBusSimulator(ThreadedSimulator):
     """Screens sharing one pty: a driver opens :attr:`path` and addresses them as on a real RS-485 bus."""
 
     def __init__(
@@ -85,21 +86,8 @@ class LedBusSimulator:
     def path(self) -> str:
         return self._endpoint.path
 
-    def start(self) -> LedBusSimulator:
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=2)
+    def _release(self) -> None:
         self._endpoint.close()
-
-    def __enter__(self) -> LedBusSimulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- the technician's side -------------------------------------------------------------------------------
 

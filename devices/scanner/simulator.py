@@ -22,6 +22,7 @@ from devices.common.control import ControlError
 from devices.common.pacing import paced_write
 from devices.common.pty import PtyEndpoint
 from devices.common.redaction import redact_text
+from devices.common.simthread import ThreadedSimulator
 from devices.scanner.codec import SUFFIXES, parse_suffix
 
 FAULTS = ("garbage", "split", "no_suffix")
@@ -70,7 +71,7 @@ def read_replay_file(path: Path, delay: float = 0.5) -> list[tuple[float, str]]:
     return items
 
 
-class ScannerSimulator:
+class ScannerSimulator(ThreadedSimulator):
     """The scanner; ``path`` is the ``/dev/pts/N`` a driver opens."""
 
     def __init__(
@@ -107,22 +108,11 @@ class ScannerSimulator:
         if self.on_event is not None:
             self.on_event(line)
 
-    def start(self) -> ScannerSimulator:
-        self._thread.start()
-        return self
+    def _wake(self) -> None:
+        self._queue.put(None)  # the thread may be waiting for the next code
 
-    def close(self) -> None:
-        self._stop.set()
-        self._queue.put(None)
-        if self._thread.is_alive():
-            self._thread.join(timeout=2)
+    def _release(self) -> None:
         self._pty.close()
-
-    def __enter__(self) -> ScannerSimulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # --- technician actions -------------------------------------------------------------------------------------
 
