@@ -10,8 +10,9 @@ from flask import Flask
 from .clock import OffsetClock, SystemClock
 from .domain.calling import DefaultCallingPolicy
 from .extensions import socketio
-from .hall_config import load_calendar, load_hall
+from .hall_config import load_calendar, load_hall, load_stations
 from .services.context import HallContext
+from .services.events import deliveries
 from .services.rollover import roll_over
 from .settings import ASYNC_MODES, Settings
 from .store.db import check_connection, ensure_hall, make_engine, migrate
@@ -27,7 +28,8 @@ class SocketIOPublisher:
 
     def publish(self, events: list[dict[str, Any]]) -> None:
         for ev in events:
-            self.server.emit(ev["type"], ev["payload"], to=ev["rooms"], namespace="/")
+            for rooms, payload in deliveries(ev):
+                self.server.emit(ev["type"], payload, to=rooms, namespace="/")
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -36,6 +38,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         raise ValueError(f"async mode {settings.async_mode!r} is not supported; use one of {', '.join(ASYNC_MODES)}")
     config = load_hall(settings.config_path)
     calendar = load_calendar(settings.calendar_path)
+    stations = load_stations(config, settings.config_path, settings.devices_path)
     engine = make_engine(settings.database, synchronous=settings.sqlite_synchronous)
     check_connection(engine)
     migrate(engine)
@@ -61,6 +64,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         publisher=publisher,
         person_secret=settings.resolve_person_secret(),
         always_open=settings.always_open,
+        stations=stations,
     )
     app.extensions["onewindow"] = ctx
     app.extensions["onewindow.settings"] = settings
@@ -69,9 +73,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     from kiosk import bp as kiosk_bp
 
     from .api import bp as api_bp
+    from .auth import enforce_route
     from .backoffice import bp as backoffice_bp
     from .pages import bp as pages_bp
 
+    app.before_request(enforce_route)
     app.register_blueprint(api_bp)
     app.register_blueprint(pages_bp)
     app.register_blueprint(display_bp)
@@ -82,7 +88,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         app,
         async_mode=settings.async_mode,
         message_queue=settings.message_queue,
-        cors_allowed_origins="*",
+        # None: same origin only (python-engineio compares Origin with the Host header); clients without an
+        # Origin header (device agents, tests) are not browsers and are let through.
+        cors_allowed_origins=settings.allowed_origins,
         ping_interval=10,
         ping_timeout=10,
     )

@@ -5,19 +5,23 @@ Handlers call ``request_actor()`` to record who acted and ``require_*`` to refus
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app, g, request, session
+from flask import current_app, g, redirect, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from wtforms import ValidationError as CSRFError
 
 from .domain.errors import DomainError
+from .policy import ROUTES, Caller, Rule, Scope
 from .services import staff as staff_service
 from .services.context import Actor, HallContext
 from .services.staff import StaffMember
 
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
+log = logging.getLogger("onewindow.auth")
 
 
 class Unauthorized(DomainError):
@@ -126,3 +130,74 @@ def require_station(ident: Identity, station: str) -> None:
         raise Unauthorized("device messages need a device token", code="device_token_required")
     if ident.station != station:
         raise Forbidden(f"this token belongs to station {ident.station}, not {station}", code="wrong_station")
+
+
+# ---------------------------------------------------------------------------------------------- the declared policy
+
+
+def callers_of(ident: Identity) -> frozenset[Caller]:
+    """The policy identities this caller has: staff by their roles, a device token by its station's role."""
+    if ident.staff is not None:
+        return frozenset(Caller(r) for r in ident.staff.roles if r in Caller.__members__.values())
+    if ident.station is not None:
+        stations = _ctx().stations
+        binding = stations.get(ident.station) if stations is not None else None
+        # Without a devices file stations are unbound: a token may act as a kiosk, never for a window.
+        kiosk = binding.role == "kiosk" if binding is not None else stations is None
+        return frozenset({Caller.DEVICE, Caller.KIOSK} if kiosk else {Caller.DEVICE})
+    return frozenset({Caller.ANONYMOUS})
+
+
+def allowed(rule: Rule, ident: Identity) -> bool:
+    return rule.public or bool(rule.who & callers_of(ident))
+
+
+def refuse(rule: Rule, ident: Identity, what: str) -> DomainError:
+    """The error for a caller the rule does not admit: 401 for an anonymous caller, 403 otherwise."""
+    roles = ", ".join(sorted(c.value for c in rule.who))
+    if callers_of(ident) == {Caller.ANONYMOUS}:
+        if rule.who <= {Caller.DEVICE, Caller.KIOSK}:
+            return Unauthorized(f"{what} needs a device token (a station's agent)", code="device_token_required")
+        return Unauthorized(f"{what} needs a login or a device token (allowed: {roles}) / 请先登录")
+    return Forbidden(f"{what} is for {roles}; you are {', '.join(sorted(c.value for c in callers_of(ident)))}",
+                     code="wrong_role")
+
+
+def require_own_station(ident: Identity, station: str) -> None:
+    """A station's devices: its own agent; staff of the window the station serves; supervisor, technician,
+    admin any station."""
+    if ident.station is not None:
+        if ident.station != station:
+            raise Forbidden(f"this token belongs to station {ident.station}, not {station}", code="wrong_station")
+        return
+    member = ident.staff
+    if member is None:
+        raise Unauthorized("station commands need a login or the station's device token", code="not_logged_in")
+    if member.has("supervisor", "technician", "admin"):
+        return
+    window = _ctx().station_window(station)
+    if window is None or window not in member.windows:
+        raise Forbidden(f"station {station} does not serve your windows ({', '.join(member.windows) or 'none'})",
+                        code="wrong_station")
+
+
+def enforce_route() -> ResponseReturnValue | None:
+    """Before every request: the endpoint's declared rule admits the caller, and the window or station in the
+    URL is theirs. An endpoint missing from the table is refused (the coverage test names it)."""
+    if not auth_required() or request.endpoint is None:
+        return
+    rule = ROUTES.get(request.endpoint)
+    ident = current_identity()
+    if rule is None:
+        log.error("no access rule declared for endpoint %s; refused", request.endpoint)
+        raise Forbidden(f"{request.endpoint} has no declared access rule", code="no_policy")
+    if not allowed(rule, ident):
+        if request.endpoint.startswith("backoffice.") and ident.actor.kind == "citizen":
+            return redirect(url_for("backoffice.login_page", next=request.full_path))
+        raise refuse(rule, ident, f"{request.method} {request.path}")
+    args = request.view_args or {}
+    if rule.scope is Scope.OWN_WINDOW and "window_id" in args:
+        require_window(ident.staff, str(args["window_id"]))
+    elif rule.scope is Scope.OWN_STATION and "station" in args:
+        require_own_station(ident, str(args["station"]))
+    return None

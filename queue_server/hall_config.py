@@ -159,3 +159,35 @@ def load_calendar(path: str | Path | None = None) -> WorkCalendar:
     if problems:
         raise ConfigError(problems)
     return WorkCalendar(overlay, years)
+
+
+@dataclass(frozen=True)
+class StationBinding:
+    """What the server trusts about a device station: its role, and the window a window station serves."""
+
+    role: str  # kiosk | window | hall-screen
+    window_id: str | None = None
+
+
+def load_stations(hall: HallConfig, hall_path: str | Path | None, devices_path: str | Path | None
+                  ) -> dict[str, StationBinding] | None:
+    """The stations of ``devices_path``, or of the devices.toml beside the hall file; None when there is none
+    (then a device token is bound to no window and counts as a kiosk: halls without a devices file)."""
+    from devices.stations import DevicesConfigError, load_devices
+
+    if devices_path is None:
+        beside = (Path(hall_path) if hall_path else DEFAULT_HALL).with_name("devices.toml")
+        if not beside.exists():
+            return None
+        devices_path = beside
+    try:
+        loaded = load_devices(devices_path)
+    except DevicesConfigError as exc:
+        raise ConfigError([ConfigProblem(str(devices_path), "", str(exc))]) from None
+    windows = {w.id for w in hall.windows}
+    problems = [ConfigProblem(str(devices_path), f"stations.{name}",
+                              f"window_id {st.window_id!r} is not a window of the hall; one of {', '.join(sorted(windows))}")
+                for name, st in loaded.stations.items() if st.window_id is not None and st.window_id not in windows]
+    if problems:
+        raise ConfigError(problems)
+    return {name: StationBinding(st.role, st.window_id) for name, st in loaded.stations.items()}

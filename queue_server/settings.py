@@ -23,6 +23,9 @@ def default_var_dir() -> Path:
 class Settings:
     database: str = field(default_factory=lambda: str(default_var_dir() / "onewindow.db"))
     config_path: str | None = None
+    devices_path: str | None = None  # default: devices.toml beside the hall file, when there is one
+    # Origins whose pages may open Socket.IO connections; None: the server's own origin only.
+    allowed_origins: list[str] | None = None
     calendar_path: str | None = None
     # An app built in-process (tests, embedding) runs threading: gevent needs the monkey-patching that only
     # `onewindow serve` does before anything else is imported.

@@ -1,7 +1,9 @@
 /* Live feed for the public screens over Socket.IO.
  *
- * Hall mode (contiguous: true) — the hall room receives every event of the hall, so sequence numbers are
- * contiguous: the feed keeps the last seq, applies events strictly in order, and on a gap (or after a reconnect)
+ * Hall mode (contiguous: true) — the hall room receives every public event of the hall, each carrying `prev`,
+ * the seq of the hall's previous public event (staff-only and device events skip the hall room, so seq alone
+ * has holes): the feed keeps the last seq, applies events strictly in order, and on a gap (`prev` beyond the
+ * last seq it knows, or after a reconnect)
  * asks the server for what it missed (`resync` {since}, or `subscribe` with `since`), applies that in order, and
  * falls back to a fresh snapshot when the server cannot fill the gap (too many events, a reset database).
  *
@@ -147,7 +149,8 @@
     var seq = payload.seq;
     if (typeof seq !== "number" || this.seq === null) return;
     if (seq <= this.seq) return;                 // already applied (a resync delivered it first)
-    if (seq !== this.seq + 1) {                  // a gap: fetch what is missing, then carry on in order
+    var prev = typeof payload.prev === "number" ? payload.prev : seq - 1;
+    if (prev > this.seq) {                       // a gap: fetch what is missing, then carry on in order
       this.stats.gaps += 1;
       this.resync();                             // sets syncing: this event waits in pending
       this.pending.push({ type: type, payload: payload });

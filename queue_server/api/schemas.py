@@ -64,3 +64,9 @@ class DeviceCommandBody(Body):
 class LoginBody(Body):
     username: str = Field(min_length=1, max_length=40)
     password: str = Field(min_length=1, max_length=200)
+
+
+class IssueTicketMessage(IssueTicketBody):
+    """The Socket.IO ``issue_ticket`` message: the REST body plus the Idempotency-Key REST takes as a header."""
+
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=100)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -15,6 +15,9 @@ from ..domain.calling import CallingPolicy
 from ..domain.hall import HallConfig
 from ..domain.hours import service_day
 from ..domain.workdays import WorkCalendar
+
+if TYPE_CHECKING:
+    from ..hall_config import StationBinding
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,8 @@ class HallContext:
     publisher: Publisher
     person_secret: bytes
     always_open: bool = False  # demo mode: ignore business hours
+    # Device stations from devices.toml (role, bound window); None: no devices file, stations unbound.
+    stations: dict[str, StationBinding] | None = None
     hooks: list[Callable[[list[dict[str, Any]]], None]] = field(default_factory=list)
 
     @property
@@ -71,6 +76,18 @@ class HallContext:
 
     def today(self, moment: datetime | None = None) -> date:
         return service_day(self.local(moment), self.config.hall.rollover_at)
+
+    def station_window(self, station: str) -> str | None:
+        """The window a station serves, as configured (never as an agent claims)."""
+        binding = (self.stations or {}).get(station)
+        return binding.window_id if binding else None
+
+    def window_station(self, window_id: str) -> str | None:
+        """The configured station serving a window (its LED and evaluator pad)."""
+        for name, binding in (self.stations or {}).items():
+            if binding.window_id == window_id:
+                return name
+        return None
 
     def is_workday(self, day: date) -> bool:
         """The calendar's answer, or the configured weekdays for a year no calendar knows yet."""

@@ -192,7 +192,10 @@ def record_command_result(ctx: HallContext, station: str, command_id: str, ok: b
 
 
 def window_station(ctx: HallContext, window_id: str) -> str | None:
-    """The station whose agent last said it serves this window."""
+    """The station devices.toml binds to this window; without a devices file, the station whose agent last
+    reported serving it."""
+    if ctx.stations is not None:
+        return ctx.window_station(window_id)
     with read_tx(ctx.engine) as conn:
         rows = conn.execute(select(device_status.c.station, device_status.c.detail).where(
             device_status.c.hall_id == ctx.hall_id, device_status.c.device == "agent")).all()

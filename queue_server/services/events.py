@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select, update
 
+from ..policy import STATION_EVENT_STAFF_FIELDS, Audience, audience_of
 from ..store.db import write_tx
 from ..store.schema import events, halls
 
@@ -20,17 +21,60 @@ def hall_room(hall_id: str) -> str:
     return f"hall:{hall_id}"
 
 
+def staff_room(hall_id: str) -> str:
+    """Logged-in staff of the hall: every event, station events in their redacted form."""
+    return f"staff:{hall_id}"
+
+
+def _event_rooms(hall_id: str, audience: Audience, rooms: list[str]) -> list[str]:
+    if audience is Audience.PUBLIC:
+        named = [r for r in rooms if r not in (hall_room(hall_id), staff_room(hall_id))]
+        return [hall_room(hall_id), *named, staff_room(hall_id)]
+    if audience is Audience.STATION:
+        return [*[r for r in rooms if r.startswith("station:")], staff_room(hall_id)]
+    return [staff_room(hall_id)]
+
+
 def append_event(
     conn: Connection, hall_id: str, type_: str, payload: dict[str, Any], rooms: list[str], at: datetime
 ) -> dict[str, Any]:
-    """Give the event the hall's next sequence number and store it; the hall room always receives it."""
-    seq = conn.execute(
-        update(halls).where(halls.c.id == hall_id).values(event_seq=halls.c.event_seq + 1).returning(halls.c.event_seq)
-    ).scalar_one()
-    all_rooms = [hall_room(hall_id), *[r for r in rooms if r != hall_room(hall_id)]]
+    """Give the event the hall's next sequence number and store it with the rooms its audience allows.
+
+    Public events also carry ``prev``, the sequence number of the hall's previous public event: the hall room
+    sees only public events, so a screen checks ``prev`` (not ``seq - 1``) to know it missed nothing."""
+    audience = audience_of(type_)
+    seq, last_public = conn.execute(
+        update(halls).where(halls.c.id == hall_id).values(event_seq=halls.c.event_seq + 1)
+        .returning(halls.c.event_seq, halls.c.public_seq)
+    ).one()
     body = {**payload, "seq": seq, "at": at.isoformat()}
+    if audience is Audience.PUBLIC:
+        body["prev"] = last_public or 0
+        conn.execute(update(halls).where(halls.c.id == hall_id).values(public_seq=seq))
+    all_rooms = _event_rooms(hall_id, audience, rooms)
     conn.execute(events.insert().values(hall_id=hall_id, seq=seq, type=type_, rooms=all_rooms, payload=body, at=at))
     return {"type": type_, "seq": seq, "rooms": all_rooms, "payload": body}
+
+
+def staff_projection(type_: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """What the staff room sees of an event: station events without what only the station needs (a print job's
+    document); everything else as it is."""
+    fields = STATION_EVENT_STAFF_FIELDS.get(type_) if audience_of(type_) is Audience.STATION else None
+    if fields is None:
+        return payload
+    return {k: payload[k] for k in (*fields, "seq", "at") if k in payload}
+
+
+def deliveries(event: dict[str, Any]) -> list[tuple[list[str], dict[str, Any]]]:
+    """(rooms, payload) pairs to emit: a station event goes whole to its station, redacted to staff."""
+    if audience_of(event["type"]) is not Audience.STATION:
+        return [(event["rooms"], event["payload"])]
+    station = [r for r in event["rooms"] if r.startswith("station:")]
+    others = [r for r in event["rooms"] if not r.startswith("station:")]
+    out = [(station, event["payload"])] if station else []
+    if others:
+        out.append((others, staff_projection(event["type"], event["payload"])))
+    return out
 
 
 def current_seq(conn: Connection, hall_id: str) -> int:
@@ -40,18 +84,22 @@ def current_seq(conn: Connection, hall_id: str) -> int:
 def events_since(
     conn: Connection, hall_id: str, after_seq: int, rooms: set[str], limit: int = 1000
 ) -> tuple[list[dict], bool]:
-    """Events after ``after_seq`` that went to any of ``rooms``, in order; True when ``limit`` cut the list."""
+    """Events after ``after_seq`` that went to any of ``rooms``, in order, each in the form those rooms see;
+    True when ``limit`` cut the list."""
     rows = conn.execute(
         select(events.c.seq, events.c.type, events.c.rooms, events.c.payload)
         .where(events.c.hall_id == hall_id, events.c.seq > after_seq)
         .order_by(events.c.seq)
         .limit(limit + 1)
     ).all()
-    found = [
-        {"type": r.type, "seq": r.seq, "rooms": r.rooms, "payload": r.payload}
-        for r in rows[:limit]
-        if rooms.intersection(r.rooms)
-    ]
+    found = []
+    for r in rows[:limit]:
+        shared = rooms.intersection(r.rooms)
+        if not shared:
+            continue
+        whole = audience_of(r.type) is not Audience.STATION or any(x.startswith("station:") for x in shared)
+        payload = r.payload if whole else staff_projection(r.type, r.payload)
+        found.append({"type": r.type, "seq": r.seq, "rooms": sorted(shared), "payload": payload})
     return found, len(rows) > limit
 
 

@@ -50,6 +50,8 @@ halls = Table(
     Column("id", String(40), primary_key=True),
     # Last event sequence number; every write transaction locks this row first, so a hall's writes are serial.
     Column("event_seq", Integer, nullable=False, default=0),
+    # Sequence number of the last public event: public events carry it as ``prev`` (the hall room's chain).
+    Column("public_seq", Integer, nullable=False, default=0, server_default="0"),
     Column("service_day", String(10), nullable=True),  # the last service day rolled over to
 )
 

@@ -124,8 +124,12 @@ def test_socket_window_action_needs_the_staff_session(app):
     anon = socketio.test_client(app, flask_test_client=c)
     r = anon.emit("window_action", {"window_id": "w01", "action": "call-next"}, callback=True)
     assert r["error"]["code"] == "not_logged_in"
-    login(c)
-    staff = socketio.test_client(app, flask_test_client=c)
+    token = login(c).get_json()["csrf_token"]
+    # A socket opened with the login cookie alone (what a page of another origin could do) may not act.
+    cookie_only = socketio.test_client(app, flask_test_client=c)
+    r = cookie_only.emit("window_action", {"window_id": "w01", "action": "call-next"}, callback=True)
+    assert r["error"]["code"] == "csrf_failed"
+    staff = socketio.test_client(app, flask_test_client=c, auth={"csrf_token": token})
     r = staff.emit("window_action", {"window_id": "w01", "action": "call-next"}, callback=True)
     assert r["ok"] and r["ticket"]["number"] == "A001"
     r = staff.emit("window_action", {"window_id": "w02", "action": "call-next"}, callback=True)

@@ -1,0 +1,230 @@
+"""Who may call what, and who may see which event: one declared table for every HTTP route and Socket.IO event.
+
+The table is data. ``auth.enforce_route`` checks the *caller* part of every request against it before the view
+runs (a route missing from the table is refused: fail closed), and the Socket.IO dispatcher does the same for
+events. The *object* part (which window, station, case a caller may touch) is checked generically for the scopes
+named here that a URL or payload carries (``window_id``, ``station``) and by the services for the rest (cases by
+department and taker, tickets by window). ``tests/unit/server/test_policy_coverage.py`` fails when a route, an
+event or an event kind has no entry; ``tests/unit/server/test_policy_matrix.py`` calls every route as every
+identity and compares the answer with this table.
+
+Nothing here imports Flask or the database, so services, the CLI and tests can all read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Caller(StrEnum):
+    """The identities of the trust model (shared/design/architecture.md)."""
+
+    ANONYMOUS = "anonymous"  # a phone, a hall screen, a kiosk page, anyone on the hall's Wi-Fi
+    KIOSK = "kiosk"  # a kiosk station: its agent's device token (a station of role "kiosk" in devices.toml)
+    DEVICE = "device"  # any device station's agent (token), bound to its station and, for windows, its window
+    WINDOW_STAFF = "window_staff"  # staff assigned to windows; object scope: their own windows
+    APPROVER = "approver"  # a department's back-office approver; object scope: their departments
+    SUPERVISOR = "supervisor"
+    TECHNICIAN = "technician"
+    ADMIN = "admin"
+
+
+class Scope(StrEnum):
+    """Which objects a caller may touch, beyond being allowed to call at all."""
+
+    ANY = "any"  # nothing caller-specific (public data, or the whole hall for the roles allowed)
+    OWN_WINDOW = "own_window"  # the URL's window_id: window staff only their own windows (supervisor, admin: any)
+    OWN_STATION = "own_station"  # the station named in the URL/body: a device token only its own station;
+    #                              window staff only their window's station; supervisor, technician, admin: any
+    OWN_CASE = "own_case"  # cases the clerk took or that sit in the approver's departments (supervisor: any)
+    OWN_TICKET = "own_ticket"  # a ticket of the clerk's windows/queues (supervisor: any)
+    HOLDER = "holder"  # whoever holds the secret token in the URL (tracker, case QR, rating link)
+    SELF = "self"  # the caller's own session
+
+
+A = Caller
+EVERYONE = frozenset(Caller)
+STAFF = frozenset({A.WINDOW_STAFF, A.APPROVER, A.SUPERVISOR, A.TECHNICIAN, A.ADMIN})
+WINDOW = frozenset({A.WINDOW_STAFF, A.SUPERVISOR, A.ADMIN})
+CASE_STAFF = frozenset({A.WINDOW_STAFF, A.APPROVER, A.SUPERVISOR, A.ADMIN})
+BACK_OFFICE = frozenset({A.APPROVER, A.SUPERVISOR, A.ADMIN})
+SUPERVISION = frozenset({A.SUPERVISOR, A.ADMIN})
+TECH = frozenset({A.SUPERVISOR, A.TECHNICIAN, A.ADMIN})
+KIOSK_ONLY = frozenset({A.KIOSK})
+DEVICES = frozenset({A.DEVICE, A.KIOSK})
+
+
+@dataclass(frozen=True)
+class Rule:
+    who: frozenset[Caller]
+    scope: Scope
+    touches: str  # what it reads or changes, for people: the README table is built from this
+
+    @property
+    def public(self) -> bool:
+        return A.ANONYMOUS in self.who
+
+
+def rule(who: frozenset[Caller], scope: Scope, touches: str) -> Rule:
+    return Rule(who, scope, touches)
+
+
+_PUBLIC_PAGE = rule(EVERYONE, Scope.ANY, "a page shell or static file; its data comes through the API")
+_STATIC = rule(EVERYONE, Scope.ANY, "static files")
+
+ROUTES: dict[str, Rule] = {
+    # ------------------------------------------------------------------ meta and hall (public data only)
+    "api.health": rule(EVERYONE, Scope.ANY, "liveness and the service day"),
+    "api.openapi": rule(EVERYONE, Scope.ANY, "the API description"),
+    "api.hall": rule(EVERYONE, Scope.ANY, "the hall's public configuration"),
+    "api.items": rule(EVERYONE, Scope.ANY, "the public service catalogue"),
+    "api.queues": rule(EVERYONE, Scope.ANY, "waiting counts and estimated waits"),
+    "api.snapshot": rule(EVERYONE, Scope.ANY, "what a hall screen shows: numbers, windows, counts"),
+    "api.events": rule(EVERYONE, Scope.ANY, "missed events: public projections for anyone; staff: the staff "
+                                            "log; a device: its own station's events"),
+    # ------------------------------------------------------------------ tickets
+    "api.issue": rule(EVERYONE, Scope.ANY, "takes a normal ticket; priority only when the caller may grant it"),
+    "api.get_ticket": rule(WINDOW | {A.TECHNICIAN}, Scope.OWN_TICKET, "one ticket, staff view"),
+    "api.track": rule(EVERYONE, Scope.HOLDER, "the tracker's own ticket, by its secret token"),
+    "api.requeue": rule(WINDOW, Scope.OWN_TICKET, "puts a missed ticket of the clerk's windows back in line"),
+    "api.cancel": rule(WINDOW, Scope.OWN_TICKET, "cancels a waiting ticket of the clerk's queues"),
+    # ------------------------------------------------------------------ windows
+    "api.list_windows": rule(EVERYONE, Scope.ANY, "every window's state and current number"),
+    "api.held": rule(WINDOW, Scope.OWN_WINDOW, "the window's held tickets"),
+    "api.waiting": rule(WINDOW, Scope.OWN_WINDOW, "the window's waiting lists"),
+    "api.request_evaluation": rule(WINDOW, Scope.OWN_WINDOW, "asks the window's own pad for a rating of the "
+                                                             "service the window just finished"),
+    **{f"api.window_{a}": rule(WINDOW, Scope.OWN_WINDOW, f"window action {a.replace('_', '-')} on the window")
+       for a in ("open", "call_next", "call", "recall", "start", "finish", "no_show", "hold", "call_back",
+                 "transfer", "pause", "resume", "close")},
+    # ------------------------------------------------------------------ device stations
+    "api.stations": rule(STAFF, Scope.ANY, "every station's device health"),
+    "api.station_command": rule(WINDOW | {A.TECHNICIAN}, Scope.OWN_STATION,
+                                "a command to a station's device (window staff: their window's station)"),
+    # ------------------------------------------------------------------ staff login
+    "api.login": rule(EVERYONE, Scope.SELF, "logs in; throttled per account and per client address"),
+    "api.logout": rule(EVERYONE, Scope.SELF, "ends the caller's own session (revoked on the server)"),
+    "api.me": rule(EVERYONE, Scope.SELF, "the caller's own login and CSRF token"),
+    # ------------------------------------------------------------------ kiosk
+    "api.kiosk_config": rule(EVERYONE, Scope.ANY, "tiles, flows and public item data"),
+    "api.kiosk_search": rule(EVERYONE, Scope.ANY, "public item search"),
+    "api.kiosk_guide": rule(EVERYONE, Scope.ANY, "an item's public guide"),
+    "api.kiosk_destination": rule(EVERYONE, Scope.ANY, "where a guided flow leads"),
+    "api.kiosk_status": rule(EVERYONE, Scope.ANY, "whether a kiosk can print now (no personal data)"),
+    "api.kiosk_identify": rule(KIOSK_ONLY | STAFF, Scope.OWN_STATION,
+                               "a card read at the kiosk's own station: masked greeting and tickets"),
+    "api.kiosk_ticket": rule(EVERYONE, Scope.OWN_STATION, "takes a ticket at a kiosk and prints it there"),
+    "api.kiosk_checkin": rule(EVERYONE, Scope.ANY, "checks in a valid, unused appointment code"),
+    "api.kiosk_print_checklist": rule(EVERYONE, Scope.ANY, "prints a public checklist at a kiosk"),
+    "api.kiosk_print_failed": rule(KIOSK_ONLY, Scope.OWN_STATION, "raises an alert for the kiosk's own station"),
+    "api.kiosk_alerts": rule(STAFF, Scope.ANY, "kiosk alerts"),
+    "api.kiosk_book": rule(WINDOW | BACK_OFFICE, Scope.ANY, "books an appointment"),
+    "api.kiosk_appointment": rule(EVERYONE, Scope.HOLDER, "one appointment, by its code"),
+    "api.kiosk_cancel_appointment": rule(EVERYONE, Scope.HOLDER, "cancels the appointment whose code is held"),
+    # ------------------------------------------------------------------ cases
+    "api.case_intake": rule(WINDOW, Scope.OWN_WINDOW, "records an application at the clerk's window"),
+    "api.case_list": rule(CASE_STAFF, Scope.OWN_CASE, "cases the caller handles; personal data masked"),
+    "api.case_get": rule(CASE_STAFF, Scope.OWN_CASE, "one case; whole ID and phone only for its handlers"),
+    "api.case_by_number": rule(CASE_STAFF, Scope.OWN_CASE, "one case by number"),
+    "api.case_supervision": rule(SUPERVISION, Scope.ANY, "yellow and red case lists"),
+    "api.approver_absence": rule(BACK_OFFICE, Scope.SELF, "marks the caller (supervisor: anyone) absent/back"),
+    "api.notice_get": rule(CASE_STAFF, Scope.OWN_CASE, "a notice of a case the caller handles"),
+    "api.notice_slip": rule(CASE_STAFF, Scope.OWN_CASE, "a notice's slip document"),
+    "api.notice_print": rule(CASE_STAFF, Scope.OWN_STATION, "prints a notice at the clerk's own station"),
+    "api.case_tracker": rule(EVERYONE, Scope.HOLDER, "a case's progress, by the QR token on its notice"),
+    "api.case_tracker_ticket": rule(EVERYONE, Scope.HOLDER, "a pick-up ticket for the case whose token is held"),
+    "api.cases_by_person": rule(KIOSK_ONLY | STAFF, Scope.OWN_STATION, "a person's cases after a card read"),
+    **{f"api.case_{a}": rule(CASE_STAFF, Scope.OWN_CASE, f"case step {a.replace('_', '-')}")
+       for a in ("accept", "accept_with_deficiency", "courier", "decide", "decide_now", "hand_over",
+                 "issuance_ticket", "reassign", "reject", "request_correction", "resubmit", "resume", "supply",
+                 "suspend", "withdraw")},
+    # ------------------------------------------------------------------ evaluations (好差评)
+    "api.evaluation_invite": rule(WINDOW, Scope.OWN_TICKET, "opens a rating of a service the clerk's window gave; "
+                                                            "the token goes to the citizen only"),
+    "api.evaluation_form": rule(EVERYONE, Scope.HOLDER, "the rating page's content, by its token"),
+    "api.evaluation_rate": rule(EVERYONE - STAFF, Scope.HOLDER, "the citizen rates (never from a staff session)"),
+    "api.evaluation_pad": rule(frozenset({A.DEVICE}), Scope.OWN_STATION,
+                               "a pad rating from the window station's own agent"),
+    "api.evaluation_export": rule(SUPERVISION, Scope.ANY, "ratings for the provincial system"),
+    "api.followup_list": rule(SUPERVISION, Scope.ANY, "差评 follow-ups"),
+    "api.followup_get": rule(SUPERVISION, Scope.ANY, "one follow-up"),
+    "api.followup_step": rule(SUPERVISION, Scope.ANY, "a follow-up step"),
+    # ------------------------------------------------------------------ pages
+    "pages.index": _PUBLIC_PAGE,
+    "static": _STATIC,
+    "kiosk.page": _PUBLIC_PAGE,
+    "kiosk.qr_svg": rule(EVERYONE, Scope.ANY, "a QR image of a given text"),
+    "kiosk.static": _STATIC,
+    "kiosk.version": _PUBLIC_PAGE,
+    "display.index": _PUBLIC_PAGE,
+    "display.hall": _PUBLIC_PAGE,
+    "display.window": _PUBLIC_PAGE,
+    "display.tracker": rule(EVERYONE, Scope.HOLDER, "the tracker page of the ticket whose token is held"),
+    "display.citizen_case": rule(EVERYONE, Scope.HOLDER, "the case page of the case whose token is held"),
+    "display.citizen_case_status": rule(EVERYONE, Scope.HOLDER, "the case status of the token held"),
+    "display.citizen_evaluate": rule(EVERYONE, Scope.HOLDER, "the rating page of the token held"),
+    "display.staff_photo": rule(EVERYONE, Scope.ANY, "the on-duty photo shown on the window-top screen"),
+    "display.static": _STATIC,
+    "display.version": _PUBLIC_PAGE,
+    "display.voice_base": _STATIC,
+    "display.voice_clip": _STATIC,
+    "display.voice_manifest": _STATIC,
+    "backoffice.static": _STATIC,
+    "backoffice.login_page": _PUBLIC_PAGE,
+    "backoffice.panel_page": rule(WINDOW, Scope.OWN_WINDOW, "the window panel (only the clerk's own windows)"),
+    "backoffice.cases_page": rule(CASE_STAFF, Scope.OWN_CASE, "the case list"),
+    "backoffice.intake_page": rule(WINDOW, Scope.ANY, "the intake form"),
+    "backoffice.case_page": rule(CASE_STAFF, Scope.OWN_CASE, "one case"),
+    "backoffice.supervision_page": rule(SUPERVISION, Scope.ANY, "supervision of cases and follow-ups"),
+    "backoffice.notice_page": rule(CASE_STAFF, Scope.OWN_CASE, "a printable notice"),
+}
+
+# Socket.IO events a client may send. "connect" and "disconnect" are the transport's own and always allowed.
+EVENTS: dict[str, Rule] = {
+    "subscribe": rule(EVERYONE, Scope.ANY, "joins public rooms; the staff room for staff; a station's room for "
+                                           "that station only; a ticket's room by its token"),
+    "resync": rule(EVERYONE, Scope.ANY, "events missed in the rooms already joined"),
+    "issue_ticket": rule(EVERYONE, Scope.ANY, "as POST /tickets"),
+    "window_action": rule(WINDOW, Scope.OWN_WINDOW, "a window action on the clerk's own window"),
+    "agent_hello": rule(DEVICES, Scope.OWN_STATION, "the agent joins its own station's room (and its configured "
+                                                    "window's); the window comes from devices.toml"),
+    "device_health": rule(DEVICES, Scope.OWN_STATION, "a health report for its own station"),
+    "device_input": rule(DEVICES, Scope.OWN_STATION, "a card read, scan or rating at its own station"),
+    "command_result": rule(DEVICES, Scope.OWN_STATION, "the result of a command sent to its own station"),
+}
+
+
+class Audience(StrEnum):
+    """Who receives an event kind (and in which form)."""
+
+    PUBLIC = "public"  # the hall room (every screen) and the rooms named by the event: a public projection
+    STAFF = "staff"  # the staff room only (logged-in staff)
+    STATION = "station"  # the station's room with the whole payload; the staff room with a redacted projection
+
+
+AUDIENCES: dict[str, Audience] = {
+    **{k: Audience.PUBLIC for k in (
+        "ticket_issued", "ticket_called", "ticket_recalled", "ticket_started", "ticket_finished", "ticket_no_show",
+        "ticket_held", "ticket_transferred", "ticket_requeued", "ticket_cancelled", "window_state", "queue_stats",
+        "day_rolled_over")},
+    # Cases and ratings: their rooms (department, case, window) are joined by staff only; the hall room never.
+    **{k: Audience.STAFF for k in (
+        "case_received", "case_updated", "evaluation_recorded", "kiosk_alert")},
+    **{k: Audience.STATION for k in ("device_health", "device_input", "device_command", "command_result")},
+}
+
+# Fields of a station event that the staff room may see; everything else (a print job's document, say) stays
+# with the station that needs it.
+STATION_EVENT_STAFF_FIELDS: dict[str, tuple[str, ...]] = {
+    "device_health": ("station", "device", "status", "detail", "updated_at", "reported_by"),
+    "device_input": ("station", "device", "kind", "input_id"),
+    "device_command": ("command_id", "station", "device", "command", "by"),
+    "command_result": ("command_id", "station", "ok", "error"),
+}
+
+
+def audience_of(kind: str) -> Audience:
+    """The audience of an event kind; an undeclared kind is staff-only (fail closed) and the coverage test
+    names it."""
+    return AUDIENCES.get(kind, Audience.STAFF)
