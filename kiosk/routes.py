@@ -49,8 +49,13 @@ def page():  # type: ignore[no-untyped-def]
     if not STATION_RE.match(station) or len(station) > 40:
         abort(404, f"{station!r} is not a station name like kiosk-1")
     lang = request.args.get("lang", "zh")
+    from queue_server.auth import csrf_token, current_identity
+
+    enrolled = current_identity().station
     data = {"station": station, "lang": lang if lang in LANGUAGES else "zh", "version": ASSET_VERSION,
-            "i18n": translations(), "api": "/api/v1"}
+            "i18n": translations(), "api": "/api/v1",
+            # The station this browser is enrolled as (None: not yet; the URL fragment #token=… enrols it).
+            "enrolled": enrolled, "csrf": csrf_token() if enrolled else None}
     idle = request.args.get("idle", type=int)
     if idle:
         data["idle_s"] = max(3, min(idle, 1800))

@@ -77,11 +77,42 @@ def current_identity() -> Identity:
     header = request.headers.get("Authorization", "")
     ident = identity_from_token(header[7:].strip()) if header.lower().startswith("bearer ") else None
     if ident is None:
-        member = staff_from_session(session)
-        ident = Identity(Actor("staff", member.username), staff=member, via_session=True) if member else \
-            Identity(Actor("citizen", "anonymous"))
+        ident = identity_from_session(session)
     g.identity = ident
     return ident
+
+
+def identity_from_session(data: Any) -> Identity:
+    """A login cookie's identity: a member of staff, a kiosk browser enrolled with its station's token, or an
+    anonymous citizen. Used by REST requests and by Socket.IO connections alike."""
+    member = staff_from_session(data)
+    if member is not None:
+        return Identity(Actor("staff", member.username), staff=member, via_session=True)
+    station = kiosk_from_session(data)
+    if station is not None:
+        return Identity(Actor("kiosk", station), station=station, via_session=True)
+    return Identity(Actor("citizen", "anonymous"))
+
+
+def kiosk_from_session(data: Any) -> str | None:
+    """The station a kiosk browser enrolled as, while the token it enrolled with is not revoked."""
+    station, hashed = (data.get("kiosk_station"), data.get("kiosk_token")) if data else (None, None)
+    if not station or not hashed:
+        return None
+    return station if staff_service.station_for_token_hash(_ctx().engine, str(hashed)) == station else None
+
+
+def enroll_kiosk(raw_token: str) -> str:
+    """Make this browser session the kiosk station whose token it shows (the kiosk PC's Chromium, once)."""
+    ident = identity_from_token(raw_token)
+    assert ident is not None and ident.station is not None
+    if Caller.KIOSK not in callers_of(ident):
+        raise Forbidden(f"station {ident.station} is not a kiosk in devices.toml", code="not_a_kiosk")
+    session.clear()
+    session["kiosk_station"] = ident.station
+    session["kiosk_token"] = staff_service.token_hash(raw_token)
+    session.permanent = True  # a kiosk stays enrolled across reboots of its browser
+    return ident.station
 
 
 def csrf_token() -> str:
@@ -156,7 +187,7 @@ def refuse(rule: Rule, ident: Identity, what: str) -> DomainError:
     """The error for a caller the rule does not admit: 401 for an anonymous caller, 403 otherwise."""
     roles = ", ".join(sorted(c.value for c in rule.who))
     if callers_of(ident) == {Caller.ANONYMOUS}:
-        if rule.who <= {Caller.DEVICE, Caller.KIOSK}:
+        if rule.who & {Caller.DEVICE, Caller.KIOSK}:
             return Unauthorized(f"{what} needs a device token (a station's agent)", code="device_token_required")
         return Unauthorized(f"{what} needs a login or a device token (allowed: {roles}) / 请先登录")
     return Forbidden(f"{what} is for {roles}; you are {', '.join(sorted(c.value for c in callers_of(ident)))}",

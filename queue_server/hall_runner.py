@@ -107,7 +107,9 @@ def run_hall(settings: Settings, host: str, port: int, serve: Callable[[], None]
     creds = json.loads((var / "demo-credentials.json").read_text())
     click.echo("OneWindow hall is starting. Open:")
     click.echo(f"  home            {base}/")
-    click.echo(f"  kiosk           {base}/kiosk/?station=kiosk-1")
+    # The fragment enrols the browser as kiosk-1 (never sent to the server in the URL; the page trades it for a
+    # session cookie); a real kiosk PC gets its own token from `onewindow devices token kiosk-1`.
+    click.echo(f"  kiosk           {base}/kiosk/?station=kiosk-1#token={tokens.get('kiosk-1', '')}")
     click.echo(f"  hall screen     {base}/display/hall")
     click.echo(f"  window screen   {base}/display/window/w01")
     click.echo(f"  window panel    {base}/staff/panel   (demo logins: {', '.join(creds['users'][:3])}, … "

@@ -107,6 +107,8 @@ ROUTES: dict[str, Rule] = {
     "api.logout": rule(EVERYONE, Scope.SELF, "ends the caller's own session (revoked on the server)"),
     "api.me": rule(EVERYONE, Scope.SELF, "the caller's own login and CSRF token"),
     # ------------------------------------------------------------------ kiosk
+    "api.kiosk_enroll": rule(EVERYONE, Scope.SELF, "enrols the caller's browser as the kiosk whose device token "
+                                                   "it shows"),
     "api.kiosk_config": rule(EVERYONE, Scope.ANY, "tiles, flows and public item data"),
     "api.kiosk_search": rule(EVERYONE, Scope.ANY, "public item search"),
     "api.kiosk_guide": rule(EVERYONE, Scope.ANY, "an item's public guide"),
@@ -123,7 +125,8 @@ ROUTES: dict[str, Rule] = {
     "api.kiosk_appointment": rule(EVERYONE, Scope.HOLDER, "one appointment, by its code"),
     "api.kiosk_cancel_appointment": rule(EVERYONE, Scope.HOLDER, "cancels the appointment whose code is held"),
     # ------------------------------------------------------------------ cases
-    "api.case_intake": rule(WINDOW, Scope.OWN_WINDOW, "records an application at the clerk's window"),
+    "api.case_intake": rule(CASE_STAFF, Scope.OWN_WINDOW, "records an application at the clerk's window (approvers: "
+                                                          "online filings of their departments)"),
     "api.case_list": rule(CASE_STAFF, Scope.OWN_CASE, "cases the caller handles; personal data masked"),
     "api.case_get": rule(CASE_STAFF, Scope.OWN_CASE, "one case; whole ID and phone only for its handlers"),
     "api.case_by_number": rule(CASE_STAFF, Scope.OWN_CASE, "one case by number"),

@@ -11,7 +11,7 @@
   var DATA = JSON.parse(document.getElementById("kiosk-data").textContent);
   var API = DATA.api;
   var S = {
-    station: DATA.station, lang: DATA.lang, defaultLang: DATA.lang, elder: false, cfg: null,
+    station: DATA.station, enrolled: DATA.enrolled, csrf: DATA.csrf, lang: DATA.lang, defaultLang: DATA.lang, elder: false, cfg: null,
     identity: null, screen: null, history: [], printer: null, lastActivity: Date.now(), busy: false,
     pending: null, results: {}, seq: null, socket: null, idleShown: false,
   };
@@ -63,8 +63,9 @@
   }
 
   function api(method, path, body, headers) {
-    var opts = { method: method, headers: Object.assign({ "X-Actor": "kiosk:" + S.station }, headers || {}),
-                 cache: "no-store" };
+    var base = { "X-Actor": "kiosk:" + S.station };
+    if (S.csrf) base["X-CSRF-Token"] = S.csrf;   // an enrolled kiosk acts with its session cookie
+    var opts = { method: method, headers: Object.assign(base, headers || {}), cache: "no-store" };
     if (body !== undefined) { opts.body = JSON.stringify(body); opts.headers["Content-Type"] = "application/json"; }
     return fetch(API + path, opts).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (j) {
@@ -693,6 +694,7 @@
       clearTimeout(downTimer);
       offline(false);
       var sub = S.seq === null ? { hall: true } : { hall: true, since: S.seq };
+      if (S.enrolled === S.station) sub.station = S.station;   // card reads, scans, print results of this kiosk
       sock.timeout(10000).emit("subscribe", sub, function (err, ack) {
         if (err || !ack || !ack.ok) return;
         (ack.events || []).forEach(function (ev) { handle(ev.type, ev.payload, true); });
@@ -721,7 +723,22 @@
     document.addEventListener("contextmenu", function (e) { e.preventDefault(); });
   }
 
+  // The kiosk PC's browser proves its station once: the technician opens the page with #token=<the station's
+  // device token>; the page trades it for a session cookie and drops it from the address bar.
+  function enrol() {
+    var m = /(?:^|[#&])token=([^&]+)/.exec(window.location.hash || "");
+    if (!m) return Promise.resolve();
+    history.replaceState(null, "", window.location.pathname + window.location.search);
+    return api("POST", "/kiosk/session", { token: decodeURIComponent(m[1]) }).then(function (r) {
+      S.enrolled = r.station; S.csrf = r.csrf_token;
+    }, function () { S.enrolled = null; });
+  }
+
   function start() {
+    enrol().then(loadConfig);
+  }
+
+  function loadConfig() {
     api("GET", "/kiosk/config?station=" + encodeURIComponent(S.station)).then(function (cfg) {
       S.cfg = cfg;
       goHome();
@@ -730,7 +747,7 @@
       connect();
       setInterval(tick, 1000);
       setInterval(refreshStatus, 15000);
-    }, function () { setTimeout(start, 3000); });
+    }, function () { setTimeout(loadConfig, 3000); });
   }
 
   // Hooks for tests and the technician: what a card tap or a scan would do, without the devices.

@@ -9,7 +9,7 @@ from typing import Literal
 from flask import current_app, request
 from pydantic import Field
 
-from ..auth import auth_required, current_identity, require_staff
+from ..auth import auth_required, csrf_token, current_identity, enroll_kiosk, require_staff
 from ..domain.flows import LegalReason
 from ..services import kiosk
 from ..services.kiosk import KioskIssue, KioskSetup
@@ -92,6 +92,21 @@ class AppointmentBody(Body):
 
 class EmptyKioskBody(Body):
     pass
+
+
+class EnrollBody(Body):
+    token: str = Field(min_length=1, max_length=200, description="the kiosk station's device token")
+
+
+document("/kiosk/session", "post", "enrol this browser as a kiosk station with the station's device token (the "
+         "kiosk PC's Chromium, once; the page reads the token from its URL fragment and drops it)",
+         body=EnrollBody, tag="kiosk")
+
+
+@bp.post("/kiosk/session")
+def kiosk_enroll():  # type: ignore[no-untyped-def]
+    station = enroll_kiosk(body(EnrollBody).token)
+    return {"station": station, "csrf_token": csrf_token()}
 
 
 document("/kiosk/config", "get", "the kiosk's tiles, guided flows, items, queues and zones in zh/bo/en",

@@ -9,11 +9,20 @@ from typing import Any, TypeVar
 from flask import current_app, jsonify, request, session
 from pydantic import BaseModel
 
-from ..auth import auth_required, check_csrf, csrf_token, current_identity, require_staff, require_window
+from ..auth import (
+    Identity,
+    auth_required,
+    check_csrf,
+    csrf_token,
+    current_identity,
+    require_staff,
+    require_window,
+)
 from ..domain.hall import ItemKind
 from ..services import devices, queries, tickets, windows
 from ..services import staff as staff_service
 from ..services.context import Actor, HallContext
+from ..services.events import hall_room, staff_room
 from ..services.tickets import IssueRequest
 from . import bp
 from .errors import ApiError, register_error_handlers
@@ -159,8 +168,30 @@ def events():  # type: ignore[no-untyped-def]
         since = int(request.args.get("since", ""))
     except ValueError:
         raise ApiError(400, "bad_parameter", "since must be an integer event sequence number") from None
-    rooms = {r for r in (request.args.get("rooms") or "").split(",") if r} or {f"hall:{c.hall_id}"}
+    ident = current_identity()
+    default = staff_room(c.hall_id) if ident.staff is not None else hall_room(c.hall_id)
+    rooms = {r for r in (request.args.get("rooms") or "").split(",") if r} or {default}
+    if auth_required():
+        for room in rooms:
+            check_room(c, ident, room)
     return queries.missed_events(c, since, rooms)
+
+
+_PUBLIC_ROOM_KINDS = ("hall", "zone", "window", "queue")
+
+
+def check_room(c: HallContext, ident: Identity, room: str) -> None:
+    """Which event rooms a caller may read: public rooms anyone; the staff room staff; a station's room only
+    that station (its agent or its enrolled kiosk browser)."""
+    kind, _, name = room.partition(":")
+    if kind in _PUBLIC_ROOM_KINDS:
+        return
+    if room == staff_room(c.hall_id) and ident.staff is not None:
+        return
+    if kind == "station" and ident.station == name:
+        return
+    raise ApiError(403, "room_forbidden", f"the room {room!r} is not yours to read; public rooms are hall:, zone:, "
+                   "window:, queue:; staff read the staff room; a station its own station: room")
 
 
 # ---------------------------------------------------------------- tickets

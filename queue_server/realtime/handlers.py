@@ -27,11 +27,11 @@ from ..auth import (
     Identity,
     allowed,
     auth_required,
+    identity_from_session,
     identity_from_token,
     refuse,
     require_own_station,
     require_window,
-    staff_from_session,
 )
 from ..domain.errors import DomainError, InvalidInput, NotFound
 from ..policy import EVENTS
@@ -121,10 +121,10 @@ def socket_identity() -> Identity:
     station = session.get("ow_station")
     if station:
         return Identity(Actor("device", station), station=station)
-    member = staff_from_session(session)
-    if member is not None:
-        return Identity(Actor("staff", member.username), staff=member, via_session=True)
-    return Identity(Actor(*session.get("ow_actor", "citizen:anonymous").split(":", 1)))
+    ident = identity_from_session(session)
+    if ident.actor.kind == "citizen" and session.get("ow_actor"):
+        return Identity(Actor(*session["ow_actor"].split(":", 1)))
+    return ident
 
 
 def _reply_error(exc: Exception) -> dict[str, Any]:
@@ -199,7 +199,7 @@ def on_connect(auth: Any = None) -> bool:
         assert ident is not None
         session["ow_station"] = ident.station
         return True
-    if staff_from_session(session) is not None:
+    if identity_from_session(session).via_session:
         try:
             validate_csrf(str(auth.get("csrf_token") or ""))
             session["ow_csrf"] = True

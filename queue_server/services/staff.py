@@ -194,7 +194,16 @@ def revoke_device_tokens(engine: Engine, now: datetime, station: str) -> int:
 
 
 def station_for_token(engine: Engine, raw: str) -> str | None:
+    return station_for_token_hash(engine, token_hash(raw))
+
+
+def token_hash(raw: str) -> str:
+    """What a kiosk browser's session keeps of the token it enrolled with: revoking the token ends it too."""
+    return _token_hash(raw)
+
+
+def station_for_token_hash(engine: Engine, hashed: str) -> str | None:
     with engine.connect() as conn:
         row = conn.execute(select(device_tokens.c.station).where(
-            device_tokens.c.token_hash == _token_hash(raw), device_tokens.c.revoked_at.is_(None))).first()
+            device_tokens.c.token_hash == hashed, device_tokens.c.revoked_at.is_(None))).first()
     return row.station if row else None

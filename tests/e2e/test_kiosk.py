@@ -89,7 +89,8 @@ def page(browser, hall: LiveHall) -> Iterator[Page]:
 
 
 def open_kiosk(page: Page, hall: LiveHall, query: str = "") -> None:
-    page.goto(f"{hall.server.url}/kiosk/?station=kiosk-1{query}")
+    # The kiosk PC's browser enrols with its station's token in the URL fragment (never sent as part of a URL).
+    page.goto(f"{hall.server.url}/kiosk/?station=kiosk-1{query}#token={hall.server.station_token('kiosk-1')}")
     page.wait_for_selector("body[data-ready='1']")
     wait_for(lambda: page.evaluate("window.OneWindowKiosk.socket && window.OneWindowKiosk.socket.connected"), 10,
              "the kiosk's live connection")

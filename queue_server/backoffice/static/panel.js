@@ -155,9 +155,11 @@
     } catch (e) { /* the status line is a hint; the panel keeps working */ }
   }
 
-  const socket = io({transports: ["websocket", "polling"]});
+  // The CSRF token at connect lets this socket act for the logged-in clerk (a page of another origin cannot
+  // read it); the staff room carries the stations' device health.
+  const socket = io({transports: ["websocket", "polling"], auth: {csrf_token: csrf}});
   socket.on("connect", () => {
-    socket.emit("subscribe", {hall: false, windows: [windowId], queues: [...new Set(Array.from(document.querySelectorAll("#waiting h4")).map(() => null))].filter(Boolean)}, () => scheduleRefresh());
+    socket.emit("subscribe", {hall: false, staff: true, windows: [windowId], queues: [...new Set(Array.from(document.querySelectorAll("#waiting h4")).map(() => null))].filter(Boolean)}, () => scheduleRefresh());
     say("");
   });
   socket.on("disconnect", () => say("连接中断，正在重连… / reconnecting…", true));

@@ -28,6 +28,7 @@ from devices.led.simulator import LedBusSimulator
 from devices.printer.simulator import PrinterSimulator
 from devices.scanner.simulator import ScannerSimulator
 from tests.support.live import StaffSession, add_staff
+from tests.support.live import device_token as make_device_token
 
 ONEWINDOW = Path(sys.executable).with_name("onewindow")
 if not ONEWINDOW.exists():  # pragma: no cover - a venv without the console script
@@ -82,6 +83,7 @@ class Server:
         self.log_path = directory / "server.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self._staff: StaffSession | None = None
+        self._tokens: dict[str, str] = {}
 
     def start(self, timeout: float = 20.0) -> Server:
         if not self.database.exists():
@@ -131,9 +133,18 @@ class Server:
     # ---------------------------------------------------------------------------------------- REST helpers
 
     def get(self, path: str, **params: Any) -> Any:
-        response = requests.get(f"{self.api}{path}", params=params, timeout=5)
+        """A GET as the supervisor the tests act as."""
+        if self._staff is None:
+            self._staff = StaffSession(self.url)
+        response = self._staff.get(f"{self.api}{path}", params=params, timeout=5)
         response.raise_for_status()
         return response.json()
+
+    def station_token(self, station: str) -> str:
+        """A device token of the station, made once: what its agent (or enrolled kiosk browser) reads with."""
+        if station not in self._tokens:
+            self._tokens[station] = make_device_token(self.database, station)
+        return self._tokens[station]
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
         if self._staff is None:
@@ -150,7 +161,10 @@ class Server:
 
     def events(self, station: str, kind: str | None = None) -> list[dict[str, Any]]:
         """The stored event log of a station's room (what the server recorded, whoever was listening)."""
-        found = self.get("/events", since=0, rooms=f"station:{station}")["events"]
+        response = requests.get(f"{self.api}/events", params={"since": 0, "rooms": f"station:{station}"},
+                                headers={"Authorization": f"Bearer {self.station_token(station)}"}, timeout=5)
+        response.raise_for_status()
+        found = response.json()["events"]
         return [e["payload"] for e in found if kind is None or e["type"] == kind]
 
     def command(self, station: str, device: str, command: str, args: dict[str, Any]) -> str:

@@ -168,7 +168,7 @@ def test_ratings_come_only_from_citizens_channels(app):
     assert inv["pad"]["station"] == "window-1"
     assert error(li.post(f"/evaluate/{inv['token']}", {"level": 5})) == (403, "staff_cannot_rate")
     assert error(li.post("/evaluations/pad", {"station": "window-1", "subject": f"case:{c['number']}",
-                                              "level": 5})) == (403, "staff_cannot_rate")
+                                              "level": 5})) == (403, "wrong_role")  # pads only: a device token
     kiosk = {"Authorization": f"Bearer {app.config['kiosk_token']}"}
     assert error(app.test_client().post("/api/v1/evaluations/pad", headers=kiosk, json={
         "station": "window-1", "subject": f"case:{c['number']}", "level": 5})) == (403, "wrong_station")
@@ -208,7 +208,8 @@ def test_a_citizen_rates_a_ticket_by_qr(app):
 
 def test_staff_pages_and_the_printable_notice(app):
     c = new_case(app, materials=["e_licence", "original", "original", "missing"])
-    assert app.test_client().get(f"/staff/cases/{c['id']}").status_code == 401
+    anon = app.test_client().get(f"/staff/cases/{c['id']}")
+    assert anon.status_code == 302 and "/staff/login" in anon.headers["Location"]
     li = Staff(app, "li.na")
     out = li.post(f"/cases/{c['id']}/accept-with-deficiency", {"undertaking": True}).get_json()
     html = li.get(f"/staff/notices/{out['notice']['id']}").get_data(as_text=True)

@@ -349,7 +349,7 @@ def test_notices_read_back_and_print_as_80mm_slips(hall):
     sent = cs.print_notice(hall, notice["id"], "kiosk-1", WINDOW)
     event = hall.publisher.published[-1]
     assert sent["command"] == "print" and event["type"] == "device_command"
-    assert event["payload"]["args"]["document"] == doc and event["rooms"][-1] == "station:kiosk-1"
+    assert event["payload"]["args"]["document"] == doc and event["rooms"][0] == "station:kiosk-1"
 
 
 def test_case_lookup_by_number(hall):
