@@ -16,6 +16,7 @@ from wtforms import ValidationError as CSRFError
 
 from .domain.errors import DomainError
 from .policy import ROUTES, Caller, Rule, Scope
+from .services import ownership
 from .services import staff as staff_service
 from .services.context import Actor, HallContext
 from .services.staff import StaffMember
@@ -180,12 +181,14 @@ def callers_of(ident: Identity) -> frozenset[Caller]:
 
 
 def allowed(rule: Rule, ident: Identity) -> bool:
-    return rule.public or bool(rule.who & callers_of(ident))
+    return bool(rule.who & callers_of(ident))
 
 
 def refuse(rule: Rule, ident: Identity, what: str) -> DomainError:
     """The error for a caller the rule does not admit: 401 for an anonymous caller, 403 otherwise."""
     roles = ", ".join(sorted(c.value for c in rule.who))
+    if rule.refusal is not None:
+        return Forbidden(rule.refusal[1], code=rule.refusal[0])
     if callers_of(ident) == {Caller.ANONYMOUS}:
         if rule.who & {Caller.DEVICE, Caller.KIOSK}:
             return Unauthorized(f"{what} needs a device token (a station's agent)", code="device_token_required")
@@ -231,4 +234,45 @@ def enforce_route() -> ResponseReturnValue | None:
         require_window(ident.staff, str(args["window_id"]))
     elif rule.scope is Scope.OWN_STATION and "station" in args:
         require_own_station(ident, str(args["station"]))
+    elif rule.scope is Scope.OWN_STATION and request.method in UNSAFE:
+        # Kiosk and print routes name their station in the body: the caller's own (or a window's clerk's).
+        data = request.get_json(silent=True, cache=True)
+        station = data.get("station") if isinstance(data, dict) else None
+        if isinstance(station, str):
+            require_own_station(ident, station)
+    elif rule.scope is Scope.OWN_CASE and args.keys() & {"case_id", "notice_id", "number"}:
+        require_own_case(ident.staff, ownership.case_owner(
+            _ctx(), case_id=args.get("case_id"), notice_id=args.get("notice_id"), number=args.get("number")))
+    elif rule.scope is Scope.OWN_TICKET and "ticket_id" in args:
+        require_own_ticket(ident.staff, ownership.ticket_windows(_ctx(), int(args["ticket_id"])))
     return None
+
+
+def require_own_case(member: StaffMember | None, owner: ownership.CaseOwner | None) -> None:
+    """Cases: those taken at the clerk's windows or sitting in the caller's departments; the issuance windows'
+    staff any case (they hand results out); supervisors and admins every case. An unknown case is the
+    handler's 404."""
+    if owner is None or member is None or member.has("supervisor", "admin"):
+        return
+    if owner.department_id in member.departments or (owner.window_id and owner.window_id in member.windows):
+        return
+    if member.has("window_staff"):
+        from .services.cases import settings_of
+
+        if set(member.windows) & ownership.issuance_windows(_ctx(), settings_of(_ctx()).issuance_queue):
+            return
+    if not member.has("window_staff"):
+        raise Forbidden(f"this case belongs to department {owner.department_id}; you decide for "
+                        f"{', '.join(member.departments) or 'no department'}", code="wrong_department")
+    raise Forbidden("this case was taken at another window and belongs to another department; ask its window or "
+                    "department (or a supervisor)", code="not_your_case")
+
+
+def require_own_ticket(member: StaffMember | None, windows: set[str] | None) -> None:
+    """Tickets: those of the clerk's windows (serving, holding, sent to, or waiting in a queue they call)."""
+    if windows is None or member is None or member.has("supervisor", "admin"):
+        return
+    if windows & set(member.windows):
+        return
+    raise Forbidden(f"this ticket belongs to window {', '.join(sorted(windows))}, not yours "
+                    f"({', '.join(member.windows) or 'none'})", code="not_your_ticket")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -115,6 +116,33 @@ def hall(host, port, config_path, database, async_mode, message_queue, always_op
     _quiet_libraries()
     settings = _settings(config_path, database, async_mode, message_queue, always_open, clock)
     run_hall(settings, host, port, lambda: _run_server(settings, host, port))
+
+
+@cli.command("policy-table", help="Print the declared access policy as the README's Markdown table.")
+@click.option("--readme", type=click.Path(exists=True, dir_okay=False), help="rewrite the table in this README "
+              "(between its policy-table markers) instead of printing it")
+def policy_table(readme: str | None) -> None:
+    import tempfile
+
+    from .app import create_app
+    from .policy import markdown_table
+
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app(Settings(database=f"{tmp}/policy.db", background_tasks=False, sqlite_synchronous="OFF"))
+        rows = [(r.endpoint, ",".join(sorted(r.methods - {"HEAD", "OPTIONS"})), r.rule)
+                for r in app.url_map.iter_rules()]
+        app.extensions["onewindow"].engine.dispose()
+    table = markdown_table(rows)
+    if readme is None:
+        click.echo(table, nl=False)
+        return
+    text = Path(readme).read_text(encoding="utf-8")
+    begin, end = "<!-- policy-table:begin -->\n", "<!-- policy-table:end -->"
+    if begin not in text or end not in text:
+        raise click.ClickException(f"{readme} has no {begin.strip()} … {end} markers")
+    head, rest = text.split(begin, 1)
+    Path(readme).write_text(head + begin + table + end + rest.split(end, 1)[1], encoding="utf-8")
+    click.echo(f"{readme}: policy table rewritten", err=True)
 
 
 @cli.command("check-config", help="Check a hall configuration file and report every error in it.")

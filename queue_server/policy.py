@@ -60,14 +60,16 @@ class Rule:
     who: frozenset[Caller]
     scope: Scope
     touches: str  # what it reads or changes, for people: the README table is built from this
+    # (code, message) for callers it refuses, where a generic "wrong role" would not tell them why
+    refusal: tuple[str, str] | None = None
 
     @property
     def public(self) -> bool:
         return A.ANONYMOUS in self.who
 
 
-def rule(who: frozenset[Caller], scope: Scope, touches: str) -> Rule:
-    return Rule(who, scope, touches)
+def rule(who: frozenset[Caller], scope: Scope, touches: str, refusal: tuple[str, str] | None = None) -> Rule:
+    return Rule(who, scope, touches, refusal)
 
 
 _PUBLIC_PAGE = rule(EVERYONE, Scope.ANY, "a page shell or static file; its data comes through the API")
@@ -85,7 +87,7 @@ ROUTES: dict[str, Rule] = {
                                             "log; a device: its own station's events"),
     # ------------------------------------------------------------------ tickets
     "api.issue": rule(EVERYONE, Scope.ANY, "takes a normal ticket; priority only when the caller may grant it"),
-    "api.get_ticket": rule(WINDOW | {A.TECHNICIAN}, Scope.OWN_TICKET, "one ticket, staff view"),
+    "api.get_ticket": rule(WINDOW, Scope.OWN_TICKET, "one ticket, staff view"),
     "api.track": rule(EVERYONE, Scope.HOLDER, "the tracker's own ticket, by its secret token"),
     "api.requeue": rule(WINDOW, Scope.OWN_TICKET, "puts a missed ticket of the clerk's windows back in line"),
     "api.cancel": rule(WINDOW, Scope.OWN_TICKET, "cancels a waiting ticket of the clerk's queues"),
@@ -116,14 +118,15 @@ ROUTES: dict[str, Rule] = {
     "api.kiosk_status": rule(EVERYONE, Scope.ANY, "whether a kiosk can print now (no personal data)"),
     "api.kiosk_identify": rule(KIOSK_ONLY | STAFF, Scope.OWN_STATION,
                                "a card read at the kiosk's own station: masked greeting and tickets"),
-    "api.kiosk_ticket": rule(EVERYONE, Scope.OWN_STATION, "takes a ticket at a kiosk and prints it there"),
-    "api.kiosk_checkin": rule(EVERYONE, Scope.ANY, "checks in a valid, unused appointment code"),
-    "api.kiosk_print_checklist": rule(EVERYONE, Scope.ANY, "prints a public checklist at a kiosk"),
+    "api.kiosk_ticket": rule(KIOSK_ONLY, Scope.OWN_STATION, "takes a ticket at the kiosk and prints it there"),
+    "api.kiosk_checkin": rule(KIOSK_ONLY, Scope.OWN_STATION, "checks in a valid, unused appointment code at the "
+                                                             "kiosk"),
+    "api.kiosk_print_checklist": rule(KIOSK_ONLY, Scope.OWN_STATION, "prints a public checklist at the kiosk"),
     "api.kiosk_print_failed": rule(KIOSK_ONLY, Scope.OWN_STATION, "raises an alert for the kiosk's own station"),
     "api.kiosk_alerts": rule(STAFF, Scope.ANY, "kiosk alerts"),
-    "api.kiosk_book": rule(WINDOW | BACK_OFFICE, Scope.ANY, "books an appointment"),
-    "api.kiosk_appointment": rule(EVERYONE, Scope.HOLDER, "one appointment, by its code"),
-    "api.kiosk_cancel_appointment": rule(EVERYONE, Scope.HOLDER, "cancels the appointment whose code is held"),
+    "api.kiosk_book": rule(WINDOW, Scope.ANY, "books an appointment (staff, or a booking system's staff login)"),
+    "api.kiosk_appointment": rule(WINDOW, Scope.ANY, "one appointment and its check-in window"),
+    "api.kiosk_cancel_appointment": rule(WINDOW, Scope.ANY, "cancels a booked appointment"),
     # ------------------------------------------------------------------ cases
     "api.case_intake": rule(CASE_STAFF, Scope.OWN_WINDOW, "records an application at the clerk's window (approvers: "
                                                           "online filings of their departments)"),
@@ -138,15 +141,23 @@ ROUTES: dict[str, Rule] = {
     "api.case_tracker": rule(EVERYONE, Scope.HOLDER, "a case's progress, by the QR token on its notice"),
     "api.case_tracker_ticket": rule(EVERYONE, Scope.HOLDER, "a pick-up ticket for the case whose token is held"),
     "api.cases_by_person": rule(KIOSK_ONLY | STAFF, Scope.OWN_STATION, "a person's cases after a card read"),
-    **{f"api.case_{a}": rule(CASE_STAFF, Scope.OWN_CASE, f"case step {a.replace('_', '-')}")
-       for a in ("accept", "accept_with_deficiency", "courier", "decide", "decide_now", "hand_over",
-                 "issuance_ticket", "reassign", "reject", "request_correction", "resubmit", "resume", "supply",
-                 "suspend", "withdraw")},
+    **{f"api.case_{a}": rule(CASE_STAFF, Scope.OWN_CASE, f"window step {a.replace('_', '-')} of a case the caller "
+                                                          "handles")
+       for a in ("accept", "accept_with_deficiency", "request_correction", "resubmit", "reject", "decide_now",
+                 "supply")},
+    **{f"api.case_{a}": rule(WINDOW, Scope.OWN_CASE, f"issuance step {a.replace('_', '-')} of a case the caller "
+                                                     "handles")
+       for a in ("withdraw", "issuance_ticket", "hand_over", "courier")},
+    **{f"api.case_{a}": rule(BACK_OFFICE, Scope.OWN_CASE, f"back-office step {a} for the approver's departments")
+       for a in ("decide", "suspend", "resume")},
+    "api.case_reassign": rule(SUPERVISION, Scope.ANY, "hands a case to another approver of its department"),
     # ------------------------------------------------------------------ evaluations (好差评)
     "api.evaluation_invite": rule(WINDOW, Scope.OWN_TICKET, "opens a rating of a service the clerk's window gave; "
                                                             "the token goes to the citizen only"),
     "api.evaluation_form": rule(EVERYONE, Scope.HOLDER, "the rating page's content, by its token"),
-    "api.evaluation_rate": rule(EVERYONE - STAFF, Scope.HOLDER, "the citizen rates (never from a staff session)"),
+    "api.evaluation_rate": rule(EVERYONE - STAFF, Scope.HOLDER, "the citizen rates (never from a staff session)",
+                                refusal=("staff_cannot_rate", "staff may not rate on a citizen's behalf; the citizen "
+                                         "rates on the evaluator pad or their own phone / 工作人员不得代为评价")),
     "api.evaluation_pad": rule(frozenset({A.DEVICE}), Scope.OWN_STATION,
                                "a pad rating from the window station's own agent"),
     "api.evaluation_export": rule(SUPERVISION, Scope.ANY, "ratings for the provincial system"),
@@ -231,3 +242,30 @@ def audience_of(kind: str) -> Audience:
     """The audience of an event kind; an undeclared kind is staff-only (fail closed) and the coverage test
     names it."""
     return AUDIENCES.get(kind, Audience.STAFF)
+
+
+def _who(r: Rule) -> str:
+    if r.public:
+        return "anyone" if r.who == EVERYONE else "anyone but " + ", ".join(sorted(c.value for c in EVERYONE - r.who))
+    return ", ".join(c.value for c in Caller if c in r.who)
+
+
+def markdown_table(routes: list[tuple[str, str, str]]) -> str:
+    """The README's "Who can do what" table: (endpoint, methods, path) of every route, then every event and every
+    event kind's audience. Static files and page shells are summarised in one line."""
+    lines = ["| request | who may call | scope | what it touches |", "|---|---|---|---|"]
+    shells = []
+    for endpoint, methods, path in sorted(routes, key=lambda r: (r[2], r[1])):
+        r = ROUTES[endpoint]
+        if r in (_PUBLIC_PAGE, _STATIC):
+            shells.append(f"`{path}`")
+            continue
+        lines.append(f"| `{methods} {path}` | {_who(r)} | {r.scope.value} | {r.touches} |")
+    lines.append(f"| page shells and static files ({len(shells)}) | anyone | any | no data of their own |")
+    lines += ["", "| Socket.IO event | who may send | scope | what it touches |", "|---|---|---|---|"]
+    lines += [f"| `{name}` | {_who(r)} | {r.scope.value} | {r.touches} |" for name, r in EVENTS.items()]
+    lines += ["", "| audience | event kinds |", "|---|---|"]
+    for aud in Audience:
+        kinds = ", ".join(f"`{k}`" for k, a in AUDIENCES.items() if a is aud)
+        lines.append(f"| {aud.value} | {kinds} |")
+    return "\n".join(lines) + "\n"

@@ -85,8 +85,9 @@ def agent(server: Server):
 
 
 def api(server: Server, method: str, path: str, body: Any = None, **headers: str) -> tuple[int, Any]:
+    """A call as the kiosk-1 station (what its enrolled browser is; staff routes go through server.post)."""
     r = requests.request(method, f"{server.api}{path}", json=body, timeout=5,
-                         headers={"X-Actor": "kiosk:kiosk-1", **headers})
+                         headers={"Authorization": f"Bearer {server.station_token('kiosk-1')}", **headers})
     assert r.headers["Content-Type"].startswith("application/json"), r.text[:200]
     return r.status_code, r.json()
 
