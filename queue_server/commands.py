@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from pathlib import Path
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
