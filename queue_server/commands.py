@@ -84,16 +84,21 @@ def _server_options(f):  # type: ignore[no-untyped-def]
         click.option("--always-open", is_flag=True, help="demo mode: issue tickets outside business hours"),
         click.option("--clock", help="start the clock at this local time (demos and tests), e.g. 2026-11-26T09:30"),
         click.option("--log-level", default="INFO", show_default=True),
+        click.option("--allowed-origin", "allowed_origins", multiple=True, metavar="URL",
+                     help="an origin whose pages may open Socket.IO connections (repeatable). Default: the "
+                     "server's own only; giving any replaces that, so list the server's own address too"),
     ]
     for opt in reversed(options):
         f = opt(f)
     return f
 
 
-def _settings(config_path, database, async_mode, message_queue, always_open, clock) -> Settings:  # type: ignore[no-untyped-def]
+def _settings(config_path, database, async_mode, message_queue, always_open, clock,  # type: ignore[no-untyped-def]
+              allowed_origins=()) -> Settings:
     cfg = _config_or_exit(config_path)
     s = Settings(config_path=config_path, async_mode=async_mode, message_queue=message_queue,
-                 always_open=always_open, clock_start=_parse_clock(clock, cfg.hall.timezone))
+                 always_open=always_open, clock_start=_parse_clock(clock, cfg.hall.timezone),
+                 allowed_origins=list(allowed_origins) or None)
     if database:
         s.database = database
     return s
@@ -101,20 +106,23 @@ def _settings(config_path, database, async_mode, message_queue, always_open, clo
 
 @cli.command(help="Run the queue server.")
 @_server_options
-def serve(host, port, config_path, database, async_mode, message_queue, always_open, clock, log_level):  # type: ignore[no-untyped-def]
+def serve(host, port, config_path, database, async_mode, message_queue, always_open, clock, log_level,  # type: ignore[no-untyped-def]
+          allowed_origins):
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _quiet_libraries()
-    _run_server(_settings(config_path, database, async_mode, message_queue, always_open, clock), host, port)
+    _run_server(_settings(config_path, database, async_mode, message_queue, always_open, clock, allowed_origins),
+                host, port)
 
 
 @cli.command(help="Start the whole hall on embedded defaults: server, simulated devices and pages.")
 @_server_options
-def hall(host, port, config_path, database, async_mode, message_queue, always_open, clock, log_level):  # type: ignore[no-untyped-def]
+def hall(host, port, config_path, database, async_mode, message_queue, always_open, clock, log_level,  # type: ignore[no-untyped-def]
+         allowed_origins):
     from .hall_runner import run_hall
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _quiet_libraries()
-    settings = _settings(config_path, database, async_mode, message_queue, always_open, clock)
+    settings = _settings(config_path, database, async_mode, message_queue, always_open, clock, allowed_origins)
     run_hall(settings, host, port, lambda: _run_server(settings, host, port))
 
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-import requests
 from playwright.sync_api import Page, expect
 from pyzbar import pyzbar
 
@@ -289,7 +288,7 @@ def test_out_of_paper_shows_the_ticket_on_screen_and_alerts_staff(page: Page, ha
         qr = page.locator("#ticket-qr").bounding_box()
         assert qr and qr["width"] >= 400  # large enough to photograph
         shot(page, "16-ticket-on-screen")
-        alerts = requests.get(f"{hall.server.api}/kiosk/alerts", timeout=5).json()["alerts"]
+        alerts = hall.server.get("/kiosk/alerts")["alerts"]
         assert alerts[0]["number"] == number and alerts[0]["kind"] == "ticket_not_printed"
         assert hall.sims.printer.ticket_count == before
     finally:
@@ -309,7 +308,7 @@ def test_paper_running_out_while_printing_moves_the_ticket_to_the_screen(page: P
         number = page.locator("#ticket-number").inner_text()
         shot(page, "17-paper-ran-out")
         wait_for(lambda: any(a["kind"] == "print_failed" and a["number"] == number for a in
-                             requests.get(f"{hall.server.api}/kiosk/alerts", timeout=5).json()["alerts"]),
+                             hall.server.get("/kiosk/alerts")["alerts"]),
                  5, "the print_failed alert")
     finally:
         hall.sims.printer.reload_paper(length_mm=DEFAULT_PAPER_MM)

@@ -34,16 +34,16 @@ TICKET = {"blocks": [
 
 
 class Observer:
-    """A Socket.IO client in the hall room, collecting the events a screen would see."""
+    """The kiosk page's live view: its station's token, the hall room and its station's room."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, token: str) -> None:
         self.events: list[tuple[str, dict[str, Any]]] = []
         self._lock = threading.Lock()
         self.client = socketio.Client(reconnection=False)
         self.client.on("*", self._on_any)
         # long-polling: a websocket client's disconnect waits seconds for a close frame; the events are the same
-        self.client.connect(url, transports=["polling"], wait_timeout=5)
-        reply = self.client.call("subscribe", {"hall": True}, timeout=5)
+        self.client.connect(url, transports=["polling"], wait_timeout=5, auth={"token": token})
+        reply = self.client.call("subscribe", {"hall": True, "station": "kiosk-1"}, timeout=5)
         assert reply["ok"], reply
 
     def _on_any(self, event: str, data: Any = None) -> None:
@@ -63,7 +63,7 @@ def _inputs(hall: Hall, station: str, kind: str, after: int = 0) -> list[dict[st
 
 
 def _head(hall: Hall) -> int:
-    return hall.server.get("/events", since=0, rooms="none")["seq"]
+    return hall.server.get("/events", since=0, rooms="hall:hezuo")["seq"]
 
 
 def _outbox_ids(hall: Hall) -> list[str]:
@@ -78,7 +78,7 @@ def _assert_no_personal_data(text: str) -> None:
 
 
 def test_card_and_code_reach_the_server_and_personal_data_stays_out_of_the_log(hall: Hall) -> None:
-    observer = Observer(hall.server.url)
+    observer = Observer(hall.server.url, hall.server.station_token("kiosk-1"))
     try:
         hall.sims.idcard.place("young")
         card = wait_for(lambda: [d for d in observer.of("device_input") if d["kind"] == "card_read"], 10,

@@ -35,16 +35,22 @@ ELDER = {"id_number": "11010519491231002X", "name": "王小娜", "birth_date": "
 
 
 class Client:
-    """A Socket.IO client recording every event it receives (in the hall room unless told otherwise)."""
+    """A Socket.IO client recording every event it receives (in the rooms ``sub`` names: the hall room unless
+    told otherwise). With a station's token it is that station (its agent, or its enrolled kiosk page); with a
+    staff session's cookie, that member of staff."""
 
-    def __init__(self, url: str, subscribe: bool = True, token: str | None = None) -> None:
+    def __init__(self, url: str, subscribe: bool = True, token: str | None = None, sub: dict | None = None,
+                 staff: StaffSession | None = None) -> None:
         self.events: list[tuple[str, Any]] = []
         self.lock = threading.Lock()
         self.sio = socketio.Client(reconnection=False)
         self.sio.on("*", self._any)
-        self.sio.connect(url, transports=["polling"], wait_timeout=5, auth={"token": token} if token else None)
+        headers = {"Cookie": "; ".join(f"{c.name}={c.value}" for c in staff.cookies)} if staff else {}
+        self.sio.connect(url, transports=["polling"], wait_timeout=5, headers=headers,
+                         auth={"token": token} if token else None)
         if subscribe:
-            assert self.sio.call("subscribe", {"hall": True}, timeout=5)["ok"]
+            reply = self.sio.call("subscribe", sub or {"hall": True}, timeout=5)
+            assert reply["ok"], reply
 
     def _any(self, event: str, data: Any = None) -> None:
         with self.lock:
@@ -118,11 +124,12 @@ def test_config_search_and_destinations(server: Server):
 
 
 def test_card_tap_ticket_is_printed_through_the_agent(server: Server, agent: Client):
-    screen = Client(server.url)
+    # What the kiosk's own (enrolled) page hears: its station's card reads and print results.
+    screen = Client(server.url, token=server.station_token("kiosk-1"), sub={"hall": True, "station": "kiosk-1"})
     try:
         reply = agent.call("device_input", {"station": "kiosk-1", "device": "idcard", "input_id": "card-" +
                                             secrets.token_hex(4), "kind": "card_read", "data": ELDER})
-        seen = wait_for(lambda: screen.of("device_input"), 5, "the card read in the hall room")[0]
+        seen = wait_for(lambda: screen.of("device_input"), 5, "the card read in the kiosk's station room")[0]
         assert seen["data"] == {"name_masked": "王*娜", "id_masked": "1101**********002X", "elderly": True,
                                 "expired": False}
         _, who = api(server, "POST", "/kiosk/identify", {"station": "kiosk-1", "input_id": reply["input_id"]})
@@ -139,7 +146,7 @@ def test_card_tap_ticket_is_printed_through_the_agent(server: Server, agent: Cli
         assert "11010519491231002X" not in str(cmd) and "王" not in printed.text
         agent.call("command_result", {"station": "kiosk-1", "command_id": cmd["command_id"], "ok": True,
                                       "result": {"confirmed": True}})
-        done = wait_for(lambda: screen.of("command_result"), 5, "the print result in the hall room")[0]
+        done = wait_for(lambda: screen.of("command_result"), 5, "the print result in the kiosk's station room")[0]
         assert done["command_id"] == cmd["command_id"] and done["ok"] is True
         # a repeat tap: the person's ticket comes back, nothing is printed
         again = agent.call("device_input", {"station": "kiosk-1", "device": "idcard", "input_id": "card-" +
@@ -152,7 +159,7 @@ def test_card_tap_ticket_is_printed_through_the_agent(server: Server, agent: Cli
 
 
 def test_out_of_paper_shows_the_ticket_and_alerts_staff(server: Server, agent: Client):
-    screen = Client(server.url)
+    screen = Client(server.url, staff=StaffSession(server.url), sub={"hall": False, "staff": True})
     try:
         agent.call("device_health", {"station": "kiosk-1", "device": "printer", "status": "error",
                                      "detail": {"state": "paper_out"}})
@@ -163,8 +170,8 @@ def test_out_of_paper_shows_the_ticket_and_alerts_staff(server: Server, agent: C
         assert status == 201 and out["print"]["status"] == "unavailable"
         alert = wait_for(lambda: screen.of("kiosk_alert"), 5, "the staff alert")[0]
         assert alert["number"] == out["ticket"]["number"] and alert["printer_reason"] == "paper_out"
-        _, alerts = api(server, "GET", "/kiosk/alerts")
-        assert alerts["alerts"][0]["number"] == out["ticket"]["number"]
+        assert api(server, "GET", "/kiosk/alerts")[0] == 403  # alerts are for staff
+        assert server.get("/kiosk/alerts")["alerts"][0]["number"] == out["ticket"]["number"]
     finally:
         agent.call("device_health", {"station": "kiosk-1", "device": "printer", "status": "ok",
                                      "detail": {"state": "ready"}})
@@ -174,7 +181,7 @@ def test_out_of_paper_shows_the_ticket_and_alerts_staff(server: Server, agent: C
 def test_appointment_checks_in_once(server: Server, agent: Client):
     slot = datetime.now(TZ).replace(microsecond=0) + timedelta(minutes=5)
     status, _ = api(server, "POST", "/kiosk/appointments", {"item_id": "passport", "slot_at": slot.isoformat()})
-    assert status == 401  # a kiosk cannot book; staff (or the booking system) do
+    assert status == 403  # a kiosk cannot book; staff (or the booking system) do
     r = StaffSession(server.url).post(f"{server.api}/kiosk/appointments",
                                       json={"item_id": "passport", "slot_at": slot.isoformat()})
     booked = r.json()
