@@ -330,12 +330,13 @@ class Screen:
 
     def connect(self, url: str | None = None) -> Screen:
         self.url = url or self.url
-        headers = {}
+        headers, auth = {}, None
         if self.actor and self.actor.startswith("staff:"):
             api = Api(self.url + "/api/v1", self.actor)
             api._login()
             headers["Cookie"] = "; ".join(f"{c.name}={c.value}" for c in api.session.cookies)
-        self.sio.connect(self.url, transports=["websocket"], headers=headers, wait_timeout=10)
+            auth = {"csrf_token": api.session.headers["X-CSRF-Token"]}  # the page's token: this socket may act
+        self.sio.connect(self.url, transports=["websocket"], headers=headers, auth=auth, wait_timeout=10)
         return self
 
     def call(self, event: str, data: Any = None, timeout: float = 15) -> Any:
