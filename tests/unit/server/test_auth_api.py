@@ -134,3 +134,19 @@ def test_socket_window_action_needs_the_staff_session(app):
     assert r["ok"] and r["ticket"]["number"] == "A001"
     r = staff.emit("window_action", {"window_id": "w02", "action": "call-next"}, callback=True)
     assert r["error"]["code"] == "wrong_window"
+
+
+def test_an_agent_cannot_claim_another_window(app):
+    """Finding 4d: the kiosk-1 token claimed w02 in agent_hello and then heard w02's rating requests. The window
+    comes from devices.toml: window-1 serves w01, kiosk-1 none."""
+    ctx = app.extensions["onewindow"]
+    kiosk = socketio.test_client(app, auth={"token": staff_service.add_device_token(ctx.engine, ctx.now(), "kiosk-1")})
+    r = kiosk.emit("agent_hello", {"station": "kiosk-1", "window_id": "w02"}, callback=True)
+    assert r["ok"] is False and r["error"]["code"] == "wrong_window"
+    window = socketio.test_client(app, auth={"token": staff_service.add_device_token(ctx.engine, ctx.now(),
+                                                                                      "window-1")})
+    r = window.emit("agent_hello", {"station": "window-1", "window_id": "w02"}, callback=True)
+    assert r["ok"] is False and r["error"]["code"] == "wrong_window"
+    r = window.emit("agent_hello", {"station": "window-1"}, callback=True)
+    assert r["ok"] and r["window_id"] == "w01" and "window:w01" in r["rooms"]
+    assert kiosk.emit("agent_hello", {"station": "kiosk-1"}, callback=True)["rooms"] == ["station:kiosk-1"]
