@@ -74,7 +74,9 @@ def case_view(token: str) -> dict[str, Any] | None:
     delivery = view.get("delivery") or {}
     out["delivery"] = {k: delivery[k] for k in ("method", "carrier", "tracking_number") if delivery.get(k)} or None
     ev = view.get("evaluation")
-    out["evaluation"] = {"url": f"/evaluate/{ev['token']}", "rated": bool(ev.get("rated"))} if ev else None
+    # The citizen's own page (the notice's QR): the only place besides the pad that carries the rating link.
+    out["evaluation"] = {"url": case_service.evaluation_link_for_tracker(ctx, token),
+                         "rated": bool(ev.get("rated"))} if ev else None
     out["promised_days"] = view.get("promised_days")
     out["deficiency"] = view.get("deficiency")
     out["issuance_windows"] = _issuance_windows(ctx)

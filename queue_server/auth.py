@@ -156,6 +156,41 @@ def require_window(member: StaffMember | None, window_id: str) -> StaffMember:
                     code="wrong_window")
 
 
+def is_hall_wide(member: StaffMember) -> bool:
+    """Supervisors (and admins) act on every window, station and case of the hall."""
+    return member.has("supervisor", "admin")
+
+
+def ticket_windows(config: Any, ticket: dict[str, Any]) -> set[str]:
+    """The windows a ticket belongs to: the one serving or holding it, the one it was sent to, else every window
+    that calls its queue."""
+    own = {w for w in (ticket.get("window_id"), ticket.get("target_window")) if w}
+    if own:
+        return own
+    return {w.id for w in config.windows if any(q.queue == ticket["queue_id"] for q in w.queues)}
+
+
+def require_ticket_scope(member: StaffMember | None, config: Any, ticket: dict[str, Any]) -> StaffMember:
+    """Cancel or re-queue a ticket: staff of a window it belongs to, or a supervisor (clerk1 of w01 may not cancel
+    a waiting tax ticket that only the tax windows call)."""
+    member = require_staff(member, "window_staff", "supervisor")
+    if is_hall_wide(member) or ticket_windows(config, ticket) & set(member.windows):
+        return member
+    raise Forbidden(f"ticket {ticket['number']} is not one of your windows' ({', '.join(member.windows) or 'none'})",
+                    code="wrong_window")
+
+
+def require_station_scope(member: StaffMember | None, station: str, station_window: str | None) -> StaffMember:
+    """Commands to a station's devices: its own window's staff; supervisors and technicians any station."""
+    member = require_staff(member, "window_staff", "supervisor", "technician")
+    if is_hall_wide(member) or member.has("technician"):
+        return member
+    if station_window is not None and station_window in member.windows:
+        return member
+    raise Forbidden(f"station {station} is not at your window ({', '.join(member.windows) or 'none'}); a "
+                    "supervisor or technician may command any station", code="wrong_station")
+
+
 def require_station(ident: Identity, station: str) -> None:
     """Agent events: the device token's own station only."""
     if ident.station is None:

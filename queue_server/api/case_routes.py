@@ -353,13 +353,15 @@ document("/evaluations/invitations", "post", "open a rating (the window's pad as
 @bp.post("/evaluations/invitations")
 def evaluation_invite():  # type: ignore[no-untyped-def]
     b = body(InviteBody)
-    _window_member(b.window_id)
+    member = _member("window_staff", "supervisor")
+    windows = None if member is None or member.has("supervisor", "admin") else member.windows
     if (b.ticket_id is None) == (b.case_id is None):
         raise ApiError(422, "subject_required", "give exactly one of ticket_id or case_id")
     if b.ticket_id is not None:
-        return evaluation_service.invite_for_ticket(ctx(), b.ticket_id, current_actor(), b.window_id, b.start_pad)
+        return evaluation_service.invite_for_ticket(ctx(), b.ticket_id, current_actor(), b.window_id, b.start_pad,
+                                                    windows)
     assert b.case_id is not None
-    return evaluation_service.invite_for_case(ctx(), b.case_id, current_actor(), b.window_id, b.start_pad)
+    return evaluation_service.invite_for_case(ctx(), b.case_id, current_actor(), b.window_id, b.start_pad, windows)
 
 
 document("/evaluate/<token>", "get", "what the rating page shows: subject, levels, fixed indicators",
@@ -383,7 +385,7 @@ def evaluation_rate(token: str):  # type: ignore[no-untyped-def]
                               "the kiosk or their own phone")
     b = body(RateBody)
     actor = current_actor("citizen")
-    channel = Channel.KIOSK if ident.station is not None or actor.kind == "kiosk" else Channel.QR
+    channel = Channel.KIOSK if ident.station is not None else Channel.QR  # a kiosk proves itself by its token
     out = evaluation_service.rate(ctx(), token, b.level, b.indicators, b.comment, actor, channel)
     return jsonify(out), 201
 

@@ -16,10 +16,12 @@ from ..auth import (
     csrf_token,
     current_identity,
     require_staff,
+    require_station_scope,
+    require_ticket_scope,
     require_window,
 )
 from ..domain.hall import ItemKind
-from ..services import devices, queries, tickets, windows
+from ..services import devices, evaluations, queries, tickets, windows
 from ..services import staff as staff_service
 from ..services.context import Actor, HallContext
 from ..services.events import hall_room, staff_room
@@ -213,11 +215,14 @@ def issue():  # type: ignore[no-untyped-def]
     return jsonify(out), 201 if result.created else 200
 
 
-document("/tickets/<int:ticket_id>", "get", "one ticket (staff view)", tag="tickets")
+document("/tickets/<int:ticket_id>", "get", "one ticket (staff view; the holder reads /track/<token>)",
+         tag="tickets")
 
 
 @bp.get("/tickets/<int:ticket_id>")
 def get_ticket(ticket_id: int):  # type: ignore[no-untyped-def]
+    if auth_required():  # ids are sequential: by id, a ticket (and its tracker token) is for staff only
+        require_staff(current_identity().staff)
     return {"ticket": tickets.get_ticket_view(ctx(), ticket_id)}
 
 
@@ -236,7 +241,8 @@ document("/tickets/<int:ticket_id>/requeue", "post", "put a missed (过号) tick
 @bp.post("/tickets/<int:ticket_id>/requeue")
 def requeue(ticket_id: int):  # type: ignore[no-untyped-def]
     if auth_required():
-        require_staff(current_identity().staff, "window_staff", "supervisor")
+        member = require_staff(current_identity().staff, "window_staff", "supervisor")
+        require_ticket_scope(member, ctx().config, tickets.get_ticket_view(ctx(), ticket_id))
     body(EmptyBody)
     return {"ticket": tickets.requeue(ctx(), ticket_id, current_actor())}
 
@@ -247,7 +253,8 @@ document("/tickets/<int:ticket_id>/cancel", "post", "cancel a waiting ticket", b
 @bp.post("/tickets/<int:ticket_id>/cancel")
 def cancel(ticket_id: int):  # type: ignore[no-untyped-def]
     if auth_required():
-        require_staff(current_identity().staff, "window_staff", "supervisor")
+        member = require_staff(current_identity().staff, "window_staff", "supervisor")
+        require_ticket_scope(member, ctx().config, tickets.get_ticket_view(ctx(), ticket_id))
     body(EmptyBody)
     return {"ticket": tickets.cancel(ctx(), ticket_id, current_actor())}
 
@@ -267,6 +274,8 @@ document("/windows/<window_id>/held", "get", "tickets this window has put on hol
 
 @bp.get("/windows/<window_id>/held")
 def held(window_id: str):  # type: ignore[no-untyped-def]
+    if auth_required():
+        require_window(current_identity().staff, window_id)
     return {"tickets": windows.held_tickets(ctx(), window_id)}
 
 
@@ -292,20 +301,18 @@ document("/windows/<window_id>/request-evaluation", "post",
 
 @bp.post("/windows/<window_id>/request-evaluation")
 def request_evaluation(window_id: str):  # type: ignore[no-untyped-def]
-    member = require_window(current_identity().staff, window_id) if auth_required() else current_identity().staff
+    if auth_required():
+        require_window(current_identity().staff, window_id)
     body(EmptyBody)
     c = ctx()
     ticket = windows.last_served(c, window_id)
     if ticket is None:
         raise ApiError(409, "nothing_to_evaluate", "finish a service at this window first")
-    station = devices.window_station(c, window_id)
-    if station is None:
+    if devices.window_station(c, window_id) is None:
         raise ApiError(409, "no_evaluator", f"no device agent serves window {window_id}; is its PC running?")
-    window = c.config.window(window_id)
-    args = {"subject": f"ticket:{ticket['number']}", "ticket_id": ticket["id"],
-            "staff_name": member.display_name if member else "", "post": (member.post if member else None) or "",
-            "window": window.number}
-    return devices.send_command(c, station, "evaluator", "start_evaluation", args, current_actor())
+    # The pad shows (and the rating records) who served the ticket, from its transitions: not the caller.
+    out = evaluations.invite_for_ticket(c, ticket["id"], current_actor(), window_id, start_pad=True)
+    return out["pad"]
 
 
 def _window_action(name: str, summary: str, model: type[BaseModel],
@@ -334,6 +341,8 @@ document("/stations", "get", "the last health report of every device at every st
 
 @bp.get("/stations")
 def stations():  # type: ignore[no-untyped-def]
+    if auth_required():
+        require_staff(current_identity().staff)
     return {"devices": devices.stations_health(ctx())}
 
 
@@ -344,7 +353,7 @@ document("/stations/<station>/commands", "post", "send a command to a station's 
 @bp.post("/stations/<station>/commands")
 def station_command(station: str):  # type: ignore[no-untyped-def]
     if auth_required():
-        require_staff(current_identity().staff, "window_staff", "supervisor", "technician")
+        require_station_scope(current_identity().staff, station, devices.station_window(ctx(), station))
     b = body(DeviceCommandBody)
     return devices.send_command(ctx(), station, b.device, b.command, b.args, current_actor())
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from ..domain.hall import LEGAL_PRIORITY_REASONS
 
@@ -25,7 +25,8 @@ class IssueTicketBody(Body):
     birth_date: date | None = None
     legal_reason: LegalReason | None = None
     appointment_code: str | None = Field(default=None, max_length=64)
-    green: bool = False
+    green: StrictBool = Field(default=False, description="green channel (绿色通道): staff only; true or false, "
+                              "never \"yes\"")
     source: str | None = Field(default=None, max_length=40, description="kiosk or device id")
     card_input_id: str | None = Field(default=None, max_length=64, description="the input id of a card read "
                                       "reported by the kiosk's device agent (priority by age, one ticket per person)")

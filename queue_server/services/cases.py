@@ -874,7 +874,9 @@ def _tracker_view(ctx: HallContext, conn: Connection, c: Row) -> dict[str, Any]:
     if status in EVALUABLE:
         req = request_for_subject(conn, ctx, "case", c.id)
         if req is not None:
-            view["evaluation"] = {"token": req.token, "rated": req.status == "rated"}
+            # Not the rating token: this view also serves the kiosk and the REST API. The citizen's own case page
+            # (behind the notice's QR) asks evaluation_link_for_tracker for its link.
+            view["evaluation"] = {"rated": req.status == "rated"}
     view["promised_days"] = c.promised_days
     deficiency = c.deficiency or {}
     if deficiency.get("names"):
@@ -888,6 +890,18 @@ def case_status_for_tracker(ctx: HallContext, token: str) -> dict[str, Any]:
     """The tracker page's (and kiosk's) view of one case, found by the secret on its notice's QR."""
     with read_tx(ctx.engine) as conn:
         return _tracker_view(ctx, conn, _by_token(conn, ctx, token))
+
+
+def evaluation_link_for_tracker(ctx: HallContext, token: str) -> str | None:
+    """The rating link of a case, for the citizen's own case page only (reached by the QR on their notice)."""
+    from .evaluations import request_for_subject
+
+    with read_tx(ctx.engine) as conn:
+        c = _by_token(conn, ctx, token)
+        if CaseStatus(c.status) not in EVALUABLE:
+            return None
+        req = request_for_subject(conn, ctx, "case", c.id)
+    return f"/evaluate/{req.token}" if req is not None and req.status != "rated" else None
 
 
 def cases_for_person(ctx: HallContext, id_number: str, days: int = 180) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ import csv
 import io
 import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -36,7 +36,7 @@ from ..domain.evaluations import (
     check_rating,
     next_followup,
 )
-from ..store.cases_schema import cases, evaluation_followups, evaluation_requests, evaluations
+from ..store.cases_schema import case_log, cases, evaluation_followups, evaluation_requests, evaluations
 from ..store.db import read_tx
 from ..store.schema import device_status, staff, ticket_transitions, tickets
 from . import devices
@@ -97,8 +97,32 @@ def _staff_card(conn: Connection, username: str | None) -> tuple[str, str]:
     return "工作人员", "窗口工作人员"
 
 
+class NotYourWindow(DomainError):
+    code = "wrong_window"
+    status = 403
+
+
+def _ticket_served_by(conn: Connection, ticket_id: int) -> str | None:
+    """The member of staff who served a ticket, from its transitions (who started or finished it)."""
+    served_by = conn.execute(select(ticket_transitions.c.actor).where(
+        ticket_transitions.c.ticket_id == ticket_id, ticket_transitions.c.action.in_(("start", "finish")))
+        .order_by(ticket_transitions.c.id.desc())).scalar()
+    kind, _, who = (served_by or "").partition(":")
+    return who if kind == "staff" else None
+
+
+def _case_taken_by(conn: Connection, case_id: int) -> str | None:
+    taken = conn.execute(select(case_log.c.actor).where(
+        case_log.c.subject == "case", case_log.c.subject_id == str(case_id), case_log.c.action == "intake")).scalar()
+    kind, _, who = (taken or "").partition(":")
+    return who if kind == "staff" else None
+
+
 def _invite(ctx: HallContext, kind: str, subject_id: int, actor: Actor, window_id: str | None,
-            start_pad: bool) -> dict[str, Any]:
+            start_pad: bool, windows: Collection[str] | None) -> dict[str, Any]:
+    """The rated window and clerk come from the service record (who served the ticket, who took the case), never
+    from the caller; ``windows`` are the caller's (None: hall-wide, a supervisor). The rating token is not in the
+    reply: it reaches the citizen only (the pad, the printed notice's QR, the citizen's own tracker page)."""
     s = settings_of(ctx)
     now = ctx.now()
     pad: dict[str, Any] | None = None
@@ -111,8 +135,9 @@ def _invite(ctx: HallContext, kind: str, subject_id: int, actor: Actor, window_i
             if t.status not in ("serving", "done"):
                 raise InvalidTransition(f"ticket {t.number} is {t.status}; a ticket is rated after its service",
                                         code="not_served")
-            label, item_id, window_id = t.number, t.item_id, window_id or t.window_id
+            label, item_id, served_window = t.number, t.item_id, t.window_id
             dept = ctx.config.item(item_id).department if item_id else None
+            served_by = _ticket_served_by(conn, t.id)
         else:
             c = conn.execute(select(cases).where(cases.c.id == subject_id, cases.c.hall_id == ctx.hall_id)).first()
             if c is None:
@@ -120,46 +145,47 @@ def _invite(ctx: HallContext, kind: str, subject_id: int, actor: Actor, window_i
             if c.status not in ("ready", "issued", "rejected"):
                 raise InvalidTransition(f"办件 {c.number} is {c.status}; a case is rated once it has an outcome",
                                         code="not_decided")
-            label, item_id, dept, window_id = c.number, c.item_id, c.department_id, window_id or c.window_id
-        req = ensure_request(conn, ctx, kind, subject_id, label, item_id, dept, window_id,
-                             actor.id if actor.kind == "staff" else None, now)
+            label, item_id, dept, served_window = c.number, c.item_id, c.department_id, c.window_id
+            served_by = _case_taken_by(conn, c.id)
+        if window_id is not None and window_id != served_window:
+            raise NotYourWindow(f"{label} was served at window {served_window or '(none: filed online)'}, not "
+                                f"{window_id}; the rating is about who served it", details={"window_id": served_window})
+        if windows is not None and served_window not in windows:
+            raise NotYourWindow(f"only the staff of window {served_window or '(none)'} or a supervisor may ask for "
+                                f"the rating of {label}")
+        req = ensure_request(conn, ctx, kind, subject_id, label, item_id, dept, served_window, served_by, now)
         if req.status == "rated":
             raise AlreadyRated(f"{label} has already been rated (一次一评)")
         if start_pad:
-            if window_id is None:
-                raise InvalidInput("name the window whose evaluator pad should ask", code="window_required")
-            try:
-                w = ctx.config.window(window_id)
-            except KeyError:
-                raise NotFound(f"window {window_id!r} does not exist", code="window_not_found") from None
+            if served_window is None:
+                raise InvalidInput(f"{label} was not served at a window: the citizen rates through the QR on the "
+                                   "notice or the tracker page", code="window_required")
+            w = ctx.config.window(served_window)
             station = devices.window_station(ctx, w.id) or s.evaluator_station.format(number=w.number, window=w.id)
-            # The pad shows who is at the window now; the rating is about them.
-            served_by = actor.id if actor.kind == "staff" else req.staff
             conn.execute(update(evaluation_requests).where(evaluation_requests.c.id == req.id)
-                         .values(station=station, window_id=window_id, staff=served_by))
-            name, post = _staff_card(conn, served_by)
+                         .values(station=station, window_id=served_window, staff=req.staff or served_by))
+            name, post = _staff_card(conn, req.staff or served_by)
             pad = {"station": station, "args": {"subject": f"{kind}:{label}", f"{kind}_id": subject_id,
                                                 "staff_name": name[:20], "post": post[:20], "window": w.number,
                                                 "timeout_s": s.evaluator_timeout_s}}
         log(conn, ctx, "evaluation", req.id, now, "invite", req.status, req.status, actor,
             {"subject": f"{kind}:{label}", "pad": pad["station"] if pad else None})
-        token = req.token
-    out: dict[str, Any] = {"subject_kind": kind, "subject": label, "token": token,
-                           "url": evaluation_url(ctx, token)}
+    out: dict[str, Any] = {"subject_kind": kind, "subject": label, "window_id": served_window,
+                           "staff": req.staff or served_by}
     if pad is not None:
         out["pad"] = devices.send_command(ctx, pad["station"], "evaluator", "start_evaluation", pad["args"], actor)
     return out
 
 
 def invite_for_ticket(ctx: HallContext, ticket_id: int, actor: Actor, window_id: str | None = None,
-                      start_pad: bool = True) -> dict[str, Any]:
+                      start_pad: bool = True, windows: Collection[str] | None = None) -> dict[str, Any]:
     """After a service at the window: the pad asks for a rating; the QR link works too."""
-    return _invite(ctx, "ticket", ticket_id, actor, window_id, start_pad)
+    return _invite(ctx, "ticket", ticket_id, actor, window_id, start_pad, windows)
 
 
 def invite_for_case(ctx: HallContext, case_id: int, actor: Actor, window_id: str | None = None,
-                    start_pad: bool = True) -> dict[str, Any]:
-    return _invite(ctx, "case", case_id, actor, window_id, start_pad)
+                    start_pad: bool = True, windows: Collection[str] | None = None) -> dict[str, Any]:
+    return _invite(ctx, "case", case_id, actor, window_id, start_pad, windows)
 
 
 def _open_request(conn: Connection, ctx: HallContext, req: Row | None, now: datetime) -> Row:
@@ -237,7 +263,10 @@ def rate(ctx: HallContext, token: str, level: int, indicators: list[int], commen
 
 
 def _station_window(conn: Connection, ctx: HallContext, station: str) -> str | None:
-    """The window a station's agent serves: as its agent reported, else by the configured station pattern."""
+    """The window a station's agent serves: as its agent reported, else by the configured station pattern.
+
+    TODO(issue 9, 4d): take ``ctx.stations[station].window_id`` (config/devices.toml, exposed by the lead) so that
+    an agent_hello naming another window cannot move a pad's ratings there."""
     row = conn.execute(select(device_status.c.detail).where(
         device_status.c.hall_id == ctx.hall_id, device_status.c.station == station,
         device_status.c.device == "agent")).first()
@@ -267,13 +296,9 @@ def _pad_request(conn: Connection, ctx: HallContext, station: str, subject: str,
         tickets.c.service_day == ctx.today(now).isoformat(), tickets.c.status.in_(("serving", "done")))).first()
     if window_id is None or t is None:
         return None
-    served_by = conn.execute(select(ticket_transitions.c.actor).where(
-        ticket_transitions.c.ticket_id == t.id, ticket_transitions.c.action.in_(("start", "finish")))
-        .order_by(ticket_transitions.c.id.desc())).scalar()
-    who_kind, _, who = (served_by or "").partition(":")
     req = ensure_request(conn, ctx, "ticket", t.id, t.number, t.item_id,
                          ctx.config.item(t.item_id).department if t.item_id else None, window_id,
-                         who if who_kind == "staff" else None, now)
+                         _ticket_served_by(conn, t.id), now)
     conn.execute(update(evaluation_requests).where(evaluation_requests.c.id == req.id).values(station=station))
     return conn.execute(select(evaluation_requests).where(evaluation_requests.c.id == req.id)).first()
 
@@ -420,6 +445,17 @@ def export_rows(ctx: HallContext, since: date | None = None, until: date | None 
     return rows
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> Any:
+    """A text cell that a spreadsheet (Excel, WPS) would run as a formula gets a leading ``'``: a citizen's
+    comment ``=HYPERLINK(...)`` stays text. Numbers are left alone (a negative number is data, not a formula)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def export(ctx: HallContext, fmt: str = "jsonl", since: date | None = None, until: date | None = None) -> Iterator[str]:
     """The export as text chunks: JSON Lines (one object per line) or CSV (header line, ``;``-joined lists)."""
     rows = export_rows(ctx, since, until)
@@ -433,7 +469,7 @@ def export(ctx: HallContext, fmt: str = "jsonl", since: date | None = None, unti
     writer = csv.DictWriter(buf, fieldnames=EXPORT_FIELDS, lineterminator="\r\n")
     writer.writeheader()
     for r in rows:
-        writer.writerow({k: (";".join(str(x) for x in v) if isinstance(v, list) else
-                             ("true" if v is True else "false" if v is False else ("" if v is None else v)))
+        writer.writerow({k: csv_safe(";".join(str(x) for x in v) if isinstance(v, list) else
+                                     ("true" if v is True else "false" if v is False else ("" if v is None else v)))
                          for k, v in r.items()})
     yield buf.getvalue()

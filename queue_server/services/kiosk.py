@@ -10,7 +10,7 @@ built here as a plain ticket document (``devices/printer/document.py`` format); 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -564,9 +564,12 @@ def issue(ctx: HallContext, setup: KioskSetup, station: str, req: KioskIssue, ac
     already holds (nothing printed)."""
     devices.check_station(station)
     queue_id, item_id, _dest = _ticket_queue(ctx, setup, req)
+    # A kiosk cannot verify a legal priority (military, disability...): the flow's answer goes with the ticket
+    # as a claim for the assisted desk to check, and only staff grant the class (issue 9).
+    granted, claimed = (req.legal_reason, None) if actor.kind == "staff" else (None, req.legal_reason)
     result = ticket_service.issue_ticket(ctx, ticket_service.IssueRequest(
-        queue_id=queue_id, item_id=item_id, legal_reason=req.legal_reason, card_input_id=req.card_input_id,
-        source=station), actor, key)
+        queue_id=queue_id, item_id=item_id, legal_reason=granted, card_input_id=req.card_input_id,
+        source=station, extra={"claimed_legal_reason": claimed} if claimed else {}), actor, key)
     copy_first = []
     if req.copies_missing and req.item_id:
         copy_first = item_guide(ctx, setup, req.item_id)["copies_needed"]
@@ -712,7 +715,8 @@ def check_in(ctx: HallContext, setup: KioskSetup, station: str, raw_code: str, a
     try:
         result = ticket_service.issue_ticket(ctx, ticket_service.IssueRequest(
             queue_id=row.queue_id, item_id=row.item_id, appointment_code=code, source=station),
-            actor, f"appointment:{code}")
+            actor, f"appointment:{code}",
+            replace(ticket_service.Grants.of(actor), appointment_verified=True))
     except DomainError as exc:
         if exc.code == "idempotency_key_reused":  # checked in at another kiosk at the same moment
             raise DomainError("此预约已签到，不能重复使用 / this appointment was already used",

@@ -58,6 +58,49 @@ class IssueRequest:
         return hashlib.sha256(body.encode()).hexdigest()
 
 
+class PriorityNotAllowed(DomainError):
+    code = "priority_not_allowed"
+    status = 403
+
+
+@dataclass(frozen=True)
+class Grants:
+    """What the caller of ``issue_ticket`` may grant, decided from its authenticated identity (REST or Socket.IO).
+
+    A client may ask; only a trusted source grants: staff any class (recorded with them); a device station the
+    elderly class from a card read by its own reader; a verified appointment (the kiosk's check-in) its class."""
+
+    staff: bool = False
+    station: str | None = None  # a device token's station: card reads recorded for it are its own
+    appointment_verified: bool = False  # the caller checked the code: valid, unused, inside its window
+
+    @classmethod
+    def of(cls, actor: Actor) -> Grants:
+        """The grants of an actor as the edge authenticated it (staff session or device token)."""
+        if actor.kind == "staff":
+            return cls(staff=True)
+        if actor.kind == "device":
+            return cls(station=actor.id)
+        return cls()
+
+
+def _refuse_claims(req: IssueRequest, grants: Grants) -> None:
+    """Priority is earned, never claimed: a class the caller cannot grant is refused (403), never dropped silently,
+    so a kiosk or a phone knows at once that the ticket it wanted was not issued."""
+    if grants.staff:
+        return
+    claims = [name for name, claimed in (
+        ("green", req.green), ("legal_reason", req.legal_reason is not None),
+        ("appointment_code", req.appointment_code is not None and not grants.appointment_verified),
+        ("birth_date", req.birth_date is not None), ("id_number", req.id_number is not None),
+        ("card_input_id", req.card_input_id is not None and grants.station is None)) if claimed]
+    if claims:
+        raise PriorityNotAllowed(
+            f"{', '.join(claims)}: only staff may grant this; an elderly priority comes from an ID card read by "
+            "this kiosk's own reader (card_input_id, with the kiosk's device token), an appointment from checking "
+            "in its QR at a kiosk / 优先资格须由工作人员或本机读卡核实", details={"claims": claims})
+
+
 @dataclass(frozen=True)
 class IssueResult:
     ticket: dict[str, Any]
@@ -157,7 +200,11 @@ def _resolve_queue(ctx: HallContext, req: IssueRequest) -> tuple[str, Any]:
     return req.queue_id, None
 
 
-def issue_ticket(ctx: HallContext, req: IssueRequest, actor: Actor, idempotency_key: str | None = None) -> IssueResult:
+def issue_ticket(ctx: HallContext, req: IssueRequest, actor: Actor, idempotency_key: str | None = None,
+                 grants: Grants | None = None) -> IssueResult:
+    """``grants`` default to what ``actor`` (authenticated by the caller) may grant: see ``Grants``."""
+    grants = grants or Grants.of(actor)
+    _refuse_claims(req, grants)
     queue_id, item = _resolve_queue(ctx, req)
     queue = ctx.config.queue(queue_id)
     try:
@@ -165,7 +212,8 @@ def issue_ticket(ctx: HallContext, req: IssueRequest, actor: Actor, idempotency_
     except ValueError as exc:
         raise InvalidInput(f"id_number: {exc}", code="invalid_id_number") from None
     birth = req.birth_date or (birth_date_of(id_number) if id_number else None)
-    card = _card_input(ctx, req.card_input_id) if req.card_input_id else None
+    card = _card_input(ctx, req.card_input_id, None if grants.staff else grants.station) \
+        if req.card_input_id else None
     if card is not None:
         birth = birth or date.fromisoformat(card["birth_date"])
     now = ctx.now()
@@ -231,8 +279,13 @@ def issue_ticket(ctx: HallContext, req: IssueRequest, actor: Actor, idempotency_
                 appointment_code=req.appointment_code, source=req.source,
             ).returning(tickets.c.id)
         ).scalar_one()
+        detail: dict[str, Any] = {"priority": priority.value, "source": req.source}
+        if priority is not PriorityClass.NORMAL:
+            detail["granted_by"] = str(actor)  # who vouched for the class (staff, the kiosk's reader, a check-in)
+        if req.extra.get("claimed_legal_reason"):
+            detail["claimed_legal_reason"] = req.extra["claimed_legal_reason"]  # for staff to verify
         record_transition(conn, ticket_id, now, "issue", None, TicketStatus.WAITING, actor, queue_id=queue_id,
-                          detail={"priority": priority.value, "source": req.source})
+                          detail=detail)
         if idempotency_key:
             conn.execute(idempotency_keys.insert().values(hall_id=ctx.hall_id, key=idempotency_key,
                                                           request_hash=fingerprint, ticket_id=ticket_id, at=now))
@@ -250,12 +303,13 @@ def issue_ticket(ctx: HallContext, req: IssueRequest, actor: Actor, idempotency_
 CARD_VALID_FOR = timedelta(minutes=10)
 
 
-def _card_input(ctx: HallContext, input_id: str) -> dict[str, Any]:
-    """A recent card read recorded from a device agent (birth date, keyed hash, masked name)."""
+def _card_input(ctx: HallContext, input_id: str, station: str | None) -> dict[str, Any]:
+    """A recent card read recorded from a device agent (birth date, keyed hash, masked name); with ``station``,
+    only one read by that station's own reader (another kiosk's read is unknown here, not forbidden: no oracle)."""
     with read_tx(ctx.engine) as conn:
         row = conn.execute(select(device_inputs).where(
             device_inputs.c.hall_id == ctx.hall_id, device_inputs.c.input_id == input_id)).first()
-    if row is None or row.kind != "card_read" or not row.data:
+    if row is None or row.kind != "card_read" or not row.data or (station is not None and row.station != station):
         raise NotFound("this card read is unknown; tap the card again", code="card_input_not_found")
     if ctx.now() - row.at > CARD_VALID_FOR:
         raise InvalidTransition("this card read is too old; tap the card again", code="card_input_expired")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import zlib
 from collections.abc import Callable, Iterator
@@ -44,9 +45,36 @@ def normalise_url(url: str) -> str:
     return url
 
 
+SQLITE_FILE_MODE = 0o600
+SQLITE_SIDE_FILES = ("", "-wal", "-shm", "-journal")
+
+
+def secure_sqlite_files(url: str) -> None:
+    """The database holds whole ID numbers and phones (cases): only the server's user may read it.
+
+    SQLite creates its -wal/-shm files with the main file's permissions, so the main file is created 0600 before
+    SQLite opens it (under a 077 umask in case SQLite gets there first) and existing files are narrowed to 0600.
+    """
+    path_part = url.removeprefix("sqlite:///")
+    if not url.startswith("sqlite:///") or path_part in ("", ":memory:") or path_part.startswith("file:"):
+        return
+    path = Path(path_part)
+    old = os.umask(0o077)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, SQLITE_FILE_MODE)
+        os.close(fd)
+    finally:
+        os.umask(old)
+    for suffix in SQLITE_SIDE_FILES:
+        side = path.with_name(path.name + suffix)
+        if side.exists() and (side.stat().st_mode & 0o777) != SQLITE_FILE_MODE:
+            side.chmod(SQLITE_FILE_MODE)
+
+
 def make_engine(url: str, *, synchronous: str = "FULL") -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
+        secure_sqlite_files(url)
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},

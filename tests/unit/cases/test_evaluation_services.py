@@ -39,6 +39,19 @@ def decided_case(hall):
     return c
 
 
+def token_of(hall, inv):
+    """The rating token as the citizen gets it (the pad, the notice's QR): never from the staff-facing reply."""
+    from sqlalchemy import select
+
+    from queue_server.store.cases_schema import evaluation_requests
+
+    assert "token" not in inv and "url" not in inv
+    with hall.engine.connect() as conn:
+        return conn.execute(select(evaluation_requests.c.token).where(
+            evaluation_requests.c.subject_kind == inv["subject_kind"],
+            evaluation_requests.c.subject_label == inv["subject"])).scalar_one()
+
+
 def code_of(call):
     with pytest.raises(DomainError) as exc:
         call()
@@ -52,14 +65,15 @@ def test_the_pad_asks_and_its_station_answers(hall):
     assert command["station"] == "window-1" and command["command"] == "start_evaluation"
     assert command["args"] == {"subject": f"ticket:{t['number']}", "ticket_id": t["id"], "staff_name": "李娜",
                                "post": "综合受理岗", "window": 1, "timeout_s": 120}
-    assert inv["url"] == f"https://hall.example/evaluate/{inv['token']}"
+    assert ev.evaluation_url(hall, token_of(hall, inv)).startswith("https://hall.example/evaluate/")
+    assert inv["staff"] == "li.na" and inv["window_id"] == "w1"
     assert code_of(lambda: ev.rate_from_pad(hall, "window-2", f"ticket:{t['number']}", 5, None,
                                             Actor("device", "window-2"))) == "evaluation_not_found"
     assert code_of(lambda: ev.rate_from_pad(hall, "window-1", t["number"], 5, None,
                                             Actor("device", "window-2"))) == "wrong_station"
     out = ev.rate_from_pad(hall, "window-1", f"ticket:{t['number']}", 5, None, PAD, session="0a1b2c3d")
     assert out["level"] == 5 and out["channel"] == "pad" and out["followup"] is None
-    assert code_of(lambda: ev.rate(hall, inv["token"], 4, [], None, CITIZEN, Channel.QR)) == "already_rated"
+    assert code_of(lambda: ev.rate(hall, token_of(hall, inv), 4, [], None, CITIZEN, Channel.QR)) == "already_rated"
     assert code_of(lambda: ev.invite_for_ticket(hall, t["id"], WINDOW)) == "already_rated"
 
 
@@ -80,18 +94,20 @@ def test_a_pad_started_by_the_window_panel_is_recognised(hall):
 def test_staff_can_never_rate(hall):
     t = finished_ticket(hall)
     inv = ev.invite_for_ticket(hall, t["id"], WINDOW, start_pad=False)
-    assert code_of(lambda: ev.rate(hall, inv["token"], 5, [], None, WINDOW, Channel.QR)) == "staff_cannot_rate"
-    assert code_of(lambda: ev.rate(hall, inv["token"], 5, [], None, CITIZEN, Channel.QR,
+    assert code_of(lambda: ev.rate(hall, token_of(hall, inv), 5, [], None, WINDOW, Channel.QR)) == "staff_cannot_rate"
+    assert code_of(lambda: ev.rate(hall, token_of(hall, inv), 5, [], None, CITIZEN, Channel.QR,
                                    via_staff_session=True)) == "staff_cannot_rate"
     assert code_of(lambda: ev.rate_from_pad(hall, "window-1", t["number"], 5, None, WINDOW)) == "staff_cannot_rate"
-    assert code_of(lambda: ev.rate(hall, inv["token"], 5, [], None, Actor("system", "x"), Channel.KIOSK)) == \
+    assert code_of(lambda: ev.rate(hall, token_of(hall, inv), 5, [], None, Actor("system", "x"), Channel.KIOSK)) == \
         "wrong_channel"
-    assert ev.evaluation_form(hall, inv["token"])["rated"] is False
+    assert ev.evaluation_form(hall, token_of(hall, inv))["rated"] is False
 
 
 def test_qr_and_kiosk_ratings_of_a_case(hall):
     c = decided_case(hall)
-    token = cs.case_status_for_tracker(hall, cs.get_case(hall, c["id"])["tracker_token"])["evaluation"]["token"]
+    tracker = cs.get_case(hall, c["id"])["tracker_token"]
+    assert cs.case_status_for_tracker(hall, tracker)["evaluation"] == {"rated": False}  # no token in that view
+    token = cs.evaluation_link_for_tracker(hall, tracker).removeprefix("/evaluate/")  # the citizen's own page
     form = ev.evaluation_form(hall, token)
     assert form["subject"] == c["number"] and form["item_name"] == "最低生活保障申请" and form["staff_name"] == "李娜"
     assert [lv["label"] for lv in form["levels"]] == ["非常满意", "满意", "基本满意", "不满意", "非常不满意"]
@@ -115,7 +131,7 @@ def test_an_invitation_expires(hall):
     c = decided_case(hall)
     inv = ev.invite_for_case(hall, c["id"], WINDOW, start_pad=False)
     hall.clock.advance(timedelta(days=31))
-    assert code_of(lambda: ev.rate(hall, inv["token"], 5, [], None, CITIZEN, Channel.QR)) == "evaluation_expired"
+    assert code_of(lambda: ev.rate(hall, token_of(hall, inv), 5, [], None, CITIZEN, Channel.QR)) == "evaluation_expired"
 
 
 def test_bad_rating_follow_up_runs_verify_rectify_reply_return_visit(hall):
@@ -147,7 +163,7 @@ def test_bad_rating_follow_up_runs_verify_rectify_reply_return_visit(hall):
 def test_unfounded_complaint_skips_rectification_and_deadline_turns_red(hall):
     t = finished_ticket(hall)
     inv = ev.invite_for_ticket(hall, t["id"], WINDOW, start_pad=False)
-    fid = ev.rate(hall, inv["token"], 2, [5], "等太久", CITIZEN, Channel.QR)["followup"]["id"]
+    fid = ev.rate(hall, token_of(hall, inv), 2, [5], "等太久", CITIZEN, Channel.QR)["followup"]["id"]
     assert ev.followup_step(hall, fid, "verify", "核实不属实", APPROVER, substantiated=False)["status"] == "replying"
     hall.clock.advance(timedelta(days=6))  # Wed 12/2: one working day before 12/3
     assert ev.get_followup(hall, fid)["light"] == "yellow"
@@ -158,9 +174,9 @@ def test_unfounded_complaint_skips_rectification_and_deadline_turns_red(hall):
 def test_export_jsonl_and_csv(hall):
     t = finished_ticket(hall)
     c = decided_case(hall)
-    ev.rate(hall, ev.invite_for_ticket(hall, t["id"], WINDOW, start_pad=False)["token"], 5, [], None, CITIZEN,
+    ev.rate(hall, token_of(hall, ev.invite_for_ticket(hall, t["id"], WINDOW, start_pad=False)), 5, [], None, CITIZEN,
             Channel.QR)
-    ev.rate(hall, ev.invite_for_case(hall, c["id"], WINDOW, start_pad=False)["token"], 1, [1, 4], "材料说不清",
+    ev.rate(hall, token_of(hall, ev.invite_for_case(hall, c["id"], WINDOW, start_pad=False)), 1, [1, 4], "材料说不清",
             KIOSK, Channel.KIOSK)
     lines = "".join(ev.export(hall, "jsonl")).splitlines()
     rows = [json.loads(x) for x in lines]
@@ -187,3 +203,35 @@ def test_pad_station_follows_the_agents_report(hall):
     assert hall.publisher.published[-1]["payload"]["station"] == "pc-window-one"
     out = ev.rate_from_pad(hall, "pc-window-one", f"ticket:{t['number']}", 4, None, Actor("device", "pc-window-one"))
     assert out["level"] == 4
+
+
+def test_the_rated_clerk_and_window_come_from_the_service_record(hall):
+    """Issue 9 finding 4b/4c: whoever asks, the rating is about who served the ticket at its window."""
+    t = finished_ticket(hall)  # served by li.na at w1
+    other_clerk = Actor("staff", "clerk2")
+    # a clerk of another window cannot ask, neither by naming their window nor by leaving it out
+    assert code_of(lambda: ev.invite_for_ticket(hall, t["id"], other_clerk, "w28", windows=("w28",))) == \
+        "wrong_window"
+    assert code_of(lambda: ev.invite_for_ticket(hall, t["id"], other_clerk, windows=("w28",))) == "wrong_window"
+    # nor can anyone point the rating at another window than the one that served it
+    assert code_of(lambda: ev.invite_for_ticket(hall, t["id"], Actor("staff", "boss"), "w28")) == "wrong_window"
+    # a supervisor may ask; the pad still shows (and the rating records) the clerk who served
+    inv = ev.invite_for_ticket(hall, t["id"], Actor("staff", "boss"))
+    command = hall.publisher.published[-1]["payload"]
+    assert command["station"] == "window-1" and command["args"]["staff_name"] == "李娜"
+    assert inv["staff"] == "li.na" and inv["window_id"] == "w1" and "token" not in inv
+    ev.rate_from_pad(hall, "window-1", f"ticket:{t['number']}", 4, None, PAD)
+    assert [(r["staff"], r["window_id"]) for r in ev.export_rows(hall)] == [("li.na", "w1")]
+    # one rating per subject: the QR link of the same ticket is spent
+    assert code_of(lambda: ev.rate(hall, token_of(hall, inv), 5, [], None, CITIZEN, Channel.QR)) == "already_rated"
+
+
+def test_a_formula_comment_is_text_in_the_csv_export(hall):
+    """Issue 9 finding 8: =HYPERLINK(...) in a citizen's comment must not run in Excel/WPS."""
+    t = finished_ticket(hall)
+    inv = ev.invite_for_ticket(hall, t["id"], WINDOW, start_pad=False)
+    comment = '=HYPERLINK("http://evil.example","点我")'
+    ev.rate(hall, token_of(hall, inv), 2, [5], comment, CITIZEN, Channel.QR)
+    table = list(csv.DictReader(io.StringIO("".join(ev.export(hall, "csv")))))
+    assert table[0]["comment"] == "'" + comment
+    assert json.loads("".join(ev.export(hall, "jsonl")))["comment"] == comment  # JSON keeps the data as given

@@ -187,7 +187,10 @@ def _invitation(li: Staff, boss: Staff) -> tuple[dict, str]:
     li.post(f"/cases/{c['id']}/accept")
     boss.post(f"/cases/{c['id']}/decide", {"approved": True})
     inv = li.post("/evaluations/invitations", {"case_id": c["id"], "window_id": "w01", "start_pad": False})
-    return c, inv["token"]
+    assert "token" not in inv and "url" not in inv  # the clerk never sees the rating token (issue 9, 4a)
+    # the citizen finds the link on their own case page, behind the QR on their notice
+    link = citizen_page(li.client.application, f"/case/{c['tracker_token']}")[1]["case"]["evaluation"]["url"]
+    return c, link.removeprefix("/evaluate/")
 
 
 def test_the_rating_page_offers_five_levels_and_the_fixed_reasons(app, li, boss) -> None:  # type: ignore[no-untyped-def]
@@ -224,7 +227,7 @@ def test_staff_get_no_form_and_a_rating_is_once_only(app, li, boss) -> None:  # 
 def test_the_case_page_knows_the_case_was_rated(app, li, boss) -> None:  # type: ignore[no-untyped-def]
     c, token = _invitation(li, boss)
     app.test_client().post(f"/api/v1/evaluate/{token}", json={"level": 5})
-    assert status_json(app, c["tracker_token"])["evaluation"] == {"url": f"/evaluate/{token}", "rated": True}
+    assert status_json(app, c["tracker_token"])["evaluation"] == {"url": None, "rated": True}
 
 
 def test_an_expired_link_says_so(app, li, boss) -> None:  # type: ignore[no-untyped-def]

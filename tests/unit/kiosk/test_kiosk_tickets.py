@@ -67,12 +67,13 @@ def test_printer_that_cannot_print_means_screen_and_alert(hall, setup, status, d
 
 
 def test_card_tap_greets_masked_gives_priority_and_a_repeat_shows_the_ticket(hall, setup):
+    """The kiosk page acts with its station's device token (AGENT): only then is its own reader's card honoured."""
     printer(hall, "ok")
     D.record_input(hall, "kiosk-1", "tap-1", "idcard", "card_read", ELDER, AGENT)
     who = kiosk.identify(hall, "kiosk-1", "tap-1")
     assert who["name_masked"] == "王*娜" and who["elderly"] and who["open_tickets"] == []
     first = kiosk.issue(hall, setup, "kiosk-1", KioskIssue(item_id="out-of-area-filing", queue_id="medical",
-                                                            card_input_id="tap-1"), KIOSK)
+                                                            card_input_id="tap-1"), AGENT)
     assert first["ticket"]["priority"] == "elderly" and first["ticket"]["queue_id"] == "medical"
     assert "11010519491231002X" not in str(published(hall, "device_command"))
     assert "王" not in text_of(published(hall, "device_command")[-1]["args"]["document"])  # no name on paper
@@ -81,12 +82,12 @@ def test_card_tap_greets_masked_gives_priority_and_a_repeat_shows_the_ticket(hal
     again = kiosk.identify(hall, "kiosk-1", "tap-2")
     assert [t["number"] for t in again["open_tickets"]] == [first["ticket"]["number"]]
     repeat = kiosk.issue(hall, setup, "kiosk-1", KioskIssue(item_id="out-of-area-filing", queue_id="medical",
-                                                             card_input_id="tap-2"), KIOSK)
+                                                             card_input_id="tap-2"), AGENT)
     assert not repeat["created"] and repeat["reason"] == "already_has_ticket"
     assert repeat["print"]["status"] == "not_printed" and repeat["ticket"]["number"] == first["ticket"]["number"]
     assert len(published(hall, "device_command")) == 1
     D.record_input(hall, "kiosk-1", "tap-3", "idcard", "card_read", YOUNG, AGENT)
-    young = kiosk.issue(hall, setup, "kiosk-1", KioskIssue(assisted="consult", card_input_id="tap-3"), KIOSK)
+    young = kiosk.issue(hall, setup, "kiosk-1", KioskIssue(assisted="consult", card_input_id="tap-3"), AGENT)
     assert young["ticket"]["priority"] == "normal" and young["ticket"]["queue_id"] == "assisted"
 
 

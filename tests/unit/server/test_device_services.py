@@ -51,14 +51,20 @@ def test_ticket_from_a_card_read_gets_priority_and_only_once(hall):
     from queue_server.services import tickets as T
 
     D.record_input(hall, "kiosk-1", "card-9", "idcard", "card_read", CARD, AGENT)
-    first = T.issue_ticket(hall, T.IssueRequest(queue_id="a", card_input_id="card-9"), Actor("kiosk", "kiosk-1"))
+    first = T.issue_ticket(hall, T.IssueRequest(queue_id="a", card_input_id="card-9"), AGENT)
     assert first.created and first.ticket["priority"] == "elderly"
-    again = T.issue_ticket(hall, T.IssueRequest(queue_id="a", card_input_id="card-9"), Actor("kiosk", "kiosk-1"))
+    again = T.issue_ticket(hall, T.IssueRequest(queue_id="a", card_input_id="card-9"), AGENT)
     assert not again.created and again.reason == "already_has_ticket"
     from queue_server.domain.errors import NotFound
 
     with pytest.raises(NotFound):
-        T.issue_ticket(hall, T.IssueRequest(queue_id="a", card_input_id="nope"), Actor("kiosk", "kiosk-1"))
+        T.issue_ticket(hall, T.IssueRequest(queue_id="a", card_input_id="nope"), AGENT)
+    # another kiosk's token cannot use kiosk-1's card read: to it the read does not exist
+    with pytest.raises(NotFound):
+        T.issue_ticket(hall, T.IssueRequest(queue_id="b", card_input_id="card-9"), Actor("device", "kiosk-2"))
+    # and a caller without a device token cannot present a card read at all
+    with pytest.raises(T.PriorityNotAllowed):
+        T.issue_ticket(hall, T.IssueRequest(queue_id="b", card_input_id="card-9"), Actor("kiosk", "kiosk-1"))
 
 
 def test_command_result_recorded_once(hall):

@@ -51,18 +51,19 @@ def test_idempotency_key_returns_the_same_ticket(hall):
 
 
 def test_one_open_ticket_per_person_per_queue(hall):
-    first = T.issue_ticket(hall, T.IssueRequest(queue_id="a", id_number="11010519491231002X", name="王小娜"), KIOSK)
-    again = T.issue_ticket(hall, T.IssueRequest(queue_id="a", id_number="11010519491231002X"), KIOSK)
+    # an ID number is staff's entry (a kiosk sends its own reader's card_input_id instead)
+    first = T.issue_ticket(hall, T.IssueRequest(queue_id="a", id_number="11010519491231002X", name="王小娜"), CLERK)
+    again = T.issue_ticket(hall, T.IssueRequest(queue_id="a", id_number="11010519491231002X"), CLERK)
     assert not again.created and again.reason == "already_has_ticket"
     assert again.ticket["number"] == first.ticket["number"]
     assert first.ticket["priority"] == "elderly"  # born 1949
-    other_queue = T.issue_ticket(hall, T.IssueRequest(queue_id="b", id_number="11010519491231002X"), KIOSK)
+    other_queue = T.issue_ticket(hall, T.IssueRequest(queue_id="b", id_number="11010519491231002X"), CLERK)
     assert other_queue.created
 
 
 def test_bad_id_number_is_a_clear_error(hall):
     with pytest.raises(InvalidInput, match="check character"):
-        T.issue_ticket(hall, T.IssueRequest(queue_id="a", id_number="110105194912310021"), KIOSK)
+        T.issue_ticket(hall, T.IssueRequest(queue_id="a", id_number="110105194912310021"), CLERK)
 
 
 def test_daily_caps_per_queue_and_item(hall):
@@ -264,8 +265,8 @@ def test_people_ahead_follows_the_policy_order(hall):
 
     T.issue_ticket(hall, T.IssueRequest(queue_id="a"), KIOSK)
     T.issue_ticket(hall, T.IssueRequest(queue_id="a"), KIOSK)
-    legal = T.issue_ticket(hall, T.IssueRequest(queue_id="a", legal_reason="military"), KIOSK).ticket
-    green = T.issue_ticket(hall, T.IssueRequest(queue_id="a", green=True), KIOSK).ticket
+    legal = T.issue_ticket(hall, T.IssueRequest(queue_id="a", legal_reason="military"), CLERK).ticket
+    green = T.issue_ticket(hall, T.IssueRequest(queue_id="a", green=True), CLERK).ticket
     last = T.issue_ticket(hall, T.IssueRequest(queue_id="a"), KIOSK).ticket
     assert (green["ahead"], legal["ahead"], last["ahead"]) == (0, 0, 4)
     assert T.get_ticket_view(hall, legal["id"])["ahead"] == 1  # behind the green channel now
