@@ -132,6 +132,10 @@ def test_card_tap_ticket_is_printed_through_the_agent(server: Server, agent: Cli
         seen = wait_for(lambda: screen.of("device_input"), 5, "the card read in the kiosk's station room")[0]
         assert seen["data"] == {"name_masked": "王*娜", "id_masked": "1101**********002X", "elderly": True,
                                 "expired": False}
+        # without the kiosk's own token a leaked input_id identifies no one (issue 9, finding 1)
+        anon = requests.post(f"{server.api}/kiosk/identify", json={"station": "kiosk-1", "input_id": reply["input_id"]},
+                             timeout=5)
+        assert anon.status_code == 401 and anon.json()["error"]["code"] == "device_token_required"
         _, who = api(server, "POST", "/kiosk/identify", {"station": "kiosk-1", "input_id": reply["input_id"]})
         assert who["name_masked"] == "王*娜" and who["elderly"] is True
         status, out = api(server, "POST", "/kiosk/tickets", {"station": "kiosk-1", "item_id": "out-of-area-filing",
