@@ -20,6 +20,7 @@ from .services import ownership
 from .services import staff as staff_service
 from .services.context import Actor, HallContext
 from .services.staff import StaffMember
+from .services.tickets import Grants
 
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 log = logging.getLogger("onewindow.auth")
@@ -156,6 +157,15 @@ def require_window(member: StaffMember | None, window_id: str) -> StaffMember:
                     code="wrong_window")
 
 
+def ticket_grants(ident: Identity) -> Grants:
+    """What this caller may grant on a ticket it takes: staff any class; a station (agent token or enrolled kiosk
+    browser) the elderly class of its own reader's card reads; anyone else nothing (see tickets.Grants). Without
+    required login (a development hall) the self-named X-Actor is believed, as everywhere else."""
+    if not auth_required():
+        return Grants.of(ident.actor)
+    return Grants(staff=ident.staff is not None, station=ident.station)
+
+
 def is_hall_wide(member: StaffMember) -> bool:
     """Supervisors (and admins) act on every window, station and case of the hall."""
     return member.has("supervisor", "admin")
@@ -171,24 +181,14 @@ def ticket_windows(config: Any, ticket: dict[str, Any]) -> set[str]:
 
 
 def require_ticket_scope(member: StaffMember | None, config: Any, ticket: dict[str, Any]) -> StaffMember:
-    """Cancel or re-queue a ticket: staff of a window it belongs to, or a supervisor (clerk1 of w01 may not cancel
-    a waiting tax ticket that only the tax windows call)."""
-    member = require_staff(member, "window_staff", "supervisor")
-    if is_hall_wide(member) or ticket_windows(config, ticket) & set(member.windows):
+    """A ticket by id (read, cancel, re-queue): staff of a window it belongs to; supervisors (and technicians, who
+    only read: the policy table keeps them off the writes) any. clerk1 of w01 may not cancel a waiting tax ticket
+    that only the tax windows call."""
+    member = require_staff(member, "window_staff", "supervisor", "technician")
+    if is_hall_wide(member) or member.has("technician") or ticket_windows(config, ticket) & set(member.windows):
         return member
     raise Forbidden(f"ticket {ticket['number']} is not one of your windows' ({', '.join(member.windows) or 'none'})",
                     code="wrong_window")
-
-
-def require_station_scope(member: StaffMember | None, station: str, station_window: str | None) -> StaffMember:
-    """Commands to a station's devices: its own window's staff; supervisors and technicians any station."""
-    member = require_staff(member, "window_staff", "supervisor", "technician")
-    if is_hall_wide(member) or member.has("technician"):
-        return member
-    if station_window is not None and station_window in member.windows:
-        return member
-    raise Forbidden(f"station {station} is not at your window ({', '.join(member.windows) or 'none'}); a "
-                    "supervisor or technician may command any station", code="wrong_station")
 
 
 def require_station(ident: Identity, station: str) -> None:

@@ -32,6 +32,7 @@ from ..auth import (
     refuse,
     require_own_station,
     require_window,
+    ticket_grants,
 )
 from ..domain.errors import DomainError, InvalidInput, NotFound
 from ..policy import EVENTS
@@ -288,7 +289,8 @@ def resync(ident: Identity, r: Resync) -> dict[str, Any]:
 @event("issue_ticket", IssueTicketMessage)
 def issue_ticket(ident: Identity, msg: IssueTicketMessage) -> dict[str, Any]:
     fields = msg.model_dump(exclude={"idempotency_key"})
-    result = tickets.issue_ticket(_ctx(), IssueRequest(**fields), _actor(ident, "kiosk"), msg.idempotency_key)
+    result = tickets.issue_ticket(_ctx(), IssueRequest(**fields), _actor(ident, "kiosk"), msg.idempotency_key,
+                                  ticket_grants(ident))
     return {"ticket": result.ticket, "created": result.created, "reason": result.reason}
 
 

@@ -191,19 +191,6 @@ def record_command_result(ctx: HallContext, station: str, command_id: str, ok: b
     return {"command": body, "duplicate": False}
 
 
-def station_window(ctx: HallContext, station: str) -> str | None:
-    """The window a station serves.
-
-    TODO(issue 9, 4d): read the window configured for the station in config/devices.toml
-    (``ctx.stations[station].window_id``, which the lead exposes) instead of what its agent last reported: an
-    agent's hello must not be able to move a station to another window."""
-    with read_tx(ctx.engine) as conn:
-        row = conn.execute(select(device_status.c.detail).where(
-            device_status.c.hall_id == ctx.hall_id, device_status.c.station == station,
-            device_status.c.device == "agent")).first()
-    return (row.detail or {}).get("window_id") if row is not None else None
-
-
 def window_station(ctx: HallContext, window_id: str) -> str | None:
     """The station devices.toml binds to this window; without a devices file, the station whose agent last
     reported serving it."""

@@ -263,10 +263,10 @@ def rate(ctx: HallContext, token: str, level: int, indicators: list[int], commen
 
 
 def _station_window(conn: Connection, ctx: HallContext, station: str) -> str | None:
-    """The window a station's agent serves: as its agent reported, else by the configured station pattern.
-
-    TODO(issue 9, 4d): take ``ctx.stations[station].window_id`` (config/devices.toml, exposed by the lead) so that
-    an agent_hello naming another window cannot move a pad's ratings there."""
+    """The window a station serves: as config/devices.toml binds it (an agent_hello naming another window cannot
+    move a pad's ratings there); without a devices file, as its agent reported, else by the station pattern."""
+    if ctx.stations is not None:
+        return ctx.station_window(station)
     row = conn.execute(select(device_status.c.detail).where(
         device_status.c.hall_id == ctx.hall_id, device_status.c.station == station,
         device_status.c.device == "agent")).first()

@@ -558,7 +558,7 @@ def _ticket_queue(ctx: HallContext, setup: KioskSetup, req: KioskIssue) -> tuple
 
 
 def issue(ctx: HallContext, setup: KioskSetup, station: str, req: KioskIssue, actor: Actor,
-          key: str | None = None) -> dict[str, Any]:
+          key: str | None = None, grants: ticket_service.Grants | None = None) -> dict[str, Any]:
     """Issue a ticket at a kiosk and print it through the station's agent; when the printer cannot print, the
     kiosk shows the ticket on screen and staff get an alert. A repeat card tap returns the ticket the person
     already holds (nothing printed)."""
@@ -566,10 +566,11 @@ def issue(ctx: HallContext, setup: KioskSetup, station: str, req: KioskIssue, ac
     queue_id, item_id, _dest = _ticket_queue(ctx, setup, req)
     # A kiosk cannot verify a legal priority (military, disability...): the flow's answer goes with the ticket
     # as a claim for the assisted desk to check, and only staff grant the class (issue 9).
-    granted, claimed = (req.legal_reason, None) if actor.kind == "staff" else (None, req.legal_reason)
+    grants = grants or ticket_service.Grants.of(actor)
+    granted, claimed = (req.legal_reason, None) if grants.staff else (None, req.legal_reason)
     result = ticket_service.issue_ticket(ctx, ticket_service.IssueRequest(
         queue_id=queue_id, item_id=item_id, legal_reason=granted, card_input_id=req.card_input_id,
-        source=station, extra={"claimed_legal_reason": claimed} if claimed else {}), actor, key)
+        source=station, extra={"claimed_legal_reason": claimed} if claimed else {}), actor, key, grants)
     copy_first = []
     if req.copies_missing and req.item_id:
         copy_first = item_guide(ctx, setup, req.item_id)["copies_needed"]
@@ -680,8 +681,8 @@ def cancel_appointment(ctx: HallContext, setup: KioskSetup, code: str, actor: Ac
     return _appointment_view(ctx, setup, row)
 
 
-def check_in(ctx: HallContext, setup: KioskSetup, station: str, raw_code: str, actor: Actor, lang: str = "zh"
-             ) -> dict[str, Any]:
+def check_in(ctx: HallContext, setup: KioskSetup, station: str, raw_code: str, actor: Actor, lang: str = "zh",
+             grants: ticket_service.Grants | None = None) -> dict[str, Any]:
     """A scanned (scanner or camera) appointment QR: within the check-in window a ticket with appointment
     priority is issued and printed; unknown, early, expired, cancelled or used codes get a clear message."""
     devices.check_station(station)
@@ -716,7 +717,7 @@ def check_in(ctx: HallContext, setup: KioskSetup, station: str, raw_code: str, a
         result = ticket_service.issue_ticket(ctx, ticket_service.IssueRequest(
             queue_id=row.queue_id, item_id=row.item_id, appointment_code=code, source=station),
             actor, f"appointment:{code}",
-            replace(ticket_service.Grants.of(actor), appointment_verified=True))
+            replace(grants or ticket_service.Grants.of(actor), appointment_verified=True))
     except DomainError as exc:
         if exc.code == "idempotency_key_reused":  # checked in at another kiosk at the same moment
             raise DomainError("此预约已签到，不能重复使用 / this appointment was already used",
