@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response
 
 from .clock import OffsetClock, SystemClock
 from .domain.calling import DefaultCallingPolicy
@@ -14,6 +14,7 @@ from .hall_config import load_calendar, load_hall, load_stations
 from .services.context import HallContext
 from .services.events import deliveries
 from .services.rollover import roll_over
+from .services.staff import LoginGuard
 from .settings import ASYNC_MODES, Settings
 from .store.db import check_connection, ensure_hall, make_engine, migrate
 
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["SECRET_KEY"] = settings.resolve_secret_key()
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_SECURE"] = settings.secure_cookies
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # a window panel stays open all day
     app.config["TESTING"] = settings.testing
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
@@ -68,6 +70,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.extensions["onewindow"] = ctx
     app.extensions["onewindow.settings"] = settings
+    app.extensions["onewindow.login_guard"] = LoginGuard()  # failed logins of unknown names and per client
+    if settings.secure_cookies:
+        app.after_request(_hsts)
 
     from display import bp as display_bp
     from kiosk import bp as kiosk_bp
@@ -103,6 +108,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     if settings.background_tasks:
         socketio.start_background_task(_rollover_loop, ctx)
     return app
+
+
+def _hsts(response: Response) -> Response:
+    """Behind HTTPS (--secure-cookies): browsers keep to HTTPS for a year, so a login cookie never goes out clear."""
+    response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    return response
 
 
 def _rollover_loop(ctx: HallContext) -> None:

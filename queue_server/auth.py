@@ -49,15 +49,19 @@ def _ctx() -> HallContext:
 
 
 def staff_from_session(data: Any) -> StaffMember | None:
-    """The logged-in member of staff, if the session is still valid (not disabled, password not changed)."""
+    """The logged-in member of staff, if the session is still valid: its server-side row not revoked (logout),
+    the account not disabled, the password not changed since."""
     staff_id = data.get("staff_id") if data else None
-    if staff_id is None:
+    sid = data.get("sid") if data else None
+    if staff_id is None or not sid:
         return None
     try:
         member = staff_service.get_user(_ctx().engine, int(staff_id))
     except DomainError:
         return None
     if member.disabled or member.session_version != data.get("session_version"):
+        return None
+    if not staff_service.session_active(_ctx().engine, str(sid), member.id):
         return None
     return member
 

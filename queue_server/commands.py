@@ -87,6 +87,8 @@ def _server_options(f):  # type: ignore[no-untyped-def]
         click.option("--allowed-origin", "allowed_origins", multiple=True, metavar="URL",
                      help="an origin whose pages may open Socket.IO connections (repeatable). Default: the "
                      "server's own only; giving any replaces that, so list the server's own address too"),
+        click.option("--secure-cookies", is_flag=True, envvar="ONEWINDOW_SECURE_COOKIES",
+                     help="the hall is served over HTTPS (a reverse proxy): Secure cookies and an HSTS header"),
     ]
     for opt in reversed(options):
         f = opt(f)
@@ -94,11 +96,11 @@ def _server_options(f):  # type: ignore[no-untyped-def]
 
 
 def _settings(config_path, database, async_mode, message_queue, always_open, clock,  # type: ignore[no-untyped-def]
-              allowed_origins=()) -> Settings:
+              allowed_origins=(), secure_cookies=False) -> Settings:
     cfg = _config_or_exit(config_path)
     s = Settings(config_path=config_path, async_mode=async_mode, message_queue=message_queue,
                  always_open=always_open, clock_start=_parse_clock(clock, cfg.hall.timezone),
-                 allowed_origins=list(allowed_origins) or None)
+                 allowed_origins=list(allowed_origins) or None, secure_cookies=secure_cookies)
     if database:
         s.database = database
     return s
@@ -107,22 +109,24 @@ def _settings(config_path, database, async_mode, message_queue, always_open, clo
 @cli.command(help="Run the queue server.")
 @_server_options
 def serve(host, port, config_path, database, async_mode, message_queue, always_open, clock, log_level,  # type: ignore[no-untyped-def]
-          allowed_origins):
+          allowed_origins, secure_cookies):
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _quiet_libraries()
-    _run_server(_settings(config_path, database, async_mode, message_queue, always_open, clock, allowed_origins),
+    _run_server(_settings(config_path, database, async_mode, message_queue, always_open, clock, allowed_origins,
+                          secure_cookies),
                 host, port)
 
 
 @cli.command(help="Start the whole hall on embedded defaults: server, simulated devices and pages.")
 @_server_options
 def hall(host, port, config_path, database, async_mode, message_queue, always_open, clock, log_level,  # type: ignore[no-untyped-def]
-         allowed_origins):
+         allowed_origins, secure_cookies):
     from .hall_runner import run_hall
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _quiet_libraries()
-    settings = _settings(config_path, database, async_mode, message_queue, always_open, clock, allowed_origins)
+    settings = _settings(config_path, database, async_mode, message_queue, always_open, clock, allowed_origins,
+                         secure_cookies)
     run_hall(settings, host, port, lambda: _run_server(settings, host, port))
 
 
@@ -284,19 +288,19 @@ def users_list(database):  # type: ignore[no-untyped-def]
 def users_disable(username, database):  # type: ignore[no-untyped-def]
     from .services import staff as staff_service
 
-    staff_service.set_disabled(_engine(database), username, True)
+    staff_service.set_disabled(_engine(database), username, True, _now())
     click.echo(f"disabled {username}")
 
 
-@users.command("enable", help="Enable a disabled account.")
+@users.command("enable", help="Enable a disabled account; also lifts a lock-out after failed logins.")
 @click.argument("username")
 @_db_option
 @_domain_errors
 def users_enable(username, database):  # type: ignore[no-untyped-def]
     from .services import staff as staff_service
 
-    staff_service.set_disabled(_engine(database), username, False)
-    click.echo(f"enabled {username}")
+    staff_service.set_disabled(_engine(database), username, False, _now())
+    click.echo(f"enabled {username} (any lock-out lifted)")
 
 
 @users.command("passwd", help="Set a new password (ends the account's sessions, lifts a lock-out).")
@@ -309,7 +313,7 @@ def users_passwd(username, password_stdin, database):  # type: ignore[no-untyped
 
     password = sys.stdin.readline().rstrip("\n") if password_stdin else click.prompt(
         "new password", hide_input=True, confirmation_prompt=True)
-    staff_service.set_password(_engine(database), username, password)
+    staff_service.set_password(_engine(database), username, password, _now())
     click.echo(f"password changed for {username}")
 
 

@@ -39,6 +39,7 @@ class Settings:
     sqlite_synchronous: str = "FULL"
     testing: bool = False
     auth_required: bool = True  # staff log in for window actions; devices use tokens
+    secure_cookies: bool = False  # served over HTTPS: Secure cookies and Strict-Transport-Security
 
     def resolve_secret_key(self) -> str:
         """Signs login sessions: env, or a file beside a SQLite database, so sessions survive a restart."""

@@ -363,10 +363,14 @@ document("/auth/login", "post", "log in a member of staff; returns the CSRF toke
 @bp.post("/auth/login")
 def login():  # type: ignore[no-untyped-def]
     b = body(LoginBody)
-    member = staff_service.authenticate(ctx().engine, ctx().now(), b.username, b.password)
+    c = ctx()
+    client = request.remote_addr  # behind a reverse proxy, configure it to pass the address (see SECURITY.md)
+    member = staff_service.authenticate(c.engine, c.now(), b.username, b.password,
+                                        current_app.extensions["onewindow.login_guard"], client)
     session.clear()
     session["staff_id"] = member.id
     session["session_version"] = member.session_version
+    session["sid"] = staff_service.open_session(c.engine, c.now(), member, client)
     session.permanent = False
     return {"staff": member.public(), "csrf_token": csrf_token()}
 
@@ -376,6 +380,9 @@ document("/auth/logout", "post", "log out", body=EmptyBody, tag="auth")
 
 @bp.post("/auth/logout")
 def logout():  # type: ignore[no-untyped-def]
+    sid = session.get("sid")
+    if sid:  # revoked on the server: a saved copy of the cookie no longer logs anyone in
+        staff_service.revoke_session(ctx().engine, ctx().now(), str(sid))
     session.clear()
     return {"ok": True}
 

@@ -208,6 +208,18 @@ staff = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 
+# One row per login: the signed cookie carries only the row's id (hashed here), so a logout revokes that one
+# session on the server and a saved copy of the cookie is worth nothing afterwards.
+staff_sessions = Table(
+    "staff_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),  # sha256 of the session id in the cookie
+    Column("staff_id", Integer, ForeignKey("staff.id"), nullable=False, index=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("client", String(64), nullable=True),  # the address it logged in from, for the audit
+    Column("revoked_at", UTCDateTime, nullable=True),
+)
+
 device_tokens = Table(
     "device_tokens",
     metadata,
