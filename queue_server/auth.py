@@ -195,6 +195,21 @@ def require_ticket_scope(member: StaffMember | None, config: Any, ticket: dict[s
                     code="wrong_window")
 
 
+def handles_case(member: StaffMember | None, taker: str | None, window_id: str | None, department_id: str) -> bool:
+    """Who handles a case: the clerk who took it or staff of its window, its department's approvers (and staff
+    assigned to that department), supervisors. Without required login (member None) everyone."""
+    if member is None or is_hall_wide(member) or department_id in member.departments:
+        return True
+    return member.has("window_staff") and (taker == member.username or (window_id or "") in member.windows)
+
+
+def require_case_handler(member: StaffMember | None, number: str, taker: str | None, window_id: str | None,
+                         department_id: str) -> None:
+    if not handles_case(member, taker, window_id, department_id):
+        raise Forbidden(f"办件 {number} was taken at window {window_id or '(online)'}; only its clerk, its "
+                        "department or a supervisor may act on it", code="not_your_case")
+
+
 def require_station(ident: Identity, station: str) -> None:
     """Agent events: the device token's own station only."""
     if ident.station is None:

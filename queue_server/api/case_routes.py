@@ -12,7 +12,15 @@ from typing import Any, Literal
 from flask import Response, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..auth import Forbidden, auth_required, current_identity, require_staff
+from ..auth import (
+    Forbidden,
+    auth_required,
+    current_identity,
+    handles_case,
+    require_case_handler,
+    require_own_station,
+    require_staff,
+)
 from ..domain.evaluations import Channel, StaffCannotRate
 from ..services import cases as case_service
 from ..services import evaluations as evaluation_service
@@ -146,6 +154,25 @@ def _scope(member: StaffMember | None, back_office: bool = False) -> list[str] |
     return list(member.departments)
 
 
+def _handler(member: StaffMember | None, case_id: int) -> None:
+    """Refuse a member of staff who does not handle the case (see auth.handles_case)."""
+    if member is not None:
+        h = case_service.case_handlers(ctx(), case_id)
+        require_case_handler(member, h.number, h.taker, h.window_id, h.department_id)
+
+
+def _case_view(member: StaffMember | None, case_id: int) -> dict[str, Any]:
+    """The case page: whole ID number and phone for those who handle it, masked for another clerk (who may
+    need to find it, e.g. at the pick-up window)."""
+    h = case_service.case_handlers(ctx(), case_id)
+    whole = handles_case(member, h.taker, h.window_id, h.department_id)
+    return case_service.get_case(ctx(), case_id, _scope(member), whole_id=whole)
+
+
+# Window-stage steps anyone at a window may take for any case: collecting the result is not the intake clerk's.
+_ANY_WINDOW_STEPS = ("issuance-ticket", "hand-over", "courier")
+
+
 def _window_member(window_id: str | None) -> StaffMember | None:
     member = _member(*WINDOW)
     if member is not None and window_id and member.has("window_staff") and not member.has("supervisor", "admin") \
@@ -181,8 +208,11 @@ def case_list():  # type: ignore[no-untyped-def]
     statuses = [s for s in (request.args.get("status") or "").split(",") if s]
     mine = request.args.get("mine") in ("1", "true")
     assignee = member.username if (member is not None and mine) else None
-    return {"cases": case_service.list_cases(ctx(), _scope(member, back_office=True) if member and
-                                             not member.has("window_staff") else None, statuses, assignee)}
+    if member is not None and member.has("window_staff") and not member.has("supervisor", "admin"):
+        # a window clerk's list: cases taken at their windows, or of their departments
+        return {"cases": case_service.list_cases(ctx(), member.departments, statuses, assignee,
+                                                 windows=member.windows)}
+    return {"cases": case_service.list_cases(ctx(), _scope(member, back_office=True), statuses, assignee)}
 
 
 document("/cases/<int:case_id>", "get", "one case: whole file, notices, suspensions, deadline, history",
@@ -191,8 +221,7 @@ document("/cases/<int:case_id>", "get", "one case: whole file, notices, suspensi
 
 @bp.get("/cases/<int:case_id>")
 def case_get(case_id: int):  # type: ignore[no-untyped-def]
-    member = _member(*WINDOW)
-    return {"case": case_service.get_case(ctx(), case_id, _scope(member))}
+    return {"case": _case_view(_member(*WINDOW), case_id)}
 
 
 document("/cases/by-number/<number>", "get", "find a case by its number (HZ-20261126-0001)", tag="cases")
@@ -201,7 +230,7 @@ document("/cases/by-number/<number>", "get", "find a case by its number (HZ-2026
 @bp.get("/cases/by-number/<number>")
 def case_by_number(number: str):  # type: ignore[no-untyped-def]
     member = _member(*WINDOW)
-    return {"case": case_service.get_case(ctx(), case_service.case_id_for_number(ctx(), number), _scope(member))}
+    return {"case": _case_view(member, case_service.case_id_for_number(ctx(), number))}
 
 
 def _case_action(name: str, summary: str, model: type[BaseModel], roles: tuple[str, ...], back_office: bool,
@@ -211,6 +240,8 @@ def _case_action(name: str, summary: str, model: type[BaseModel], roles: tuple[s
 
     def handler(case_id: int):  # type: ignore[no-untyped-def]
         member = _member(*roles)
+        if not back_office and name not in _ANY_WINDOW_STEPS:
+            _handler(member, case_id)  # clerk2 may not reject or withdraw a case taken at w01 (issue 9)
         b = body(model)
         return call(case_id, b, current_actor(), _scope(member, back_office))
 
@@ -288,6 +319,7 @@ document("/notices/<int:notice_id>", "get", "a notice as issued (content for the
 @bp.get("/notices/<int:notice_id>")
 def notice_get(notice_id: int):  # type: ignore[no-untyped-def]
     member = _member(*WINDOW)
+    _handler(member, case_service.notice_case(ctx(), notice_id))
     return {"notice": case_service.get_notice(ctx(), notice_id, _scope(member))}
 
 
@@ -297,6 +329,7 @@ document("/notices/<int:notice_id>/slip", "get", "the notice as an 80 mm printer
 @bp.get("/notices/<int:notice_id>/slip")
 def notice_slip(notice_id: int):  # type: ignore[no-untyped-def]
     member = _member(*WINDOW)
+    _handler(member, case_service.notice_case(ctx(), notice_id))
     return {"document": case_service.notice_slip(ctx(), notice_id, _scope(member))}
 
 
@@ -307,7 +340,10 @@ document("/notices/<int:notice_id>/print", "post", "print the 80 mm slip at a st
 @bp.post("/notices/<int:notice_id>/print")
 def notice_print(notice_id: int):  # type: ignore[no-untyped-def]
     member = _member(*WINDOW)
+    _handler(member, case_service.notice_case(ctx(), notice_id))
     b = body(PrintBody)
+    if member is not None:
+        require_own_station(current_identity(), b.station)  # a clerk prints at their own window's station
     return case_service.print_notice(ctx(), notice_id, b.station, current_actor(), _scope(member))
 
 

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Row, select, update
+from sqlalchemy import Connection, Row, or_, select, update
 
 from config import CONFIG_DIR
 
@@ -778,12 +778,45 @@ def _open_evaluation(conn: Connection, ctx: HallContext, c: Row, at: datetime, a
 # ---------------------------------------------------------------- reading
 
 
-def get_case(ctx: HallContext, case_id: int, departments: Iterable[str] | None = None) -> dict[str, Any]:
-    """The case page: every field (the whole ID number), its notices, suspensions, deadline and history."""
+@dataclass(frozen=True)
+class CaseHandlers:
+    """Who handles a case, from its record: the clerk who took it, its window, its department."""
+
+    number: str
+    taker: str | None
+    window_id: str | None
+    department_id: str
+
+
+def case_handlers(ctx: HallContext, case_id: int) -> CaseHandlers:
+    with read_tx(ctx.engine) as conn:
+        c = _get(conn, ctx, case_id)
+        taken = conn.execute(select(case_log.c.actor).where(
+            case_log.c.subject == "case", case_log.c.subject_id == str(c.id), case_log.c.action == "intake")).scalar()
+    kind, _, who = (taken or "").partition(":")
+    return CaseHandlers(c.number, who if kind == "staff" else None, c.window_id, c.department_id)
+
+
+def notice_case(ctx: HallContext, notice_id: int) -> int:
+    with read_tx(ctx.engine) as conn:
+        case_id = conn.execute(select(case_notices.c.case_id).where(case_notices.c.id == notice_id)).scalar()
+    if case_id is None:
+        raise NotFound(f"notice {notice_id} does not exist", code="notice_not_found")
+    return case_id
+
+
+def get_case(ctx: HallContext, case_id: int, departments: Iterable[str] | None = None, *,
+             whole_id: bool = True) -> dict[str, Any]:
+    """The case page: every field, its notices, suspensions, deadline and history. The whole ID number and
+    phone (and the tracker token, which opens the citizen's own page) only with ``whole_id``: for those who
+    handle the case; another clerk sees them masked."""
     with read_tx(ctx.engine) as conn:
         c = _get(conn, ctx, case_id)
         _check_department(c, departments)
-        view = staff_case(ctx, c, whole_id=True)
+        view = staff_case(ctx, c, whole_id=whole_id)
+        if not whole_id:
+            view.pop("tracker_token", None)
+            view.pop("tracker_url", None)
         view["notices"] = [{"id": n.id, "kind": n.kind, "number": n.number, "title": n.content["title"],
                             "issued_at": n.issued_at.isoformat()}
                            for n in conn.execute(select(case_notices).where(case_notices.c.case_id == c.id)
@@ -813,10 +846,14 @@ def case_id_for_number(ctx: HallContext, number: str) -> int:
 
 
 def list_cases(ctx: HallContext, departments: Iterable[str] | None = None, statuses: Iterable[str] | None = None,
-               assignee: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
-    """The approver's list: the cases of their departments (or all), newest first, personal data masked."""
+               assignee: str | None = None, limit: int = 200, windows: Iterable[str] | None = None
+               ) -> list[dict[str, Any]]:
+    """The approver's list: the cases of their departments (or all), newest first, personal data masked. With
+    ``windows`` (a window clerk's list): the cases taken at those windows, or of ``departments``."""
     q = select(cases).where(cases.c.hall_id == ctx.hall_id)
-    if departments is not None:
+    if windows is not None:
+        q = q.where(or_(cases.c.window_id.in_(list(windows)), cases.c.department_id.in_(list(departments or []))))
+    elif departments is not None:
         q = q.where(cases.c.department_id.in_(list(departments)))
     if statuses:
         q = q.where(cases.c.status.in_(list(statuses)))

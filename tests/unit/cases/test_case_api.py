@@ -238,7 +238,8 @@ def test_staff_pages_and_the_printable_notice(app):
     assert li.get("/staff/cases/supervision").status_code == 403
     boss = Staff(app, "boss")
     assert "电子监察" in boss.get("/staff/cases/supervision").get_data(as_text=True)
-    # A clerk prints only at the window's own station; a supervisor at any station's printer.
+    # a clerk prints at their own window's station; a supervisor anywhere (issue 9, finding 6)
     assert error(li.post(f"/notices/{out['notice']['id']}/print", {"station": "kiosk-1"})) == (403, "wrong_station")
-    sent = boss.post(f"/notices/{out['notice']['id']}/print", {"station": "kiosk-1"}).get_json()
+    sent = li.post(f"/notices/{out['notice']['id']}/print", {"station": "window-1"}).get_json()
     assert sent["command"] == "print"
+    assert boss.post(f"/notices/{out['notice']['id']}/print", {"station": "kiosk-1"}).get_json()["command"] == "print"

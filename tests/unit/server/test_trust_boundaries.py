@@ -4,10 +4,12 @@ refused: priority claims (2), tickets by id (3), kiosk identify and the case tra
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pytest
 from sqlalchemy import select
+from werkzeug.security import generate_password_hash
 
 from queue_server.app import create_app
 from queue_server.services import devices
@@ -18,6 +20,14 @@ from queue_server.store.schema import ticket_transitions
 
 PASSWORD = "correct-horse-1"
 ELDER = {"id_number": "11010519491231002X", "name": "王小娜", "birth_date": "1949-12-31"}
+
+
+@pytest.fixture(autouse=True)
+def _cheap_hashes(monkeypatch):
+    """These tests are about who may do what, not password storage: a one-round hash keeps them quick."""
+    monkeypatch.setattr(staff_service, "generate_password_hash",
+                        functools.partial(generate_password_hash, method="pbkdf2:sha256:1"))
+    monkeypatch.setattr(staff_service, "_dummy_hash", lambda: generate_password_hash("x", method="pbkdf2:sha256:1"))
 
 
 @pytest.fixture
@@ -201,6 +211,32 @@ def test_a_clerk_cannot_cancel_or_requeue_another_windows_ticket(app):
     mine = anon_issue(app, {"queue_id": "comprehensive"}).get_json()["ticket"]
     assert Staff(app, "clerk1").post(f"/tickets/{mine['id']}/cancel").get_json()["ticket"]["status"] == "cancelled"
     assert Staff(app, "boss").post(f"/tickets/{tax['id']}/cancel").status_code == 200
+
+
+def test_a_case_is_handled_by_its_clerk_department_or_a_supervisor(app):
+    """clerk2 read the whole ID number and phone of a case taken at w01 and could reject or withdraw it."""
+    from queue_server.domain.privacy import id_check_char
+
+    id_number = "62300119800101123" + id_check_char("62300119800101123")
+    phone = "13893912345"
+    clerk1, clerk2 = Staff(app, "clerk1"), Staff(app, "clerk2")
+    r = clerk1.post("/cases", {"item_id": "teacher-registration", "applicant_name": "王小娜", "id_number": id_number,
+                               "phone": phone, "window_id": "w01",
+                               "materials": ["e_licence", "original", "original", "original"]})
+    assert r.status_code == 201, r.get_json()
+    case = r.get_json()["case"]
+    mine = clerk1.get(f"/cases/{case['id']}").get_json()["case"]
+    assert mine["applicant_id"] == id_number and mine["applicant_phone"] == phone and mine["tracker_token"]
+    other = clerk2.get(f"/cases/{case['id']}")
+    text = other.get_data(as_text=True)
+    assert other.status_code == 200 and id_number not in text and phone not in text
+    assert "tracker_token" not in other.get_json()["case"]
+    assert case["number"] not in [c["number"] for c in clerk2.get("/cases").get_json()["cases"]]
+    assert case["number"] in [c["number"] for c in clerk1.get("/cases").get_json()["cases"]]
+    assert err(clerk2.post(f"/cases/{case['id']}/reject", {"reasons": ["材料不全"]})) == (403, "not_your_case")
+    assert err(clerk2.post(f"/cases/{case['id']}/withdraw")) == (403, "not_your_case")
+    assert Staff(app, "boss").get(f"/cases/{case['id']}").get_json()["case"]["applicant_id"] == id_number
+    assert clerk1.post(f"/cases/{case['id']}/withdraw").status_code == 200
 
 
 def test_print_failed_alerts_only_from_that_kiosk(app):
