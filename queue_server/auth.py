@@ -175,26 +175,6 @@ def is_hall_wide(member: StaffMember) -> bool:
     return member.has("supervisor", "admin")
 
 
-def ticket_windows(config: Any, ticket: dict[str, Any]) -> set[str]:
-    """The windows a ticket belongs to: the one serving or holding it, the one it was sent to, else every window
-    that calls its queue."""
-    own = {w for w in (ticket.get("window_id"), ticket.get("target_window")) if w}
-    if own:
-        return own
-    return {w.id for w in config.windows if any(q.queue == ticket["queue_id"] for q in w.queues)}
-
-
-def require_ticket_scope(member: StaffMember | None, config: Any, ticket: dict[str, Any]) -> StaffMember:
-    """A ticket by id (read, cancel, re-queue): staff of a window it belongs to; supervisors (and technicians, who
-    only read: the policy table keeps them off the writes) any. clerk1 of w01 may not cancel a waiting tax ticket
-    that only the tax windows call."""
-    member = require_staff(member, "window_staff", "supervisor", "technician")
-    if is_hall_wide(member) or member.has("technician") or ticket_windows(config, ticket) & set(member.windows):
-        return member
-    raise Forbidden(f"ticket {ticket['number']} is not one of your windows' ({', '.join(member.windows) or 'none'})",
-                    code="wrong_window")
-
-
 def handles_case(member: StaffMember | None, taker: str | None, window_id: str | None, department_id: str) -> bool:
     """Who handles a case: the clerk who took it or staff of its window, its department's approvers (and staff
     assigned to that department), supervisors. Without required login (member None) everyone."""

@@ -40,6 +40,7 @@ def app(tmp_path):
     add(ctx.engine, ctx.now(), "clerk2", "王芳", PASSWORD, ["window_staff"], ["w02"])
     add(ctx.engine, ctx.now(), "taxclerk", "赵税", PASSWORD, ["window_staff"], ["w03"])
     add(ctx.engine, ctx.now(), "boss", "赵强", PASSWORD, ["supervisor"], [])
+    add(ctx.engine, ctx.now(), "pickup", "孙出件", PASSWORD, ["window_staff"], ["w28"])  # the issuance window
     app.config["kiosk_token"] = staff_service.add_device_token(ctx.engine, ctx.now(), "kiosk-1")
     app.config["kiosk2_token"] = staff_service.add_device_token(ctx.engine, ctx.now(), "kiosk-2")
     return app
@@ -141,7 +142,7 @@ def test_a_kiosk_legal_answer_is_a_claim_for_staff_to_verify(app):
 def test_a_ticket_by_id_is_staff_only_and_scoped_to_their_windows(app):
     t = anon_issue(app, {"queue_id": "tax"}).get_json()["ticket"]
     assert err(app.test_client().get(f"/api/v1/tickets/{t['id']}"))[0] == 401
-    assert err(Staff(app, "clerk1").get(f"/tickets/{t['id']}")) == (403, "wrong_window")  # w01 calls no tax
+    assert err(Staff(app, "clerk1").get(f"/tickets/{t['id']}")) == (403, "not_your_ticket")  # w01 calls no tax
     view = Staff(app, "boss").get(f"/tickets/{t['id']}").get_json()["ticket"]
     assert view["number"] == t["number"] and view["tracker_token"] == t["tracker_token"]
 
@@ -207,7 +208,7 @@ def test_another_windows_clerk_cannot_invite_or_become_the_rated_one(app):
 
 def test_a_clerk_cannot_cancel_or_requeue_another_windows_ticket(app):
     tax = anon_issue(app, {"queue_id": "tax"}).get_json()["ticket"]
-    assert err(Staff(app, "clerk1").post(f"/tickets/{tax['id']}/cancel")) == (403, "wrong_window")
+    assert err(Staff(app, "clerk1").post(f"/tickets/{tax['id']}/cancel")) == (403, "not_your_ticket")
     mine = anon_issue(app, {"queue_id": "comprehensive"}).get_json()["ticket"]
     assert Staff(app, "clerk1").post(f"/tickets/{mine['id']}/cancel").get_json()["ticket"]["status"] == "cancelled"
     assert Staff(app, "boss").post(f"/tickets/{tax['id']}/cancel").status_code == 200
@@ -227,10 +228,14 @@ def test_a_case_is_handled_by_its_clerk_department_or_a_supervisor(app):
     case = r.get_json()["case"]
     mine = clerk1.get(f"/cases/{case['id']}").get_json()["case"]
     assert mine["applicant_id"] == id_number and mine["applicant_phone"] == phone and mine["tracker_token"]
-    other = clerk2.get(f"/cases/{case['id']}")
+    assert err(clerk2.get(f"/cases/{case['id']}")) == (403, "not_your_case")
+    # the pick-up window finds any case (to hand results out), but sees it masked and without its tracker token
+    other = Staff(app, "pickup").get(f"/cases/{case['id']}")
     text = other.get_data(as_text=True)
     assert other.status_code == 200 and id_number not in text and phone not in text
     assert "tracker_token" not in other.get_json()["case"]
+    assert err(Staff(app, "pickup").post(f"/cases/{case['id']}/reject", {"reasons": ["材料不全"]})) == \
+        (403, "not_your_case")
     assert case["number"] not in [c["number"] for c in clerk2.get("/cases").get_json()["cases"]]
     assert case["number"] in [c["number"] for c in clerk1.get("/cases").get_json()["cases"]]
     assert err(clerk2.post(f"/cases/{case['id']}/reject", {"reasons": ["材料不全"]})) == (403, "not_your_case")
