@@ -5,6 +5,7 @@ refused: priority claims (2), tickets by id (3), kiosk identify and the case tra
 from __future__ import annotations
 
 import functools
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -343,3 +344,25 @@ def test_the_csv_export_neutralises_a_formula_comment(app):
     assert r.status_code == 201
     csv_text = Staff(app, "boss").get("/evaluations/export?format=csv").get_data(as_text=True)
     assert "'" + comment.replace('"', '""') in csv_text and ',"=HYPERLINK' not in csv_text
+
+
+def test_the_cli_enable_lifts_a_lock_and_says_so(tmp_path):
+    from click.testing import CliRunner
+
+    from queue_server.commands import cli
+    from queue_server.store.db import make_engine, migrate
+
+    db = tmp_path / "cli.db"
+    engine = make_engine(str(db))
+    migrate(engine)
+    now = datetime.now(UTC)
+    staff_service.add_user(engine, now, "clerk1", "李娜", PASSWORD, ["window_staff"], ["w01"])
+    for _ in range(staff_service.MAX_FAILURES):
+        with pytest.raises(staff_service.DomainError):
+            staff_service.authenticate(engine, now, "clerk1", "wrong")
+    with pytest.raises(staff_service.Locked):
+        staff_service.authenticate(engine, now, "clerk1", PASSWORD)
+    result = CliRunner().invoke(cli, ["users", "enable", "clerk1", "--database", str(db)])
+    assert result.exit_code == 0 and "lock-out lifted" in result.output, result.output
+    assert staff_service.authenticate(engine, now, "clerk1", PASSWORD).username == "clerk1"
+    engine.dispose()
