@@ -56,12 +56,10 @@ def staff_from_session(data: Any) -> StaffMember | None:
     if staff_id is None or not sid:
         return None
     try:
-        member = staff_service.get_user(_ctx().engine, int(staff_id))
-    except DomainError:
+        member = staff_service.session_member(_ctx().engine, str(sid), int(staff_id))
+    except (TypeError, ValueError):
         return None
-    if member.disabled or member.session_version != data.get("session_version"):
-        return None
-    if not staff_service.session_active(_ctx().engine, str(sid), member.id):
+    if member is None or member.disabled or member.session_version != data.get("session_version"):
         return None
     return member
 
