@@ -261,23 +261,28 @@ def enforce_route() -> ResponseReturnValue | None:
         if request.endpoint.startswith("backoffice.") and ident.actor.kind == "citizen":
             return redirect(url_for("backoffice.login_page", next=request.full_path))
         raise refuse(rule, ident, f"{request.method} {request.path}")
-    args = request.view_args or {}
-    if rule.scope is Scope.OWN_WINDOW and "window_id" in args:
+    for scope in rule.scopes:
+        check_scope(scope, ident, request.view_args or {})
+    return None
+
+
+def check_scope(scope: Scope, ident: Identity, args: dict[str, Any]) -> None:
+    """The object scope of a rule, for the object the URL (or, for a station, the body) names."""
+    if scope is Scope.OWN_WINDOW and "window_id" in args:
         require_window(ident.staff, str(args["window_id"]))
-    elif rule.scope is Scope.OWN_STATION and "station" in args:
+    elif scope is Scope.OWN_STATION and "station" in args:
         require_own_station(ident, str(args["station"]))
-    elif rule.scope is Scope.OWN_STATION and request.method in UNSAFE:
+    elif scope is Scope.OWN_STATION and request.method in UNSAFE:
         # Kiosk and print routes name their station in the body: the caller's own (or a window's clerk's).
         data = request.get_json(silent=True, cache=True)
         station = data.get("station") if isinstance(data, dict) else None
         if isinstance(station, str):
             require_own_station(ident, station)
-    elif rule.scope is Scope.OWN_CASE and args.keys() & {"case_id", "notice_id", "number"}:
+    elif scope is Scope.OWN_CASE and args.keys() & {"case_id", "notice_id", "number"}:
         require_own_case(ident.staff, ownership.case_owner(
             _ctx(), case_id=args.get("case_id"), notice_id=args.get("notice_id"), number=args.get("number")))
-    elif rule.scope is Scope.OWN_TICKET and "ticket_id" in args:
+    elif scope is Scope.OWN_TICKET and "ticket_id" in args:
         require_own_ticket(ident.staff, ownership.ticket_windows(_ctx(), int(args["ticket_id"])))
-    return None
 
 
 def require_own_case(member: StaffMember | None, owner: ownership.CaseOwner | None) -> None:

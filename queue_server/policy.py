@@ -62,14 +62,20 @@ class Rule:
     touches: str  # what it reads or changes, for people: the README table is built from this
     # (code, message) for callers it refuses, where a generic "wrong role" would not tell them why
     refusal: tuple[str, str] | None = None
+    also: Scope | None = None  # a second object the call touches (a case's notice printed at a station)
+
+    @property
+    def scopes(self) -> tuple[Scope, ...]:
+        return (self.scope,) if self.also is None else (self.scope, self.also)
 
     @property
     def public(self) -> bool:
         return A.ANONYMOUS in self.who
 
 
-def rule(who: frozenset[Caller], scope: Scope, touches: str, refusal: tuple[str, str] | None = None) -> Rule:
-    return Rule(who, scope, touches, refusal)
+def rule(who: frozenset[Caller], scope: Scope, touches: str, refusal: tuple[str, str] | None = None,
+         also: Scope | None = None) -> Rule:
+    return Rule(who, scope, touches, refusal, also)
 
 
 _PUBLIC_PAGE = rule(EVERYONE, Scope.ANY, "a page shell or static file; its data comes through the API")
@@ -137,7 +143,8 @@ ROUTES: dict[str, Rule] = {
     "api.approver_absence": rule(BACK_OFFICE, Scope.SELF, "marks the caller (supervisor: anyone) absent/back"),
     "api.notice_get": rule(CASE_STAFF, Scope.OWN_CASE, "a notice of a case the caller handles"),
     "api.notice_slip": rule(CASE_STAFF, Scope.OWN_CASE, "a notice's slip document"),
-    "api.notice_print": rule(CASE_STAFF, Scope.OWN_STATION, "prints a notice at the clerk's own station"),
+    "api.notice_print": rule(CASE_STAFF, Scope.OWN_STATION, "prints a notice of a case the caller handles at the "
+                                                            "clerk's own station", also=Scope.OWN_CASE),
     "api.case_tracker": rule(EVERYONE, Scope.HOLDER, "a case's progress, by the QR token on its notice"),
     "api.case_tracker_ticket": rule(EVERYONE, Scope.HOLDER, "a pick-up ticket for the case whose token is held"),
     "api.cases_by_person": rule(KIOSK_ONLY | STAFF, Scope.OWN_STATION, "a person's cases after a card read"),
@@ -260,7 +267,7 @@ def markdown_table(routes: list[tuple[str, str, str]]) -> str:
         if r in (_PUBLIC_PAGE, _STATIC):
             shells.append(f"`{path}`")
             continue
-        lines.append(f"| `{methods} {path}` | {_who(r)} | {r.scope.value} | {r.touches} |")
+        lines.append(f"| `{methods} {path}` | {_who(r)} | {' + '.join(s.value for s in r.scopes)} | {r.touches} |")
     lines.append(f"| page shells and static files ({len(shells)}) | anyone | any | no data of their own |")
     lines += ["", "| Socket.IO event | who may send | scope | what it touches |", "|---|---|---|---|"]
     lines += [f"| `{name}` | {_who(r)} | {r.scope.value} | {r.touches} |" for name, r in EVENTS.items()]

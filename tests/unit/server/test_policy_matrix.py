@@ -151,15 +151,19 @@ def callers(who: str) -> set[Caller]:
 def expect_admitted(rule: Any, who: str, args: dict[str, str]) -> bool:
     if not rule.who & callers(who):
         return False
-    if rule.scope is Scope.SELF and "username" in args:
+    return all(scope_admits(scope, who, args) for scope in rule.scopes)
+
+
+def scope_admits(scope: Scope, who: str, args: dict[str, str]) -> bool:
+    if scope is Scope.SELF and "username" in args:
         return who in ("supervisor", "admin") or who == args["username"]
-    if rule.scope is Scope.OWN_WINDOW and "window_id" in args:
+    if scope is Scope.OWN_WINDOW and "window_id" in args:
         return owns_window(who, args["window_id"])
-    if rule.scope is Scope.OWN_STATION and "station" in args:
+    if scope is Scope.OWN_STATION and "station" in args:
         return owns_station(who, args["station"])
-    if rule.scope is Scope.OWN_CASE and args.keys() & {"case_id", "notice_id", "number"}:
+    if scope is Scope.OWN_CASE and args.keys() & {"case_id", "notice_id", "number"}:
         return owns_case(who)
-    if rule.scope is Scope.OWN_TICKET and "ticket_id" in args:
+    if scope is Scope.OWN_TICKET and "ticket_id" in args:
         return owns_ticket(who)
     return True
 
@@ -299,3 +303,12 @@ def test_private_rooms_are_joined_only_by_their_owners(hall: Hall, who, sub, adm
     reply = sock.emit("subscribe", sub, callback=True)
     assert reply["ok"] is admitted, reply
     sock.disconnect()
+
+
+def test_a_notice_prints_only_for_a_case_the_clerk_handles_at_their_own_station(hall: Hall) -> None:
+    """The notice carries the applicant's full name: its case and the station must both be the caller's."""
+    path = f"/api/v1/notices/{hall.objects['notice_id']}/print"
+    assert refused(hall.call("clerk2", "POST", path, {"station": "window-2"}))  # own station, another's case
+    assert refused(hall.call("clerk", "POST", path, {"station": "window-2"}))  # own case, another's station
+    assert not refused(hall.call("clerk", "POST", path, {"station": "window-1"}))
+    assert not refused(hall.call("supervisor", "POST", path, {"station": "kiosk-1"}))
