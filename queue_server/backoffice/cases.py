@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
-from flask import render_template, request
+from flask import redirect, render_template, request
 
 from ..auth import auth_required, csrf_token, current_identity
 from ..domain.cases import MARK_ZH, Mark
@@ -15,9 +16,12 @@ from ..domain.errors import DomainError
 from ..domain.evaluations import INDICATORS
 from ..services import cases as case_service
 from ..services import evaluations as evaluation_service
+from ..services import workbench
 from ..services.context import HallContext
 from ..services.staff import StaffMember
 from . import bp
+from .case_view import permitted_actions, timeline_entry
+from .home import ROLE_ZH, role_names
 
 
 def _ctx() -> HallContext:
@@ -34,8 +38,10 @@ class _PageRefused(Exception):
 
 @bp.errorhandler(_PageRefused)
 def _refused(exc: _PageRefused):  # type: ignore[no-untyped-def]
-    return render_template("cases/message.html", title="无法打开 / cannot open", message=exc.message,
-                           hall=_ctx().config.hall.name.zh, csrf=None, me=None), exc.status
+    if exc.status == 401:
+        return redirect(f"/staff/login?{urlencode({'next': request.full_path.rstrip('?')})}")
+    return render_template("cases/message.html", title="无法打开此页面", message=exc.message, csrf=None,
+                           me=current_identity().staff), exc.status
 
 
 def _page_member(*roles: str) -> StaffMember | None:
@@ -43,9 +49,10 @@ def _page_member(*roles: str) -> StaffMember | None:
         return current_identity().staff
     member = current_identity().staff
     if member is None:
-        raise _PageRefused(401, "请先登录 / please log in first (POST /api/v1/auth/login from the window panel)")
+        raise _PageRefused(401, "请先登录")
     if roles and not member.has(*roles, "admin"):
-        raise _PageRefused(403, f"此页面需要角色 {' / '.join(roles)} / this page needs the role {' or '.join(roles)}")
+        raise _PageRefused(403, f"此页面只对{'、'.join(ROLE_ZH.get(r, r) for r in roles)}开放，"
+                                f"您的角色是{role_names(member)}。")
     return member
 
 
@@ -56,14 +63,20 @@ def _departments(member: StaffMember | None) -> list[str] | None:
 
 
 def _render(template: str, member: StaffMember | None, **kw: Any) -> str:
-    return render_template(template, hall=_ctx().config.hall.name.zh, csrf=csrf_token(), me=member, **kw)
+    return render_template(template, csrf=csrf_token(), me=member, **kw)
+
+
+_REFUSAL_ZH = {"not_found": "未找到", "case_not_found": "办件不存在", "notice_not_found": "通知书不存在",
+               "wrong_department": "此办件不属于您的部门，无法打开", "ticket_not_found": "排队号不存在"}
 
 
 def _service(call: Any) -> Any:
     try:
         return call()
     except DomainError as exc:
-        raise _PageRefused(exc.status if exc.status != 500 else 503, exc.message) from None
+        zh = _REFUSAL_ZH.get(exc.code)
+        message = f"{zh}（{exc.message}）" if zh else exc.message
+        raise _PageRefused(exc.status if exc.status != 500 else 503, message) from None
 
 
 @bp.get("/cases")
@@ -77,20 +90,61 @@ def cases_page():  # type: ignore[no-untyped-def]
 
 @bp.get("/cases/intake")
 def intake_page():  # type: ignore[no-untyped-def]
+    """收件. From a called ticket (``ticket_id``; ``ticket`` is the panel's old spelling) the form carries the
+    ticket, its window and its item; every material starts as not yet checked, so nothing is marked received by
+    default."""
     member = _page_member("window_staff", "supervisor", "approver")
-    cfg = _ctx().config
-    items = [{"id": i.id, "name": i.name, "kind": i.kind.value, "department": i.department,
+    ctx = _ctx()
+    cfg = ctx.config
+    raw_ticket = (request.args.get("ticket_id") or request.args.get("ticket") or "").strip()
+    window_id = request.args.get("window_id", "")
+    item_id = request.args.get("item_id", "")
+    ticket: dict[str, Any] | None = None
+    notice = ""
+    if raw_ticket.isdigit():
+        try:
+            ticket = workbench.ticket_case_link(ctx, int(raw_ticket))
+        except DomainError:
+            notice = f"排队号 {raw_ticket} 不存在，请核对后再填。"
+    elif raw_ticket:
+        notice = "排队号应为数字。"
+    if ticket is not None:
+        window_id = window_id or ticket["window_id"] or ""
+        item_id = item_id or ticket["item_id"] or ""
+    if not window_id and member is not None and len(member.windows) == 1:
+        window_id = member.windows[0]
+    items = [{"id": i.id, "name": i.name, "kind": i.kind.value, "department": i.department, "queue": i.queue,
               "materials": [m.model_dump() for m in i.materials]} for i in cfg.items]
     return _render("cases/intake.html", member, items_json=json.dumps(items, ensure_ascii=False),
-                   ticket_id=request.args.get("ticket_id", ""), window_id=request.args.get("window_id", ""),
+                   ticket=ticket, ticket_id=str(ticket["ticket_id"]) if ticket else "", window_id=window_id,
+                   item_id=item_id if item_id in {i.id for i in cfg.items} else "", notice=notice,
                    windows=cfg.windows, marks=[(m.value, MARK_ZH[m]) for m in Mark])
+
+
+@bp.get("/cases/for-ticket/<int:ticket_id>")
+def case_for_ticket(ticket_id: int):  # type: ignore[no-untyped-def]
+    """The panel's link for the current ticket: the case to hand over for a pick-up ticket, the case already taken
+    with this ticket, or intake carrying the ticket."""
+    _page_member("window_staff", "supervisor", "approver")
+    link = _service(lambda: workbench.ticket_case_link(_ctx(), ticket_id))
+    if link["case_id"] is not None:
+        query = {"from_ticket": ticket_id} if link["kind"] == "issuance" else {}
+        if query and (request.args.get("window_id") or link["window_id"]):
+            query["window_id"] = request.args.get("window_id") or link["window_id"]
+        return redirect(f"/staff/cases/{link['case_id']}" + (f"?{urlencode(query)}" if query else ""))
+    args = {"ticket_id": ticket_id}
+    if request.args.get("window_id") or link["window_id"]:
+        args["window_id"] = request.args.get("window_id") or link["window_id"]
+    return redirect(f"/staff/cases/intake?{urlencode(args)}")
 
 
 @bp.get("/cases/<int:case_id>")
 def case_page(case_id: int):  # type: ignore[no-untyped-def]
     member = _page_member("approver", "supervisor", "window_staff")
     case = _service(lambda: case_service.get_case(_ctx(), case_id, _departments(member)))
-    return _render("cases/detail.html", member, case=case)
+    return _render("cases/detail.html", member, case=case, can=permitted_actions(case, member),
+                   history=[timeline_entry(h) for h in case.get("history", [])],
+                   from_ticket=request.args.get("from_ticket", ""), at_window=request.args.get("window_id"))
 
 
 @bp.get("/cases/supervision")

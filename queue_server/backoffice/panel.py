@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app, redirect, render_template, request, url_for
 
 from ..auth import csrf_token, current_identity
+from ..services import cases as case_service
 from . import bp
 
 
@@ -14,8 +15,7 @@ def _ctx():  # type: ignore[no-untyped-def]
 
 @bp.get("/login")
 def login_page():  # type: ignore[no-untyped-def]
-    return render_template("panel/login.html", hall=_ctx().config.hall, next=request.args.get("next", ""),
-                           csrf=csrf_token())
+    return render_template("panel/login.html", next=request.args.get("next", ""), csrf=csrf_token(), me=None)
 
 
 @bp.get("/panel")
@@ -29,5 +29,6 @@ def panel_page():  # type: ignore[no-untyped-def]
     if chosen not in {w.id for w in allowed}:
         chosen = allowed[0].id if allowed else None
     queues = {q.id: q for q in cfg.queues}
-    return render_template("panel/panel.html", hall=cfg.hall, staff=member, windows=allowed, window_id=chosen,
-                           queues=queues, csrf=csrf_token(), windows_all=cfg.windows)
+    return render_template("panel/panel.html", me=member, windows=allowed, window_id=chosen,
+                           queues=queues, csrf=csrf_token(), windows_all=cfg.windows,
+                           issuance_queue=case_service.settings_of(_ctx()).issuance_queue)

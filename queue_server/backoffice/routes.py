@@ -1,3 +1,3 @@
-"""Routes of the staff pages: the window panel and the case module's pages."""
+"""Routes of the staff pages: the home, the window panel and the case module's pages."""
 
-from . import cases, panel  # noqa: F401
+from . import cases, home, panel  # noqa: F401

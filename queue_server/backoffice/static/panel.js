@@ -4,28 +4,40 @@
   const main = document.querySelector("main.panel");
   if (!main) return;
   const windowId = main.dataset.window;
+  const issuanceQueue = main.dataset.issuanceQueue;
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const $ = (id) => document.getElementById(id);
   let state = null;        // the window as the server last described it
   let refreshTimer = null;
   let epoch = 0;           // bumped by every action, so a refresh that overlapped one cannot paint older state
 
-  async function api(method, path, body) {
-    const r = await fetch("/api/v1" + path, {
-      method, credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const data = await r.json().catch(() => ({error: {message: "服务器无响应 / no response"}}));
-    if (r.status === 401) { location.href = "/staff/login?next=" + encodeURIComponent(location.pathname + location.search); }
-    if (!r.ok) throw new Error(data.error ? data.error.message : r.statusText);
-    return data;
-  }
+  let online = false;      // the live connection is up; while it is down the panel says so and offers no action
+  const api = (method, path, body) => window.Staff.api(method, path, body).catch((e) => {
+    if (e.offline) setOffline(true);
+    throw e;
+  });
 
   function say(text, isError) {
     const m = $("message");
     m.textContent = text || "";
-    m.className = "message" + (isError ? " error" : "");
+    m.className = "msg" + (isError ? " error" : "");
+  }
+
+  /** An outage must be impossible to miss: grey status, devices unknown, a red banner, no actions. */
+  function setOffline(off) {
+    online = !off;
+    $("offline").hidden = !off;
+    main.classList.toggle("offline", off);
+    if (off) {
+      const st = $("window-status");
+      st.textContent = "连接中断 · 状态未知";
+      st.className = "status offline";
+      $("device-status").innerHTML = '<span class="unknown">设备状态未知</span>';
+      document.querySelectorAll("#actions button").forEach((b) => { b.disabled = true; });
+      $("intake-link").hidden = true;
+    } else if (state) {
+      render(state);
+    }
   }
 
   function render(w) {
@@ -36,10 +48,16 @@
     const cur = w.current;
     $("current-number").textContent = cur ? cur.number : "—";
     $("current-meta").textContent = cur ? `${cur.queue_name} · ${statusZh(cur.status)} · ${priorityZh(cur.priority)}` +
-      (cur.recalls ? ` · 已重呼 ${cur.recalls} 次` : "") : "无当前号码 / no current ticket";
+      (cur.called_at ? ` · ${window.Staff.time(cur.called_at, true)} 叫号` : "") +
+      (cur.recalls ? ` · 已重呼 ${cur.recalls} 次` : "") : "无当前号码";
     const link = $("intake-link");
-    link.hidden = !cur;
-    if (cur) link.href = "/staff/cases/intake?ticket=" + cur.id;
+    link.hidden = !cur || !online;
+    if (cur) {
+      // One link for the current ticket: the server opens the case to hand over (pick-up ticket), the case already
+      // taken, or intake carrying this ticket, its window and its item.
+      link.href = `/staff/cases/for-ticket/${cur.id}?window_id=${encodeURIComponent(windowId)}`;
+      link.firstChild.textContent = cur.queue_id === issuanceQueue ? "出件：打开待领取的办件 " : "为当前号码收件 ";
+    }
     const can = {
       "call-next": w.status !== "paused" && w.status !== "closed_for_day" && (!cur || cur.status === "serving"),
       "recall": !!cur && cur.status === "called",
@@ -53,7 +71,7 @@
       "request-evaluation": !cur,
       "close": !cur && w.status !== "closed_for_day",
     };
-    document.querySelectorAll("#actions button").forEach((b) => { b.disabled = !can[b.dataset.action]; });
+    document.querySelectorAll("#actions button").forEach((b) => { b.disabled = !online || !can[b.dataset.action]; });
   }
 
   function statusZh(s) {
@@ -67,7 +85,7 @@
     const cur = state && state.current;
     if (!cur || !cur.called_at) { $("elapsed").textContent = ""; return; }
     const s = Math.max(0, Math.floor((Date.now() - Date.parse(cur.called_at)) / 1000));
-    $("elapsed").textContent = `已用时 / elapsed ${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+    $("elapsed").textContent = `已用时 ${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
   }
 
   async function refresh() {
@@ -79,10 +97,10 @@
     render(ws.windows.find((w) => w.window_id === windowId));
     $("waiting").innerHTML = waiting.queues.map((q) =>
       `<h4>${esc(q.name)} <small>(${q.waiting} 人等候, 权重 ${q.weight})</small></h4><table>` +
-      q.next.map((t) => `<tr><td><button class="call-chosen" data-id="${t.id}" title="叫这个号 / call this ticket">${esc(t.number)}</button></td>` +
+      q.next.map((t) => `<tr><td><button class="call-chosen" data-id="${t.id}" title="叫这个号">${esc(t.number)}</button></td>` +
         `<td>${priorityZh(t.priority)}</td><td>${t.waited_min} 分钟</td></tr>`).join("") + "</table>").join("");
     $("held").innerHTML = held.tickets.map((t) =>
-      `<li>${esc(t.number)} <button class="call-back" data-id="${t.id}">回呼 / call back</button></li>`).join("") || "<li>—</li>";
+      `<li>${esc(t.number)} <button class="call-back" data-id="${t.id}">回呼</button></li>`).join("") || "<li>—</li>";
   }
 
   function scheduleRefresh() {
@@ -97,15 +115,20 @@
   async function act(action, extra) {
     try {
       if (action === "transfer") return openTransfer();
-      if (action === "pause") extra = {reason: prompt("暂停原因 / reason (可空)") || null};
-      if (action === "close" && !confirm("今日停止服务？/ Close the window for the day?")) return;
+      if (action === "pause") {
+        const v = await window.Staff.form({title: "暂停服务", ok: "暂停", fields: [{name: "reason", label: "暂停原因（可空）",
+          type: "select", options: [["", "—"], ["临时离开", "临时离开"], ["业务咨询", "业务咨询"], ["系统故障", "系统故障"], ["会议", "会议"]]}]});
+        if (!v) return;
+        extra = {reason: v.reason || null};
+      }
+      if (action === "close" && !(await window.Staff.confirm("下班", "今日停止本窗口的服务？", "下班", true))) return;
       const path = action === "request-evaluation" ? `/windows/${windowId}/request-evaluation` : `/windows/${windowId}/${action}`;
       epoch++;
       const r = await api("POST", path, extra || {});
       epoch++;
       if (r.window_id) render(r);
       say(r.message || (r.ticket ? `${r.ticket.number} · ${statusZh(r.ticket.status) || r.ticket.status}` :
-        action === "request-evaluation" ? "已请求评价 / evaluation requested" : "OK"));
+        action === "request-evaluation" ? "已请求评价" : "已完成"));
       scheduleRefresh();
     } catch (e) { say(e.message, true); }
   }
@@ -122,7 +145,7 @@
       if (f.get("to_window")) body.to_window = f.get("to_window");
       try {
         await api("POST", `/windows/${windowId}/transfer`, body);
-        say("已转出 / transferred");
+        say("已转出");
         scheduleRefresh();
       } catch (e) { say(e.message, true); }
     };
@@ -130,6 +153,8 @@
 
   document.querySelectorAll("#actions button").forEach((b) => b.addEventListener("click", () => act(b.dataset.action)));
   document.addEventListener("keydown", (ev) => {
+    if (document.querySelector("dialog[open]")) return;  // a dialog owns the keyboard (Enter / Esc)
+    if (ev.key === "F11" && !$("intake-link").hidden) { ev.preventDefault(); location.href = $("intake-link").href; return; }
     const b = document.querySelector(`#actions button[data-key="${ev.key}"]`);
     if (!b) return;
     ev.preventDefault();
@@ -141,16 +166,16 @@
     if (t.classList.contains("call-back")) act("call-back", {ticket_id: Number(t.dataset.id)});
   });
   $("window-select").addEventListener("change", (ev) => { location.search = "?window=" + ev.target.value; });
-  $("logout").addEventListener("click", async () => { await api("POST", "/auth/logout", {}); location.href = "/staff/login"; });
 
   async function deviceStatus() {
     try {
       const r = await api("GET", "/stations");
       const agent = r.devices.find((d) => d.device === "agent" && d.detail && d.detail.window_id === windowId);
-      if (!agent) { $("device-status").innerHTML = '<span class="bad">窗口设备未连接 / no device agent</span>'; return; }
+      if (!online) return;
+      if (!agent) { $("device-status").innerHTML = '<span class="bad">窗口设备未连接</span>'; return; }
       const mine = r.devices.filter((d) => d.station === agent.station && (d.device === "led" || d.device === "evaluator"));
       const label = {led: "窗口屏", evaluator: "评价器"};
-      $("device-status").innerHTML = (agent.status !== "ok" ? '<span class="bad">设备代理离线 / agent offline</span> ' : "") +
+      $("device-status").innerHTML = (agent.status !== "ok" ? '<span class="bad">设备代理离线</span> ' : "") +
         mine.map((d) => `<span class="${d.status === "ok" ? "" : "bad"}">${label[d.device]}: ${d.status === "ok" ? "正常" : "异常 " + esc(d.status)}</span>`).join(" ");
     } catch (e) { /* the status line is a hint; the panel keeps working */ }
   }
@@ -159,10 +184,13 @@
   // read it); the staff room carries the stations' device health.
   const socket = io({transports: ["websocket", "polling"], auth: {csrf_token: csrf}});
   socket.on("connect", () => {
+    setOffline(false);
+    deviceStatus();
     socket.emit("subscribe", {hall: false, staff: true, windows: [windowId], queues: [...new Set(Array.from(document.querySelectorAll("#waiting h4")).map(() => null))].filter(Boolean)}, () => scheduleRefresh());
     say("");
   });
-  socket.on("disconnect", () => say("连接中断，正在重连… / reconnecting…", true));
+  socket.on("disconnect", () => setOffline(true));
+  socket.on("connect_error", () => setOffline(true));
   ["ticket_issued", "queue_stats", "window_state", "ticket_called", "ticket_transferred", "ticket_requeued"].forEach((ev) => socket.on(ev, scheduleRefresh));
   socket.on("device_health", deviceStatus);
 
