@@ -28,7 +28,8 @@ TOKEN_MAX = 64
 
 # The tracker view's fields the case page may show (public_case minus internal ids, plus the tracker's own).
 _CASE_FIELDS = ("number", "item_name", "department_name", "kind", "status", "status_zh", "applicant", "received_at",
-                "accepted_at", "due_on", "decision", "ready", "message", "message_en", "missing")
+                "accepted_at", "due_on", "decision", "ready", "message", "message_en", "missing",
+                "issuance_ticket")
 
 
 def _private(resp: Any) -> Any:

@@ -110,7 +110,7 @@
   try { saved = localStorage.getItem("onewindow.lang"); } catch (e) { /* private mode */ }
   var navLang = (navigator.language || "zh").slice(0, 2);
   var lang = T[saved] ? saved : (navLang === "bo" ? "bo" : navLang === "en" ? "en" : "zh");
-  var kase = DATA.case, updatedAt = new Date(), stale = false, ticket = loadTicket(), taking = false, takeError = false;
+  var kase = DATA.case, updatedAt = new Date(), stale = false, ticket = (DATA.case && DATA.case.issuance_ticket) || loadTicket(), taking = false, takeError = false;
 
   function fmtDate(iso) {
     var m = /^(\d{4})-(\d{2})-(\d{2})/.exec(iso || "");
@@ -306,6 +306,7 @@
     }).then(function (body) {
       if (!body) return;
       kase = body.case;
+      if (kase.issuance_ticket) ticket = kase.issuance_ticket;  // the server knows the ticket already taken
       updatedAt = new Date();
       stale = false;
       render();

@@ -897,6 +897,7 @@ def _tracker_view(ctx: HallContext, conn: Connection, c: Row) -> dict[str, Any]:
     windows = _issuance_window_numbers(ctx)
     if status is CaseStatus.READY:
         view["ready"] = True
+        view["issuance_ticket"] = _open_pickup_ticket(conn, c)
         where = f"{'、'.join(str(n) for n in windows)}号统一出件窗口" if windows else "统一出件窗口"
         view["message"] = f"办理结果已出，请凭通知书和身份证件到{where}领取（可在自助终端取出件号）"
         view["message_en"] = "Your result is ready: collect it at the results pick-up window with your notice and ID"
@@ -921,6 +922,17 @@ def _tracker_view(ctx: HallContext, conn: Connection, c: Row) -> dict[str, Any]:
                               "supply_by": deficiency.get("supply_by"),
                               "supplied": bool(deficiency.get("supplied_at"))}
     return view
+
+
+def _open_pickup_ticket(conn: Connection, c: Row) -> dict[str, Any] | None:
+    """The pick-up ticket already taken for this case, so the citizen's page shows it instead of offering another."""
+    if c.issuance_ticket_id is None:
+        return None
+    t = conn.execute(select(tickets.c.number, tickets.c.tracker_token, tickets.c.status)
+                     .where(tickets.c.id == c.issuance_ticket_id)).first()
+    if t is None or t.status not in ("waiting", "called", "serving", "held"):
+        return None
+    return {"number": t.number, "tracker_token": t.tracker_token, "status": t.status}
 
 
 def case_status_for_tracker(ctx: HallContext, token: str) -> dict[str, Any]:

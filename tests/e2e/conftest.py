@@ -52,8 +52,9 @@ def free_port() -> int:
 class HallServer:
     """``onewindow serve`` on a fixed port and database, which can be killed and started again."""
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, port: int | None = None, extra_args: tuple[str, ...] = ()) -> None:
         self.workdir = workdir
+        self.extra_args = list(extra_args)
         self.port = port or free_port()
         self.database = workdir / "x.db"
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -69,7 +70,7 @@ class HallServer:
         with open(log, "wb") as out:
             self.proc = subprocess.Popen(
                 [str(ONEWINDOW), "serve", "--port", str(self.port), "--database", str(self.database),
-                 "--always-open", "--log-level", "WARNING"],
+                 "--always-open", "--log-level", "WARNING", *self.extra_args],
                 stdout=out, stderr=subprocess.STDOUT, cwd=self.workdir,
                 env={**os.environ, "ONEWINDOW_VAR": str(self.workdir / "var")},
             )
