@@ -5,4 +5,13 @@ from flask import Blueprint
 bp = Blueprint("display", __name__, template_folder="templates", static_folder="static",
                static_url_path="/display/static")
 
+
+@bp.record_once
+def _load_texts(state) -> None:  # type: ignore[no-untyped-def]
+    """The citizen pages' translations, read once when the app is made (config/i18n)."""
+    from queue_server import i18n
+
+    state.app.extensions.setdefault("onewindow.i18n", i18n.load())
+
+
 from . import routes, routes_citizen  # noqa: E402,F401  (routes register on bp)

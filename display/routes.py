@@ -68,6 +68,13 @@ def _staff(window: Any) -> dict[str, Any] | None:
     return {"name": name, "photo": url_for("display.staff_photo", window_id=window.id) if photo else None}
 
 
+def page_texts(*sections: str) -> dict[str, dict[str, Any]]:
+    """The texts of these sections of config/i18n, per language (Chinese where a translation is missing)."""
+    from queue_server.i18n import page_strings
+
+    return page_strings(current_app.extensions["onewindow.i18n"], *sections)
+
+
 def _public_config(site: str | None = None) -> dict[str, Any]:
     cfg = _ctx().config
     return {
@@ -111,6 +118,7 @@ def hall():  # type: ignore[no-untyped-def]
     data = _public_config(site)
     data["voice"] = {"languages": langs, "repeat": repeat, "base": url_for("display.voice_base")}
     data["show_names"] = request.args.get("names") == "1"
+    data["i18n"] = page_texts("hall")
     return render_template("display/hall.html", data=data, cfg=cfg, v=ASSET_VERSION)
 
 
@@ -140,6 +148,7 @@ def tracker(token: str):  # type: ignore[no-untyped-def]
             found = False
     data = _public_config()
     data["token"] = token if found else None
+    data["i18n"] = page_texts("tracker")
     resp = current_app.make_response(
         (render_template("display/tracker.html", data=data, cfg=ctx.config, v=ASSET_VERSION, found=found),
          200 if found else 404))

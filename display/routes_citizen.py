@@ -22,7 +22,7 @@ from queue_server.services import cases as case_service
 from queue_server.services import evaluations as evaluation_service
 
 from . import bp
-from .routes import ASSET_VERSION, _ctx, _names
+from .routes import ASSET_VERSION, _ctx, _names, page_texts
 
 TOKEN_MAX = 64
 
@@ -41,10 +41,10 @@ def _private(resp: Any) -> Any:
     return resp
 
 
-def _page_data() -> dict[str, Any]:
+def _page_data(section: str) -> dict[str, Any]:
     cfg = _ctx().config
     return {"hall": {"name": _names(cfg.hall.name), "complaint_phone": cfg.hall.complaint_phone},
-            "asset_version": ASSET_VERSION}
+            "asset_version": ASSET_VERSION, "i18n": page_texts(section)}
 
 
 def _render(template: str, data: dict[str, Any], status: int, **kw: Any) -> Any:
@@ -94,7 +94,7 @@ def case_view(token: str) -> dict[str, Any] | None:
 def citizen_case(token: str):  # type: ignore[no-untyped-def]
     """办件进度 behind the QR on every notice: this case only, read-only (it may take a pick-up ticket)."""
     view = case_view(token)
-    data = _page_data()
+    data = _page_data("case")
     data["token"] = token if view is not None else None
     data["case"] = view
     return _render("display/case.html", data, 200 if view is not None else 404, case=view)
@@ -119,7 +119,7 @@ _FORM_FIELDS = ("subject_kind", "subject", "item_name", "window_number", "staff_
 def citizen_evaluate(token: str):  # type: ignore[no-untyped-def]
     """扫码评价: the five levels with the fixed indicators, for the citizen holding this link only."""
     ctx = _ctx()
-    data = _page_data()
+    data = _page_data("evaluate")
     form: dict[str, Any] | None = None
     if token and len(token) <= TOKEN_MAX:
         try:

@@ -348,6 +348,9 @@ def _register_modules() -> None:
     from .commands_cases import register as register_cases
 
     register_cases(cli)
+    from .commands_i18n import register as register_i18n
+
+    register_i18n(cli)
 
 
 _register_modules()

@@ -10,77 +10,8 @@
   var $ = function (id) { return document.getElementById(id); };
   var OTHER = 5;  // indicator 其他: needs a few words
 
-  var T = {
-    zh: {
-      hall: DATA.hall.name.zh,
-      title: "请对本次服务进行评价", submit: "提交评价", sending: "正在提交…",
-      reason_title: "请告诉我们哪里做得不好（必选，可多选）", comment_label: "补充说明（选填；选“其他”时必填）",
-      thanks_title: "感谢您的评价！", rated_title: "此次服务已评价",
-      rated_text: "每次服务只能评价一次（一次一评），感谢您的参与。",
-      expired_title: "评价链接已过期", expired_text: "如需反映意见，可在大厅自助终端评价或拨打投诉电话。",
-      note: "评价只用于改进政务服务；本页不显示也不收集您的身份证号码等个人信息。",
-      thanks_good: "您的评价已提交，我们会继续努力。",
-      thanks_bad: function (due) {
-        return "我们已收到您的意见，将核实整改" + (due ? "，并在 " + fmtDate(due) + " 前回复您" : "并回复您") + "。";
-      },
-      subject: function (f) {
-        return (f.subject_kind === "case" ? "办件 " : "号票 ") + f.subject + (f.item_name ? " · " + f.item_name : "");
-      },
-      staff_line: function (f) { return f.window_number + " 号窗口 · " + f.staff_name + (f.post ? "（" + f.post + "）" : ""); },
-      levels: {}, indicators: {},
-      err: {
-        need_reason: "请选择至少一项不满意的原因，再提交。",
-        need_comment: "选择“其他”时，请简单写明哪里做得不好。",
-        staff: "此浏览器登录了工作人员账号：工作人员不能代为评价。请办事群众用自己的手机或自助终端评价。",
-        missing: "未找到这项评价，请重新扫描二维码。",
-        network: "网络连接失败，请检查网络后重试。",
-        other: "提交失败，请稍后重试。",
-      },
-      date: function (y, m, d) { return y + "年" + m + "月" + d + "日"; },
-    },
-    en: {
-      hall: DATA.hall.name.en || DATA.hall.name.zh,
-      title: "How was our service?", submit: "Send my rating", sending: "Sending…",
-      reason_title: "Please tell us what went wrong (choose at least one)",
-      comment_label: "Anything to add? (optional; required with “Other”)",
-      thanks_title: "Thank you for your rating!", rated_title: "Already rated",
-      rated_text: "Each service can be rated once. Thank you for taking part.",
-      expired_title: "This rating link has expired",
-      expired_text: "You can still give feedback at a kiosk in the hall or by calling the complaints line.",
-      note: "Ratings are used only to improve our service; this page neither shows nor asks for your ID number or other " +
-        "personal data.",
-      thanks_good: "Your rating has been recorded. We will keep working to serve you well.",
-      thanks_bad: function (due) {
-        return "We have your feedback and will look into it" + (due ? " and reply to you by " + fmtDate(due) : " and reply to you") + ".";
-      },
-      subject: function (f) {
-        return (f.subject_kind === "case" ? "Case " : "Ticket ") + f.subject + (f.item_name ? " · " + f.item_name : "");
-      },
-      staff_line: function (f) { return "Window " + f.window_number + " · " + f.staff_name + (f.post ? " (" + f.post + ")" : ""); },
-      levels: { 5: "Very satisfied", 4: "Satisfied", 3: "Fairly satisfied", 2: "Dissatisfied", 1: "Very dissatisfied" },
-      indicators: { 1: "Slow service", 2: "Poor attitude", 3: "Had to come back several times",
-                    4: "Unclear about the materials", 5: "Other" },
-      err: {
-        need_reason: "Please choose at least one reason before sending.",
-        need_comment: "With “Other”, please say in a few words what went wrong.",
-        staff: "This browser is logged in as staff: staff cannot rate for a citizen. The citizen rates on their own " +
-          "phone or at a kiosk.",
-        missing: "This rating link is not valid; please scan the QR code again.",
-        network: "No connection — please check your network and try again.",
-        other: "Sending failed — please try again later.",
-      },
-      date: function (y, m, d) {
-        return d + " " + ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][m - 1] + " " + y;
-      },
-    },
-  };
-  // Tibetan: the hall's name from the config; interface text falls back to Chinese until translated strings exist.
-  T.bo = Object.assign({}, T.zh, { hall: DATA.hall.name.bo || DATA.hall.name.zh });
-
-  var saved = null;
-  try { saved = localStorage.getItem("onewindow.lang"); } catch (e) { /* private mode */ }
-  var navLang = (navigator.language || "zh").slice(0, 2);
-  var lang = T[saved] ? saved : (navLang === "bo" ? "bo" : navLang === "en" ? "en" : "zh");
+  var I = new window.OneWindowI18n(DATA.i18n);
+  var HALL = DATA.hall.name;
 
   var state = DATA.state;          // open | sending | thanks | rated | expired
   var level = null;                // chosen level 1..5
@@ -90,9 +21,13 @@
   FORM.levels.forEach(function (l) { levelLabel[l.level] = l.label; });
   FORM.indicators.forEach(function (i) { indicatorLabel[i.code] = i.label; });
 
-  function fmtDate(iso) {
-    var m = /^(\d{4})-(\d{2})-(\d{2})/.exec(iso || "");
-    return m ? T[lang].date(+m[1], +m[2], +m[3]) : (iso || "");
+  function fmtDate(iso) { return I.date(iso); }
+  function subject(f) {
+    return I.t(f.subject_kind === "case" ? "subject_case" : "subject_ticket", { subject: f.subject }) +
+      (f.item_name ? " · " + f.item_name : "");
+  }
+  function staffLine(f) {
+    return I.t("staff_line", { window: f.window_number, name: f.staff_name }) + (f.post ? I.t("staff_post", { post: f.post }) : "");
   }
   function needsReason(lv) {
     var l = FORM.levels.filter(function (x) { return x.level === lv; })[0];
@@ -103,43 +38,35 @@
   }
 
   function render() {
-    var L = T[lang];
-    document.documentElement.lang = lang === "zh" ? "zh-CN" : lang;
-    document.querySelectorAll("[data-i18n]").forEach(function (e) {
-      var v = L[e.dataset.i18n];
-      if (typeof v === "string") e.textContent = v;
-    });
-    document.querySelector("[data-i18n-name=hall]").textContent = L.hall;
-    document.querySelectorAll(".tr-lang button").forEach(function (b) {
-      b.setAttribute("aria-pressed", String(b.dataset.lang === lang));
-    });
+    I.apply();
+    document.querySelector("[data-i18n-name=hall]").textContent = HALL[I.lang] || HALL.zh;
     $("ev-main").dataset.state = state;
     $("ev-form").hidden = !(state === "open" || state === "sending");
     $("ev-thanks").hidden = state !== "thanks";
     $("ev-rated").hidden = state !== "rated";
     $("ev-expired").hidden = state !== "expired";
-    if (FORM.subject) $("ev-subject").textContent = L.subject(FORM);
-    if ($("ev-staff-line")) $("ev-staff-line").textContent = L.staff_line(FORM);
+    if (FORM.subject) $("ev-subject").textContent = subject(FORM);
+    if ($("ev-staff-line")) $("ev-staff-line").textContent = staffLine(FORM);
     document.querySelectorAll(".ev-level").forEach(function (b) {
       var lv = Number(b.dataset.level);
-      b.querySelector(".label").textContent = L.levels[lv] || levelLabel[lv];
+      b.querySelector(".label").textContent = I.raw("levels." + lv) || levelLabel[lv];
       b.setAttribute("aria-checked", String(lv === level));
     });
     var bad = level != null && needsReason(level);
     $("ev-reasons").hidden = !bad;
     document.querySelectorAll(".ev-ind").forEach(function (b) {
       var code = Number(b.dataset.code);
-      b.textContent = L.indicators[code] || indicatorLabel[code];
+      b.textContent = I.raw("indicators." + code) || indicatorLabel[code];
       b.setAttribute("aria-pressed", String(!!codes[code]));
     });
     var sending = state === "sending";
     $("ev-submit").disabled = level == null || sending;
-    $("ev-submit").textContent = sending ? L.sending : L.submit;
-    var msg = errorKey ? L.err[errorKey] : null;
+    $("ev-submit").textContent = sending ? I.t("sending") : I.t("submit");
+    var msg = errorKey ? I.raw("err." + errorKey) : null;
     $("ev-error").hidden = !msg;
     $("ev-error").textContent = msg || "";
     if (state === "thanks" && result) {
-      $("ev-thanks-text").textContent = result.followup ? L.thanks_bad(result.followup.due_on) : L.thanks_good;
+      $("ev-thanks-text").textContent = result.followup ? (result.followup.due_on ? I.t("thanks_bad_due", { date: fmtDate(result.followup.due_on) }) : I.t("thanks_bad")) : I.t("thanks_good");
     }
   }
 
@@ -152,8 +79,7 @@
 
   document.querySelectorAll(".tr-lang button").forEach(function (b) {
     b.addEventListener("click", function () {
-      lang = b.dataset.lang;
-      try { localStorage.setItem("onewindow.lang", lang); } catch (e) { /* ignore */ }
+      I.set(b.dataset.lang);
       render();
     });
   });

@@ -9,65 +9,36 @@
   var queueById = {};
   DATA.queues.forEach(function (q) { queueById[q.id] = q; });
 
-  var T = {
-    zh: {
-      your_number: "您的号码", ahead_label: "前面等候", est_label: "预计等候", updated: "更新于",
-      note: "本页只显示您这张号票的进度，不能办理、取消或更改业务。",
-      ahead: function (n) { return n + " 人"; },
-      est: function (m) { return m == null ? "—" : "约 " + Math.max(1, Math.round(m)) + " 分钟"; },
-      waiting: function (t) { return t.ahead ? "请耐心等候，留意叫号" : "下一位就是您，请到等候区留意叫号"; },
-      called: function (t) { return "您的号码已叫到 — 请到 " + t.window_number + " 号窗口"; },
-      serving: function (t) { return "正在 " + t.window_number + " 号窗口办理"; },
-      held: function (t) { return "暂缓办理，请在 " + (t.window_number || "") + " 号窗口附近等候"; },
-      no_show: function () { return "已过号。如需继续办理，请到服务台咨询"; },
-      done: function () { return "已办结，感谢您的耐心等候"; },
-      cancelled: function () { return "此号已取消"; },
-      closed: function () { return "此号已关闭（服务日已结束）"; },
-      hall: DATA.hall.name.zh,
-    },
-    en: {
-      your_number: "Your number", ahead_label: "Ahead of you", est_label: "Estimated wait", updated: "Updated",
-      note: "This page only shows the progress of your own ticket; it cannot change or cancel anything.",
-      ahead: function (n) { return n === 1 ? "1 person" : n + " people"; },
-      est: function (m) { return m == null ? "—" : "about " + Math.max(1, Math.round(m)) + " min"; },
-      waiting: function (t) { return t.ahead ? "Please wait and watch for your number" : "You are next — please stay near the screens"; },
-      called: function (t) { return "Your number has been called — please go to window " + t.window_number; },
-      serving: function (t) { return "Being served at window " + t.window_number; },
-      held: function (t) { return "On hold — please wait near window " + (t.window_number || ""); },
-      no_show: function () { return "Your number was missed. Please ask at the service desk"; },
-      done: function () { return "Finished — thank you for waiting"; },
-      cancelled: function () { return "This ticket was cancelled"; },
-      closed: function () { return "This ticket was closed (the service day has ended)"; },
-      hall: DATA.hall.name.en || DATA.hall.name.zh,
-    },
-  };
-  // Tibetan: the hall's own names (hall, queues) exist in the config; interface text falls back to Chinese
-  // until translated strings are provided.
-  T.bo = Object.assign({}, T.zh, { hall: DATA.hall.name.bo || DATA.hall.name.zh });
-
-  var saved = null;
-  try { saved = localStorage.getItem("onewindow.lang"); } catch (e) { /* private mode */ }
-  var navLang = (navigator.language || "zh").slice(0, 2);
-  var lang = T[saved] ? saved : (navLang === "bo" ? "bo" : navLang === "en" ? "en" : "zh");
+  var I = new window.OneWindowI18n(DATA.i18n);
+  var HALL = DATA.hall.name;
   var ticket = null, lastStatus = null, updatedAt = null;
 
   function queueName(t) {
     var q = queueById[t.queue_id];
-    var n = q && q.name ? (q.name[lang] || q.name.zh) : t.queue_name;
+    var n = q && q.name ? (q.name[I.lang] || q.name.zh) : t.queue_name;
     return n || "";
   }
 
+  function est(t) {
+    if (t.estimated_wait_min == null) return "—";
+    var n = Math.max(1, Math.round(t.estimated_wait_min));
+    return I.t(t.estimate_basis === "configured" ? "est_default" : "est", { n: n });
+  }
+
+  function statusLine(t) {
+    var w = { window: t.window_number || "" };
+    switch (t.status) {
+      case "waiting": return t.ahead ? I.t("waiting") : I.t("waiting_next");
+      case "serving": return I.t("serving", w);
+      case "held": return I.t("held", w);
+      case "no_show": case "done": case "cancelled": case "closed": return I.t(t.status);
+      default: return "";
+    }
+  }
+
   function render() {
-    var L = T[lang];
-    document.documentElement.lang = lang === "zh" ? "zh-CN" : lang;
-    document.querySelectorAll("[data-i18n]").forEach(function (e) {
-      var v = L[e.dataset.i18n];
-      if (typeof v === "string") e.textContent = v;
-    });
-    document.querySelector("[data-i18n-name=hall]").textContent = L.hall;
-    document.querySelectorAll(".tr-lang button").forEach(function (b) {
-      b.setAttribute("aria-pressed", String(b.dataset.lang === lang));
-    });
+    I.apply();
+    document.querySelector("[data-i18n-name=hall]").textContent = HALL[I.lang] || HALL.zh;
     if (!ticket) return;
     var card = $("tr-card");
     card.dataset.status = ticket.status;
@@ -75,21 +46,19 @@
     $("tr-queue").textContent = queueName(ticket);
     var called = ticket.status === "called" && ticket.window_number;
     $("tr-called").hidden = !called;
-    $("tr-called").textContent = called ? L.called(ticket) : "";
-    var msg = L[ticket.status];
-    $("tr-status").textContent = called ? "" : typeof msg === "function" ? msg(ticket) : "";
+    $("tr-called").textContent = called ? I.t("called", { window: ticket.window_number }) : "";
+    $("tr-status").textContent = called ? "" : statusLine(ticket);
     var waiting = ticket.status === "waiting";
     $("tr-facts").hidden = !waiting;
-    $("tr-ahead").textContent = waiting ? L.ahead(ticket.ahead || 0) : "—";
-    $("tr-est").textContent = waiting ? L.est(ticket.estimated_wait_min) : "—";
-    $("tr-updated").textContent = updatedAt ? updatedAt.toLocaleTimeString(lang === "en" ? "en-GB" : "zh-CN",
+    $("tr-ahead").textContent = waiting ? I.t("ahead", { n: ticket.ahead || 0 }) : "—";
+    $("tr-est").textContent = waiting ? est(ticket) : "—";
+    $("tr-updated").textContent = updatedAt ? updatedAt.toLocaleTimeString(I.lang === "en" ? "en-GB" : "zh-CN",
       { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false }) : "—";
   }
 
   document.querySelectorAll(".tr-lang button").forEach(function (b) {
     b.addEventListener("click", function () {
-      lang = b.dataset.lang;
-      try { localStorage.setItem("onewindow.lang", lang); } catch (e) { /* ignore */ }
+      I.set(b.dataset.lang);
       render();
     });
   });

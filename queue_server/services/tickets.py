@@ -153,6 +153,12 @@ def ticket_view(conn: Connection, ctx: HallContext, t: Any) -> dict[str, Any]:
         view["ahead"] = ahead
         view["estimated_wait_min"] = est.minutes
         view["estimate_basis"] = est.basis
+        if est.minutes is None:
+            # No window of this queue is open yet (early morning, a demo): the queue's configured service time over
+            # the windows that serve it, rather than no estimate at all.
+            serving = sum(1 for w in ctx.config.windows if any(wq.queue == t.queue_id for wq in w.queues)) or 1
+            view["estimated_wait_min"] = round((ahead + 0.5) * queue.default_service_min / serving, 1)
+            view["estimate_basis"] = "configured"
     else:
         view["ahead"] = 0
         view["estimated_wait_min"] = None
@@ -332,7 +338,7 @@ def track(ctx: HallContext, token: str) -> dict[str, Any]:
                            code="tracker_not_found")
         view = ticket_view(conn, ctx, t)
     keep = ("id", "number", "queue_id", "queue_name", "zone_id", "zone_name", "status", "window_number", "ahead",
-            "estimated_wait_min", "service_day", "issued_at", "called_at", "recalls")
+            "estimated_wait_min", "estimate_basis", "service_day", "issued_at", "called_at", "recalls")
     out = {k: view.get(k) for k in keep}
     if t.status in (TicketStatus.CALLED.value, TicketStatus.SERVING.value) and view["window_number"]:
         out["message"] = f"请 {t.number} 号到 {view['window_number']} 号窗口办理"

@@ -141,6 +141,7 @@ def test_citizen_follows_a_case_and_gives_a_bad_rating_with_a_reason(hall_server
     page.reload()
     link = page.get_attribute("#cs-eval-link", "href")
     assert link.startswith("/evaluate/") and len(link) > len("/evaluate/") + 10
+    assert link.endswith("?lang=zh")  # the language goes along
     screenshot(page, "citizen-case-ready")
     page.click("#cs-eval-link")
     page.wait_for_url(f"**{link}")
