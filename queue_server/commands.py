@@ -351,6 +351,9 @@ def _register_modules() -> None:
     from .commands_i18n import register as register_i18n
 
     register_i18n(cli)
+    from .commands_voice import register as register_voice
+
+    register_voice(cli)
 
 
 _register_modules()

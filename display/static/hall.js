@@ -55,6 +55,11 @@
   }
 
   function windowLabel(n) { return n + " 号窗口"; }
+  /** The call line in a language of config/i18n (hall.call), e.g. Tibetan under the Chinese one. */
+  function callLine(lang, c) {
+    var tpl = (DATA.i18n && DATA.i18n[lang] && DATA.i18n[lang].call) || "";
+    return tpl.replace("{number}", c.number).replace("{window}", c.window_number);
+  }
 
   function renderCalls(highlight) {
     var now = state.calls[0];
@@ -63,6 +68,7 @@
       nowEl.classList.add("empty");
       $("now-number").textContent = "—";
       $("now-window").textContent = "";
+      $("now-window-bo").textContent = "";
       $("now-name").textContent = "";
       nowEl.removeAttribute("data-number");
     } else {
@@ -70,6 +76,7 @@
       $("now-number").textContent = now.number;
       $("now-window").textContent = now.window_number ? "请到 " + windowLabel(now.window_number) + "办理" : "";
       $("now-window-en").textContent = now.window_number ? "Please go to window " + now.window_number : "";
+      $("now-window-bo").textContent = now.window_number ? callLine("bo", now) : "";
       $("now-name").textContent = DATA.show_names && now.person_label ? maskName(now.person_label) : "";
       nowEl.dataset.number = now.number;
       nowEl.dataset.window = now.window_number || "";

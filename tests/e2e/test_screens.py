@@ -31,6 +31,7 @@ def test_hall_shows_calls_and_announces_each_twice_without_overlap(hall_server, 
     assert called["number"] == a["number"]
     now_number_is(page, a["number"])
     assert page.inner_text("#now-window") == "请到 1 号窗口办理"
+    assert page.inner_text("#now-window-bo") == f"ཨང་ {page.inner_text('#now-number').strip()} སྒེའུ་ཁུང་ཨང་ 1 ལ་ཕེབས་རོགས།"
     assert "flash" in page.get_attribute("#now", "class")  # highlighted
 
     hall_server.call_next("w16")  # a second call while the first is being announced: it waits its turn
