@@ -7,6 +7,7 @@ gap is never silent.
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,12 @@ def load(directory: Path | None = None) -> Catalogue:
             raise ValueError(f"{path}: expected sections (common, tracker, case, …) at the top level")
         out[lang] = data
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def default_catalogue() -> Catalogue:
+    """The shipped catalogue, read once per process (printed tickets need it outside any page)."""
+    return load()
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, str]:
@@ -96,5 +103,6 @@ def page_strings(catalogue: Catalogue, *sections: str) -> dict[str, dict[str, An
 def text(catalogue: Catalogue, lang: str, key: str, **values: Any) -> str:
     """One text, formatted (``text(cat, "bo", "ticket.ahead", n=3)``), Chinese where the language lacks it."""
     section, _, name = key.partition(".")
-    template = catalogue.get(lang, {}).get(section, {}).get(name) or catalogue[REFERENCE][section][name]
+    own = catalogue.get(lang, {}).get(section, {})
+    template = (values.get("n") == 1 and own.get(f"{name}_one")) or own.get(name) or catalogue[REFERENCE][section][name]
     return str(template).format(**values)

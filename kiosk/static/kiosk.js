@@ -27,6 +27,8 @@
     return s;
   }
   function L(label) { return label ? (label[S.lang] || label.zh) : ""; }
+  // The phone tracker opens in the language the citizen chose here.
+  function trackerLink(tk) { return tk.tracker_url + (S.lang === "zh" ? "" : "?lang=" + S.lang); }
 
   function h(tag, attrs) {
     var el = document.createElement(tag);
@@ -518,14 +520,14 @@
       h("div", { class: "ticket-row" },
         ticketCard(tk, true),
         h("figure", { class: "track" + (onScreen || mode === "existing" ? " large" : "") },
-          h("img", { class: "qr", id: "ticket-qr", alt: "", src: "/kiosk/qr.svg?d=" + encodeURIComponent(tk.tracker_url) }),
+          h("img", { class: "qr", id: "ticket-qr", alt: "", src: "/kiosk/qr.svg?d=" + encodeURIComponent(trackerLink(tk)) }),
           h("figcaption", null, t("scan_to_track")))));
   };
 
   SCREENS.tickets = function (args) {
     var list = h("div", { class: "ticket-list" });
     args.list.forEach(function (tk) { list.appendChild(h("div", { class: "ticket-row" }, ticketCard(tk, false),
-      h("figure", { class: "track" }, h("img", { class: "qr", alt: "", src: "/kiosk/qr.svg?d=" + encodeURIComponent(tk.tracker_url) }),
+      h("figure", { class: "track" }, h("img", { class: "qr", alt: "", src: "/kiosk/qr.svg?d=" + encodeURIComponent(trackerLink(tk)) }),
         h("figcaption", null, t("scan_to_track"))))); });
     return h("div", { class: "tickets-screen" }, title(t("existing_tickets"), t("already_have")), list,
       h("div", { class: "actions" }, button(t("another"), function () { go("home", {}, { root: true }); }, "secondary another")));

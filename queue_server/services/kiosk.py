@@ -467,24 +467,47 @@ def ticket_document(ctx: HallContext, t: dict[str, Any], lang: str = "zh") -> di
     blocks.append({"type": "text", "text": where["text"]["zh"]})
     if lang in ("bo", "en"):
         blocks.append({"type": "text", "text": where["text"][lang]})
-    wait = t["estimated_wait_min"]
-    line = f"前面还有 {t['ahead']} 人" + (f"，预计等待约 {wait} 分钟" if wait is not None else "")
-    blocks.append({"type": "text", "text": line, "bold": True})
-    if lang == "en":
-        blocks.append({"type": "text", "text": f"{t['ahead']} ahead of you"
-                       + (f", about {wait} min" if wait is not None else "")})
+    blocks += _wait_lines(t, lang)
     if t.get("copy_first"):
         names = "、".join(f"{c['name']}{c['copies']}份" for c in t["copy_first"])
         blocks.append({"type": "text", "text": f"请先到免费复印区复印（无需另取号）：{names}"})
+    requeue = ctx.config.calling.no_show.requeue_within_min
+    scan = tx_line("zh", "ticket.scan") + ("" if lang == "zh" else f" / {tx_line(lang, 'ticket.scan')}")
+    missed = tx_line("zh", "ticket.missed", min=requeue)
     blocks += [
         {"type": "separator"},
-        {"type": "qr", "payload": t["tracker_url"], "size": 6},
-        {"type": "text", "text": "手机扫码查看排队进度 / Scan to follow your place", "align": "center"},
-        {"type": "footer", "text": f"取号时间：{t['issued_local']}\n当日有效，过号请到服务台重新排队\n"
+        # the tracker opens in the language the ticket was taken in
+        {"type": "qr", "payload": t["tracker_url"] + ("" if lang == "zh" else f"?lang={lang}"), "size": 6},
+        {"type": "text", "text": scan, "align": "center"},
+    ]
+    if lang != "zh":
+        blocks.append({"type": "text", "text": tx_line(lang, "ticket.missed", min=requeue)})
+    blocks += [
+        {"type": "footer", "text": f"取号时间：{t['issued_local']}\n当日有效，{missed}\n"
                                    f"意见投诉：{hall.complaint_phone}"},
         {"type": "cut"},
     ]
     return {"blocks": blocks}
+
+
+def tx_line(lang: str, key: str, **values: Any) -> str:
+    """A printed line from the translations (config/i18n), Chinese where the language lacks it."""
+    from ..i18n import default_catalogue, text
+
+    return text(default_catalogue(), lang, key, **values)
+
+
+def _wait_lines(t: dict[str, Any], lang: str) -> list[dict[str, Any]]:
+    """People ahead and the estimated wait: the Chinese line, then one short line each in the visitor's language
+    (a Tibetan line that fits 80 mm rather than one long sentence that wraps mid-phrase)."""
+    ahead, wait = t["ahead"], t["estimated_wait_min"]
+    zh = f"前面还有 {ahead} 人" + (f"，预计等待约 {round(wait)} 分钟" if wait is not None else "")
+    lines: list[dict[str, Any]] = [{"type": "text", "text": zh, "bold": True}]
+    if lang != "zh":
+        lines.append({"type": "text", "text": tx_line(lang, "ticket.ahead", n=ahead)})
+        if wait is not None:
+            lines.append({"type": "text", "text": tx_line(lang, "ticket.est", n=max(1, round(wait)))})
+    return lines
 
 
 def checklist_document(ctx: HallContext, g: dict[str, Any]) -> dict[str, Any]:

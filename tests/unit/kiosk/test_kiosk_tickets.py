@@ -142,3 +142,28 @@ def test_a_failed_print_seen_by_the_page_alerts_staff(hall, setup):
     out = kiosk.issue(hall, setup, "kiosk-1", KioskIssue(queue_id="tax"), KIOSK)
     alert = kiosk.report_print_failure(hall, "kiosk-1", out["ticket"]["id"], "c1", "printer is out of paper")
     assert alert["kind"] == "print_failed" and alert["number"] == "E001" and "paper" in alert["error"]
+
+
+def test_the_tibetan_ticket_says_people_ahead_in_tibetan_and_its_lines_fit_80_mm(hall, setup):
+    from devices.printer.codec import DEFAULT_PROFILE, _measure, _wrap_pixels
+
+    printer(hall, "ok", {"state": "ready"})
+    kiosk.issue(hall, setup, "kiosk-1", KioskIssue(queue_id="tax"), KIOSK, "first")
+    out = kiosk.issue(hall, setup, "kiosk-1", KioskIssue(queue_id="tax", lang="bo"), KIOSK, "second")
+    doc = TicketDocument.from_dict(published(hall, "device_command")[-1]["args"]["document"])
+    texts = [b.text for b in doc.blocks if getattr(b, "text", None)]
+    assert "མདུན་དུ་མི་ 1 སྒུག་བཞིན་ཡོད།" in texts  # people ahead, in Tibetan, on its own line
+    assert any(t.startswith("ཕལ་ཆེར་སྐར་མ་ ") for t in texts)  # the estimated wait too
+    qr = next(b.payload for b in doc.blocks if b.type == "qr")
+    assert qr == out["ticket"]["tracker_url"] + "?lang=bo"  # the tracker opens in Tibetan
+    size, width = DEFAULT_PROFILE.char_height_dots, DEFAULT_PROFILE.paper_width_dots
+    for block in doc.blocks:
+        text = getattr(block, "text", "") or ""
+        if not any("\u0f00" <= c <= "\u0fff" for c in text) or block.type == "header":
+            continue
+        rows = [r for line in text.split("\n") for r in _wrap_pixels(line, size, width)]
+        assert all(_measure(r, size) <= width for r in rows), text
+        # a wrapped Tibetan line breaks between syllables (after a tsheg, a shad or a space), never inside one
+        assert all(r.endswith(("\u0f0b", "\u0f0d", " ")) or r == rows[-1] or not r for r in rows[:-1]), rows
+    short = [t for t in texts if t.startswith(("མདུན་དུ་", "ཕལ་ཆེར་"))]
+    assert all(len(_wrap_pixels(t, size, width)) == 1 for t in short)  # each fits one 80 mm row
