@@ -1,8 +1,12 @@
-.PHONY: hall test setup lint bench
+.PHONY: hall test setup lint bench screenshots
+
+# The demo issues tickets at any hour (labelled 演示/demo on the kiosk and the hall screen); the hall's real
+# opening hours: `make hall HALL_ARGS=`. A demo clock instead: `make hall HALL_ARGS="--clock 2026-12-07T09:30"`.
+HALL_ARGS ?= --always-open
 
 # Set up (idempotent) and start the whole hall on embedded defaults.
 hall: setup
-	.venv/bin/onewindow hall
+	.venv/bin/onewindow hall $(HALL_ARGS)
 
 # Set up (idempotent) and run the whole test suite.
 test: setup
@@ -16,3 +20,7 @@ lint: setup
 
 bench: setup
 	.venv/bin/python -m tests.bench.load
+
+# Screenshots of every staff page (1440×900) and every citizen page in zh/bo/en, for review: var/screenshots/.
+screenshots: setup
+	.venv/bin/python -m tests.support.screenshots var/screenshots

@@ -175,6 +175,14 @@ def tracker(token: str):  # type: ignore[no-untyped-def]
     return resp
 
 
+@bp.get("/display/hours")
+def hours():  # type: ignore[no-untyped-def]
+    """Whether tickets are issued now and when next (public: the hall's opening hours)."""
+    from queue_server.services.hours import open_status
+
+    return open_status(_ctx())
+
+
 @bp.get("/display/version")
 def version():  # type: ignore[no-untyped-def]
     return {"asset_version": ASSET_VERSION}

@@ -116,6 +116,12 @@ def run_hall(settings: Settings, host: str, port: int, serve: Callable[[], None]
                f"password {creds['password']})")
     click.echo(f"  API             {base}/api/v1/openapi.json")
     click.echo(f"database {settings.database}; logs in {log_dir}; Ctrl-C stops everything")
+    if settings.always_open:
+        click.echo("演示模式 / demo: tickets are issued at any hour (--always-open); the kiosk and the hall screen "
+                   "show a 演示 label. Real opening hours: make hall HALL_ARGS=")
+    else:
+        click.echo("real opening hours: outside them the kiosk and the hall screen show when tickets start again "
+                   "(make hall, without HALL_ARGS=, runs the demo at any hour)")
     sys.stdout.flush()
     try:
         serve()

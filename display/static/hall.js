@@ -55,6 +55,26 @@
   }
 
   function windowLabel(n) { return n + " 号窗口"; }
+
+  // Outside ticket hours the screen says when tickets start again; a demo server labels itself.
+  function showHours(hours) {
+    $("demo-label").hidden = !hours.demo;
+    var closed = !hours.open;
+    $("closed").hidden = !closed;
+    document.body.classList.toggle("hall-closed", closed);
+    if (!closed) return;
+    var when = hours.opens || {};
+    ["zh", "bo", "en"].forEach(function (lang) {
+      var tpl = (DATA.i18n[lang] && DATA.i18n[lang].closed) || "";
+      $("closed").querySelector(".closed-" + lang).textContent = tpl.replace("{opens}", when[lang] || "—");
+    });
+  }
+  function checkHours() {
+    fetch("/display/hours", { cache: "no-store" }).then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (h) { if (h) showHours(h); }, function () { /* offline: the banner says so */ });
+  }
+  checkHours();
+  setInterval(checkHours, 60000);
   /** The call line in a language of config/i18n (hall.call), e.g. Tibetan under the Chinese one. */
   function callLine(lang, c) {
     var tpl = (DATA.i18n && DATA.i18n[lang] && DATA.i18n[lang].call) || "";

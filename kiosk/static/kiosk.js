@@ -158,9 +158,22 @@
     else if (o.assisted) go("dest", { assisted: o.assisted, legal_reason: o.legal_reason });
   }
 
+  /** Outside ticket hours the home says so, with the next opening, instead of a menu that ends in "closed". */
+  function closedPanel(hours) {
+    var when = hours.opens ? (hours.opens[S.lang] || hours.opens.zh) : null;
+    return h("div", { class: "closed-panel", id: "closed-panel", role: "status" },
+      h("h2", null, t("closed_title")),
+      hours.reason ? h("p", { class: "closed-reason" }, S.lang === "en" ? hours.reason_en : hours.reason) : null,
+      when ? h("p", { class: "closed-opens" }, t("closed_opens").replace("{when}", when)) : null,
+      h("p", { class: "closed-hours" }, t("closed_hours").replace("{sessions}", (hours.sessions || []).join("、"))),
+      h("p", { class: "closed-track" }, t("closed_track")));
+  }
+
   SCREENS.home = function (args) {
     var cfg = S.cfg;
     var box = h("div", { class: "home" });
+    if (S.hours && S.hours.demo) add(box, h("p", { class: "demo-ribbon", id: "demo-ribbon" }, t("demo_mode")));
+    if (S.hours && !S.hours.open) { add(box, closedPanel(S.hours)); return box; }
     add(box, title(t("welcome")));
     add(box, h("div", { class: "home-actions" },
       button(t("search"), function () { go("search", { q: "" }); }, "search-btn big"),
@@ -644,7 +657,11 @@
   function refreshStatus() {
     return api("GET", "/kiosk/status?station=" + encodeURIComponent(S.station)).then(function (r) {
       S.printer = r.printer;
+      var was = S.hours ? S.hours.open + "/" + S.hours.demo : null;
+      S.hours = r.hours || null;
       if (S.screen) renderPrinterBanner();
+      var now = S.hours ? S.hours.open + "/" + S.hours.demo : null;
+      if (now !== was && S.screen && S.screen.name === "home" && !S.busy) render();
     }, function () {});
   }
 

@@ -371,8 +371,11 @@ def printer_state(ctx: HallContext, station: str) -> dict[str, Any]:
 def kiosk_status(ctx: HallContext, station: str) -> dict[str, Any]:
     devices.check_station(station)
     rows = {r["device"]: r for r in devices.stations_health(ctx) if r["station"] == station}
+    from .hours import open_status
+
     return {"station": station, "printer": printer_state(ctx, station),
-            "devices": {k: {"status": v["status"], "detail": v["detail"]} for k, v in rows.items()}}
+            "devices": {k: {"status": v["status"], "detail": v["detail"]} for k, v in rows.items()},
+            "hours": open_status(ctx)}
 
 
 def raise_alert(ctx: HallContext, station: str, kind: str, detail: dict[str, Any]) -> dict[str, Any]:

@@ -52,9 +52,11 @@ def free_port() -> int:
 class HallServer:
     """``onewindow serve`` on a fixed port and database, which can be killed and started again."""
 
-    def __init__(self, workdir: Path, port: int | None = None, extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(self, workdir: Path, port: int | None = None, extra_args: tuple[str, ...] = (),
+                 always_open: bool = True) -> None:
         self.workdir = workdir
         self.extra_args = list(extra_args)
+        self.always_open = always_open
         self.port = port or free_port()
         self.database = workdir / "x.db"
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -70,7 +72,7 @@ class HallServer:
         with open(log, "wb") as out:
             self.proc = subprocess.Popen(
                 [str(ONEWINDOW), "serve", "--port", str(self.port), "--database", str(self.database),
-                 "--always-open", "--log-level", "WARNING", *self.extra_args],
+                 *(["--always-open"] if self.always_open else []), "--log-level", "WARNING", *self.extra_args],
                 stdout=out, stderr=subprocess.STDOUT, cwd=self.workdir,
                 env={**os.environ, "ONEWINDOW_VAR": str(self.workdir / "var")},
             )
