@@ -65,11 +65,14 @@ _DETAIL_ZH = {
     "legal_basis": "依据", "procedure": "程序", "reason": "原因", "supply_by": "补齐期限", "receiver": "领取人",
     "proxy": "代领", "carrier": "快递公司", "tracking_number": "快递单号", "method": "方式", "assignee": "承办人",
     "due_on": "办结期限", "names": "材料", "missing": "缺少", "item_id": "事项", "department": "部门",
+    "item": "事项", "source": "来源", "materials": "收件情况", "approved": "准予", "title": "通知书",
+    "evaluation": "评价", "token": "评价码", "at": "时间", "by": "经办人",
 }
-_VALUE_ZH = {True: "是", False: "否", "window": "窗口", "courier": "快递", "online": "网上申报",
+_VALUE_ZH = {"window": "窗口", "courier": "快递", "online": "网上申报",
              "hearing": "听证", "testing": "检验检测", "expert_review": "专家评审", "other": "其他特别程序",
              "acceptance": "受理通知书", "correction": "补正通知书", "rejection": "不予受理通知书",
-             "decision": "决定书", "deficiency": "容缺受理通知书"}
+             "decision": "决定书", "deficiency": "容缺受理通知书", "original": "已收原件", "copy": "已收复印件",
+             "missing": "缺", "e_licence": "电子证照共享"}
 
 
 def _status_zh(value: str | None) -> str:
@@ -86,14 +89,22 @@ def _value(v: Any) -> str:
         return "；".join(_value(x) for x in v)
     if isinstance(v, dict):
         return "，".join(f"{_DETAIL_ZH.get(k, k)}：{_value(x)}" for k, x in v.items())
-    if isinstance(v, (bool, str)):
-        return _VALUE_ZH.get(v, str(v))
+    if isinstance(v, bool):
+        return "是" if v else "否"
+    if isinstance(v, str):
+        return _VALUE_ZH.get(v, v)
     return str(v)
 
 
-def timeline_entry(h: dict[str, Any]) -> dict[str, Any]:
-    """One log row in words: what happened, the state change, who did it, and the details as 'label：value'."""
+def timeline_entry(h: dict[str, Any], item_names: dict[str, str] | None = None) -> dict[str, Any]:
+    """One log row in words: what happened, the state change, who did it, and the details as 'label：value'
+    (an item id as the item's name)."""
     frm, to = _status_zh(h.get("from")), _status_zh(h.get("to"))
+    detail = dict(h.get("detail") or {})
+    detail.pop("token", None)  # a rating token is the citizen's, never shown to staff
+    for key in ("item", "item_id"):
+        if isinstance(detail.get(key), str) and item_names:
+            detail[key] = item_names.get(detail[key], detail[key])
     return {"at": h.get("at"), "what": ACTION_ZH.get(h.get("action") or "", h.get("action") or ""),
             "change": f"{frm} → {to}" if frm and to and frm != to else (to if not frm else ""),
             "actor": h.get("actor") or "",

@@ -143,7 +143,8 @@ def case_page(case_id: int):  # type: ignore[no-untyped-def]
     member = _page_member("approver", "supervisor", "window_staff")
     case = _service(lambda: case_service.get_case(_ctx(), case_id, _departments(member)))
     return _render("cases/detail.html", member, case=case, can=permitted_actions(case, member),
-                   history=[timeline_entry(h) for h in case.get("history", [])],
+                   history=[timeline_entry(h, {i.id: i.name for i in _ctx().config.items})
+                            for h in case.get("history", [])],
                    from_ticket=request.args.get("from_ticket", ""), at_window=request.args.get("window_id"))
 
 
