@@ -18,8 +18,10 @@ def register(cli: click.Group) -> None:
                   help="the translations folder (default: config/i18n)")
     @click.option("--lang", "languages", multiple=True, type=click.Choice(["bo", "en"]),
                   help="only these languages (default: bo and en)")
-    def i18n_check(directory: Path | None, languages: tuple[str, ...]) -> None:
-        from .i18n import flatten, load, problems
+    @click.option("--catalogue", "with_names", is_flag=True, help="also list service items and materials with no translation "
+                  "(config/i18n/catalogue.yaml; the kiosk shows those in Chinese, marked)")
+    def i18n_check(directory: Path | None, languages: tuple[str, ...], with_names: bool) -> None:
+        from .i18n import flatten, load, names_missing, problems
 
         try:
             catalogue = load(directory)
@@ -28,6 +30,16 @@ def register(cli: click.Group) -> None:
             sys.exit(2)
         found = problems(catalogue, languages or ("bo", "en"))
         total = len(flatten(catalogue.get("zh", {})))
+        if with_names:
+            from .hall_config import load_hall
+
+            hall = load_hall(None)
+            materials = sorted({m.name for i in hall.items for m in i.materials})
+            for lang in languages or ("bo", "en"):
+                gaps = names_missing([i.id for i in hall.items], materials, lang)
+                found += gaps
+                click.echo(f"{lang}: {len(gaps)} of {len(hall.items) + len(materials)} item and material names "
+                           "untranslated", err=True)
         for line in found:
             click.echo(line)
         click.echo(f"{len(found)} problem(s) in {total} texts" if found else f"all {total} texts translated",

@@ -106,3 +106,29 @@ def text(catalogue: Catalogue, lang: str, key: str, **values: Any) -> str:
     own = catalogue.get(lang, {}).get(section, {})
     template = (values.get("n") == 1 and own.get(f"{name}_one")) or own.get(name) or catalogue[REFERENCE][section][name]
     return str(template).format(**values)
+
+
+# ------------------------------------------------------------------ names of service items and materials
+
+
+@functools.lru_cache(maxsize=1)
+def default_names() -> dict[str, dict[str, dict[str, str]]]:
+    """config/i18n/catalogue.yaml: {"items": {id: {lang: name}}, "materials": {Chinese name: {lang: name}}}."""
+    path = I18N_DIR / "catalogue.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
+    return {"items": dict(data.get("items") or {}), "materials": dict(data.get("materials") or {})}
+
+
+def names_of(kind: str, key: str, zh: str) -> dict[str, str | None]:
+    """An item's (kind "items", by id) or a material's (kind "materials", by Chinese name) name per language;
+    None where no translation exists, so the page can mark the Chinese it shows instead."""
+    entry = default_names()[kind].get(key) or {}
+    return {"zh": zh, "en": entry.get("en") or None, "bo": entry.get("bo") or None}
+
+
+def names_missing(item_ids: list[str], materials: list[str], lang: str) -> list[str]:
+    """The catalogue names with no translation in ``lang`` (for ``onewindow i18n check --catalogue``)."""
+    table = default_names()
+    out = [f"{lang}: item {i}" for i in item_ids if not (table["items"].get(i) or {}).get(lang)]
+    out += [f"{lang}: material {m}" for m in materials if not (table["materials"].get(m) or {}).get(lang)]
+    return out

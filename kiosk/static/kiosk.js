@@ -27,6 +27,13 @@
     return s;
   }
   function L(label) { return label ? (label[S.lang] || label.zh) : ""; }
+  /** An item's or material's name in the visitor's language; where the hall has no translation yet, the Chinese
+   * name marked as Chinese (a small 中文 tag), never passed off silently as a translation. */
+  function NM(names, zh) {
+    var own = names && names[S.lang];
+    if (S.lang === "zh" || own) return own || zh;
+    return h("span", { class: "zh-fallback", lang: "zh-CN" }, zh, h("small", { class: "zh-tag" }, t("in_chinese")));
+  }
   // The phone tracker opens in the language the citizen chose here.
   function trackerLink(tk) { return tk.tracker_url + (S.lang === "zh" ? "" : "?lang=" + S.lang); }
 
@@ -235,7 +242,7 @@
     var it = S.cfg.items[id];
     return h("button", { class: "option item", type: "button", data: { item: id },
                          on: { click: function () { if (!S.busy) go("dest", { item: id }); } } },
-      h("span", { class: "label" }, it.name),
+      h("span", { class: "label" }, NM(it.names, it.name)),
       h("span", { class: "hint" }, [it.fully_online ? t("online_tag") + " · " : "", it.kind === "immediate" ? t("immediate")
                                    : t("promised", { days: it.promised_days })].join("")));
   }
@@ -322,7 +329,7 @@
     var d = args.data;
     var box = h("div", { class: "dest dest-" + d.outcome });
     var item = d.item;
-    add(box, title(item ? item.name : L(d.queue.name),
+    add(box, title(item ? NM(item.names, item.name) : L(d.queue.name),
                    d.outcome === "assisted" ? (d.reason ? L(d.reason.label) : t("assisted_title")) : null));
     if (d.outcome === "self_service") add(box, onlineBlock(d, args));
     else {
@@ -414,7 +421,7 @@
       if (m.copies) tags.push(t("copies", { n: m.copies }));
       if (m.tolerance) tags.push(t("tolerance"));
       if (m.e_licence) tags.push(t("e_licence"));
-      list.appendChild(h("li", null, h("span", { class: "m-name" }, m.name),
+      list.appendChild(h("li", null, h("span", { class: "m-name" }, NM(m.names, m.name)),
                          h("span", { class: "m-tags" }, tags.join(" · "))));
     });
     add(box, list);
@@ -506,7 +513,7 @@
       h("p", { class: "t-label" }, t("your_number")),
       h("p", { class: "t-number", id: big ? "ticket-number" : null }, tk.number),
       h("p", { class: "t-queue" }, L(tk.queue_name)),
-      tk.item_name ? h("p", { class: "t-item" }, tk.item_name) : null,
+      tk.item_name ? h("p", { class: "t-item" }, NM(tk.item_names, tk.item_name)) : null,
       pr ? h("p", { class: "t-priority" }, t(pr)) : null,
       h("p", { class: "t-where" }, L(tk.where.text)),
       h("p", { class: "t-ahead" }, t("ahead", { n: tk.ahead }) + " · " +

@@ -233,8 +233,10 @@ def where_to_go(ctx: HallContext, queue_id: str) -> dict[str, Any]:
 
 
 def item_brief(hall: HallConfig, item_id: str) -> dict[str, Any]:
+    from ..i18n import names_of
+
     i = hall.item(item_id)
-    return {"id": i.id, "name": i.name, "theme": i.theme, "queue": i.queue, "fully_online": i.fully_online,
+    return {"id": i.id, "name": i.name, "names": names_of("items", i.id, i.name), "theme": i.theme, "queue": i.queue, "fully_online": i.fully_online,
             "kind": i.kind.value, "promised_days": i.promised_days, "materials": len(i.materials)}
 
 
@@ -299,10 +301,13 @@ def item_guide(ctx: HallContext, setup: KioskSetup, item_id: str) -> dict[str, A
     g = guide(item)
     cz = copy_zone(ctx.config, setup.flows)
     dept = next((d.name for d in ctx.config.departments if d.id == item.department), item.department)
+    from ..i18n import names_of
+
     return {
-        "item_id": g.item_id, "name": g.name, "department": dept, "kind": g.kind, "promised_days": g.promised_days,
+        "item_id": g.item_id, "name": g.name, "names": names_of("items", g.item_id, g.name), "department": dept,
+        "kind": g.kind, "promised_days": g.promised_days,
         "statutory_days": g.statutory_days, "fully_online": g.fully_online, "fee": g.fee,
-        "materials": [m.__dict__ for m in g.materials],
+        "materials": [{**m.__dict__, "names": names_of("materials", m.name, m.name)} for m in g.materials],
         "copies_needed": [{"name": m.name, "copies": m.copies} for m in g.copies_needed],
         "copy_point": _zone_view(ctx, cz) if cz else None,
     }
@@ -440,12 +445,19 @@ def kiosk_ticket(ctx: HallContext, view: dict[str, Any], copy_first: list[dict[s
         "id": view["id"], "number": view["number"], "queue_id": q.id, "queue_name": _names3(q.name),
         "item_id": view.get("item_id"),
         "item_name": ctx.config.item(view["item_id"]).name if view.get("item_id") else None,
+        "item_names": _item_names(ctx, view.get("item_id")),
         "status": view["status"], "priority": view["priority"], "where": where_to_go(ctx, q.id),
         "ahead": view.get("ahead", 0), "estimated_wait_min": view.get("estimated_wait_min"),
         "issued_at": view["issued_at"], "issued_local": ctx.local(issued).strftime("%Y-%m-%d %H:%M"),
         "service_day": view["service_day"], "tracker_url": view["tracker_url"],
         "window_number": view.get("window_number"), "copy_first": copy_first or [],
     }
+
+
+def _item_names(ctx: HallContext, item_id: str | None) -> dict[str, str | None] | None:
+    from ..i18n import names_of
+
+    return names_of("items", item_id, ctx.config.item(item_id).name) if item_id else None
 
 
 PRIORITY_TEXT = {"elderly": "老年人优先", "legal": "依法优先", "appointment": "预约", "green": "绿色通道"}

@@ -353,3 +353,21 @@ def test_a_busy_or_lost_reply_is_retried_with_the_same_key_and_gives_one_ticket(
     expect(page.locator("#ticket-number")).to_have_text(re.compile(r"^G\d{3}$"), timeout=15_000)
     assert len(keys) == 3 and len(set(keys)) == 1 and keys[0]  # one key across the retries
     page.unroute("**/api/v1/kiosk/tickets")
+
+
+def test_item_and_material_names_follow_the_language_and_a_missing_tibetan_name_is_marked(page: Page, hall: LiveHall):
+    open_kiosk(page, hall)
+    page.click("[data-lang=en]")
+    page.click("[data-tile=police]")
+    page.click("[data-option='身份证']")
+    page.click("[data-option='到期换领']")
+    expect(page.locator(".title h1")).to_have_text("Renew a resident ID card")
+    expect(page.locator(".materials .m-name").first).to_have_text("Old resident ID card")
+    expect(page.locator(".zh-fallback")).to_have_count(0)
+    page.click("[data-lang=bo]")  # the item has a Tibetan name; its materials not yet: Chinese, marked as such
+    expect(page.locator(".title h1")).to_have_text("ཐོབ་ཐང་ལག་ཁྱེར་བརྗེ་ལེན།")
+    expect(page.locator(".materials .zh-fallback")).to_have_count(2)
+    expect(page.locator(".materials .zh-fallback .zh-tag").first).to_have_text("རྒྱ་ཡིག")
+    expect(page.locator(".materials .m-name").first).to_contain_text("原居民身份证")
+    shot(page, "item-names-bo")
+    page.click("[data-lang=zh]")
