@@ -15,8 +15,10 @@
 
   (function staff() {
     var s = W.staff;
-    $("wt-staff-name").textContent = s && s.name ? s.name : W.name.zh;   // no staff in the config yet: the window
-    $("wt-staff").classList.toggle("no-staff", !(s && s.name));
+    // No staff named in the config: no staff slot (the header already names the window; repeating it under
+    // "工作人员" misled citizens).
+    $("wt-staff-name").textContent = s && s.name ? s.name : "";
+    $("wt-staff").hidden = !(s && s.name);
     if (s && s.photo) {
       var img = document.createElement("img");
       img.src = s.photo;

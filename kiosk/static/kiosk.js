@@ -471,6 +471,9 @@
     if (r.print.status === "sent") mode = S.results[r.print.command_id] ? modeOf(S.results[r.print.command_id]) : "printing";
     else if (r.print.status === "unavailable") mode = "screen";
     else mode = "existing";
+    // The card has done its work: the masked name leaves the screen with the ticket (the reader does not report
+    // a lifted card, so waiting for the idle reset kept it up for a minute behind the citizen's back).
+    S.identity = null;
     go("ticket", { r: r, mode: mode }, { replace: true });
     S.history = [];
     if (mode === "printing") watchPrint(r);
@@ -592,7 +595,8 @@
     var atHome = S.screen.name === "home";
     if (!atHome && S.screen.name !== "ticket") add(nav, button("◀ " + t("back"), back, "ghost back"));
     if (!atHome) add(nav, button(t("home"), goHome, "ghost home-btn"));
-    if (atHome) add(nav, h("p", { class: "foot-note" }, t("app_title") + " · " + S.station));
+    // The station's name is for the technician (the page's title and data-station), not for citizens.
+    if (atHome) add(nav, h("p", { class: "foot-note", title: S.station }, t("app_title")));
     if (S.screen.name === "ticket" || S.screen.name === "tickets") add(nav, button("✓ " + t("done"), reset, "primary done"));
     renderPrinterBanner();
     renderIdentity();
@@ -632,6 +636,7 @@
 
   // ------------------------------------------------------------------------------------------ idle
 
+  var IDENTITY_S = 20;  // a masked name left untouched this long is taken off the screen
   function activity() { S.lastActivity = Date.now(); if (S.idleShown) hideIdle(); }
   function idleLimit() {
     var k = S.cfg.kiosk;
@@ -652,6 +657,7 @@
     var pristine = S.screen.name === "home" && !S.identity && !S.elder && S.lang === S.defaultLang;
     if (pristine) { if (S.idleShown) hideIdle(); return; }
     var idle = (Date.now() - S.lastActivity) / 1000;
+    if (S.identity && idle >= IDENTITY_S) { S.identity = null; renderIdentity(); }
     var limit = idleLimit();
     var warn = Math.min(S.cfg.kiosk.warn_before_s, Math.floor(limit / 2));
     if (idle >= limit) reset();

@@ -164,6 +164,10 @@ def score(entry: Entry, query: str) -> Hit | None:
             (sp, 50, "also") for sp in entry.also_spellings]
         for sp, base, what in candidates:
             s = _letters_score(q, sp, base)
+            # A secondary word (a department, a keyword) counts only when the letters spell all of it: "sfz" is
+            # 身份证, not the start of 市发展改革局.
+            if what == "also" and s and sp.main_initials != q and sp.full_at(q) != 0:
+                s = 0
             if s > best[0]:
                 best = (s, what if what != "name" else "pinyin")
         if len(q) >= 3 and q in entry.id.replace("-", "") and best[0] < 30:

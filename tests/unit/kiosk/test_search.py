@@ -62,3 +62,12 @@ def test_limit_and_order_are_stable(setup):
     a = [h.id for h in setup.index.find("dj", limit=10)]
     b = [h.id for h in setup.index.find("dj", limit=10)]
     assert a == b and len(a) == 10
+
+
+def test_sfz_finds_id_cards_not_a_department_starting_with_those_letters() -> None:
+    from queue_server.hall_config import load_hall
+    from queue_server.services.kiosk import load_kiosk
+
+    setup = load_kiosk(load_hall(None))
+    ids = [h.id for h in setup.index.find("sfz")]
+    assert ids and all(i.endswith("id-card") or i.startswith("id-card") for i in ids), ids  # not 市发展改革局's items
