@@ -11,6 +11,7 @@ from werkzeug.exceptions import NotFound as HttpNotFound
 
 from ..api.errors import error_body
 from ..auth import csrf_token, current_identity
+from ..domain.errors import DomainError
 from ..services.staff import StaffMember
 from . import bp
 
@@ -89,6 +90,19 @@ def home():  # type: ignore[no-untyped-def]
     if len({r for r in member.roles if r in ROLE_ZH}) == 1 and member.has("window_staff", "approver"):
         return redirect(pages[0][0])
     return render_template("staff/home.html", me=member, pages=pages, csrf=csrf_token())
+
+
+_REFUSAL_ZH = {"wrong_role": "您的角色不能打开此页面", "not_your_case": "此办件不是您窗口或部门的",
+               "wrong_department": "此办件不属于您的部门", "not_your_ticket": "此号码不是您窗口的",
+               "wrong_window": "您未被分配到该窗口", "not_logged_in": "请先登录"}
+
+
+@bp.errorhandler(DomainError)
+def _refused(exc: DomainError):  # type: ignore[no-untyped-def]
+    """A refusal on a staff page (the central access check runs before the page): a Chinese page, not JSON."""
+    zh = _REFUSAL_ZH.get(exc.code) or ("您无权打开此页面" if exc.status == 403 else "无法打开此页面")
+    return render_template("cases/message.html", title="无法打开此页面", message=f"{zh}（{exc.message}）",
+                           me=current_identity().staff, csrf=None), exc.status if exc.status != 500 else 503
 
 
 @bp.app_errorhandler(HttpNotFound)
