@@ -92,7 +92,7 @@ def test_a_clerks_day_from_call_to_rating(night_server: HallServer, new_page: An
         clerk.keyboard.press("Enter")
     assert "受理通知书" in notice.value.title()
     notice.value.close()
-    clerk.wait_for_function("() => document.querySelector('#case-status').innerText.includes('审批中')")
+    clerk.wait_for_function("() => (document.querySelector('#case-status') || {innerText: ''}).innerText.includes('审批中')")
     timeline = clerk.inner_text("#history")
     assert "收件登记" in timeline and "受理" in timeline and "{" not in timeline and "2026-12-07 00:3" in timeline
 
@@ -102,7 +102,7 @@ def test_a_clerks_day_from_call_to_rating(night_server: HallServer, new_page: An
     office.click("button[data-act=approve]")
     office.fill("dialog.staff-dialog textarea", "材料齐全，准予注册")
     office.click("dialog.staff-dialog button[value=ok]")
-    office.wait_for_function("() => document.querySelector('#case-status').innerText.includes('待领取')")
+    office.wait_for_function("() => (document.querySelector('#case-status') || {innerText: ''}).innerText.includes('待领取')")
 
     # the citizen takes a pick-up ticket on the case page; a reload shows it instead of offering another
     with sqlite3.connect(night_server.database) as db:
@@ -129,7 +129,7 @@ def test_a_clerks_day_from_call_to_rating(night_server: HallServer, new_page: An
     issuer.click("button[data-act=hand-over]")
     issuer.fill("#dlg-receiver_name", "王小娜")
     issuer.keyboard.press("Enter")
-    issuer.wait_for_function("() => document.querySelector('#case-status').innerText.includes('已出件')")
+    issuer.wait_for_function("() => (document.querySelector('#case-status') || {innerText: ''}).innerText.includes('已出件')")
     screenshot(issuer, "workbench-case-issued")
 
     # the citizen rates the service from the case page
