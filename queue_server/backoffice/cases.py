@@ -142,7 +142,11 @@ def case_for_ticket(ticket_id: int):  # type: ignore[no-untyped-def]
 def case_page(case_id: int):  # type: ignore[no-untyped-def]
     member = _page_member("approver", "supervisor", "window_staff")
     case = _service(lambda: case_service.get_case(_ctx(), case_id, _departments(member)))
-    return _render("cases/detail.html", member, case=case, can=permitted_actions(case, member),
+    from ..domain.notices import WORDING
+
+    item = next((i for i in _ctx().config.items if i.id == case.get("item_id")), None)  # may have left the catalogue
+    words = WORDING[item.category.value] if item is not None else WORDING["licensing"]
+    return _render("cases/detail.html", member, case=case, can=permitted_actions(case, member), words=words,
                    history=[timeline_entry(h, {i.id: i.name for i in _ctx().config.items})
                             for h in case.get("history", [])],
                    from_ticket=request.args.get("from_ticket", ""), at_window=request.args.get("window_id"))

@@ -141,6 +141,15 @@ class ItemKind(StrEnum):
     PROMISED = "promised"  # 承诺件
 
 
+class ItemCategory(StrEnum):
+    """What the law calls the item: the notices' wording follows it (许可 / 给付 / 确认 / 办理)."""
+
+    LICENSING = "licensing"  # 行政许可 (the Administrative Licensing Law applies)
+    BENEFIT = "benefit"  # 行政给付 (pensions, allowances, subsidies)
+    CONFIRMATION = "confirmation"  # 行政确认 (registrations that confirm a status, e.g. marriage)
+    PUBLIC_SERVICE = "public_service"  # 公共服务 (cards, enrolments, connections)
+
+
 class ServiceItem(Strict):
     id: Ident
     name: str = Field(min_length=1)
@@ -148,6 +157,7 @@ class ServiceItem(Strict):
     queue: Ident
     theme: str | None = None
     kind: ItemKind
+    category: ItemCategory = ItemCategory.LICENSING
     promised_days: int = Field(default=0, ge=0, le=365)
     statutory_days: int = Field(default=0, ge=0, le=365)
     fully_online: bool = False

@@ -64,6 +64,32 @@ class NoticeParty:
     complaint_phone: str
     tracker_url: str
     received_at: datetime  # local time
+    category: str = "licensing"  # the item's ItemCategory value: which law's words the notice uses
+
+
+@dataclass(frozen=True)
+class Wording:
+    """The words of one kind of item: a pension claim is granted (给付), not licensed (许可)."""
+
+    accept_basis: str  # the clause acceptance and correction notices cite
+    grant: str
+    deny: str
+    grant_title: str
+    deny_title: str
+
+
+_LICENSING = Wording("根据《中华人民共和国行政许可法》第三十二条的规定，", "准予许可", "不予许可",
+                     "准予许可决定（办结通知）", "不予许可决定书")
+WORDING: dict[str, Wording] = {
+    "licensing": _LICENSING,
+    "benefit": Wording("根据有关规定，", "准予给付", "不予给付", "准予给付决定（办结通知）", "不予给付决定书"),
+    "confirmation": Wording("根据有关规定，", "予以确认", "不予确认", "确认决定（办结通知）", "不予确认决定书"),
+    "public_service": Wording("根据有关规定，", "予以办理", "不予办理", "办结通知", "不予办理决定书"),
+}
+
+
+def wording(p: NoticeParty) -> Wording:
+    return WORDING.get(p.category, _LICENSING)
 
 
 @dataclass(frozen=True)
@@ -123,7 +149,7 @@ def acceptance(p: NoticeParty, number: str, at: datetime, promised_days: int, du
     return Notice(
         NoticeKind.ACCEPTANCE, number, TITLES[NoticeKind.ACCEPTANCE], at.isoformat(), p.case_number, p.applicant,
         (f"{p.applicant}：您于{zh_datetime(p.received_at)}提交的“{p.item}”申请，申请材料齐全、符合法定形式，"
-         "根据《中华人民共和国行政许可法》第三十二条的规定，决定予以受理。",
+         f"{wording(p).accept_basis}决定予以受理。",
          f"本事项承诺办结时限为{promised_days}个工作日，将于{zh_date(due)}前办结（依法需要听证、检验检测、"
          "专家评审等的时间不计算在内）。办结后请凭本通知书到统一出件窗口领取结果，或按您选择的方式邮寄送达。"),
         (*_common_fields(p), ("受理时间", zh_datetime(at)),
@@ -141,14 +167,14 @@ def deficiency(p: NoticeParty, number: str, at: datetime, promised_days: int, du
         (f"{p.applicant}：您于{zh_datetime(p.received_at)}提交的“{p.item}”申请，主要申请材料齐全，"
          "下列次要材料暂缺，经您书面承诺，依照容缺受理规定予以受理。",
          f"请于{zh_date(supply_by)}前补齐下列材料。材料补齐前不出具办理结果；逾期未补齐的，"
-         "视为撤回申请或依法作出不予许可决定。",
+         f"视为撤回申请或依法作出{wording(p).deny}决定。",
          f"本事项承诺办结时限为{promised_days}个工作日，将于{zh_date(due)}前办结。"),
         (*_common_fields(p), ("受理时间", zh_datetime(at)),
          ("承诺办结时限", f"{promised_days}个工作日（{zh_date(due)}前）"),
          ("容缺材料补齐期限", zh_date(supply_by)), *_tail(p)),
         lists=(("容缺材料（暂缺的次要材料）", tuple(missing)),),
         closing=(f"申请人承诺：本人对所提交材料的真实性负责，并承诺于{zh_date(supply_by)}前补齐上述全部容缺材料；"
-                 "逾期未补齐的，同意撤回申请或由审批部门依法不予许可，并承担相应责任。",),
+                 f"逾期未补齐的，同意撤回申请或由审批部门依法{wording(p).deny}，并承担相应责任。",),
         signature=True, office=p.office, qr=p.tracker_url, extra={"supply_by": supply_by.isoformat()},
     )
 
@@ -157,7 +183,7 @@ def correction(p: NoticeParty, number: str, at: datetime, missing: list[str]) ->
     return Notice(
         NoticeKind.CORRECTION, number, TITLES[NoticeKind.CORRECTION], at.isoformat(), p.case_number, p.applicant,
         (f"{p.applicant}：您于{zh_datetime(p.received_at)}提交的“{p.item}”申请，申请材料不齐全或者不符合法定形式。"
-         "根据《中华人民共和国行政许可法》第三十二条的规定，现一次性告知您需要补齐补正的全部内容如下：",
+         f"{wording(p).accept_basis}现一次性告知您需要补齐补正的全部内容如下：",
          "请补齐补正上述全部材料后重新提交，自收到全部补正材料之日起受理。如有疑问，请咨询窗口工作人员或拨打监督投诉电话。"),
         (*_common_fields(p), ("收件时间", zh_datetime(p.received_at)), ("告知时间", zh_datetime(at)), *_tail(p)),
         lists=(("需补齐补正的材料（一次性告知）", tuple(missing)),),
@@ -181,19 +207,20 @@ def rejection(p: NoticeParty, number: str, at: datetime, reasons: list[str], leg
 
 def decision(p: NoticeParty, number: str, at: datetime, approved: bool, reasons: list[str], legal_basis: str,
              review_body: str, review_days: int, court: str, litigation_months: int) -> Notice:
+    w = wording(p)
     if approved:
-        paragraphs = (f"{p.applicant}：您申请的“{p.item}”已办结，经审查，符合法定条件，准予许可。",
+        paragraphs = (f"{p.applicant}：您申请的“{p.item}”已办结，经审查，符合法定条件，{w.grant}。",
                       "请凭本通知书和身份证件到统一出件窗口领取办理结果，或按您选择的方式邮寄送达。")
         lists: tuple[tuple[str, tuple[str, ...]], ...] = (("审批意见", tuple(reasons)),) if reasons else ()
     else:
         paragraphs = (f"{p.applicant}：您申请的“{p.item}”已办结，经审查，因下列理由，依据{legal_basis}的规定，"
-                      "决定不予许可。",
+                      f"决定{w.deny}。",
                       _rights(review_body, review_days, court, litigation_months))
-        lists = (("不予许可的理由", tuple(reasons)),)
+        lists = ((f"{w.deny}的理由", tuple(reasons)),)
     return Notice(
-        NoticeKind.DECISION, number, "准予许可决定（办结通知）" if approved else "不予许可决定书",
+        NoticeKind.DECISION, number, w.grant_title if approved else w.deny_title,
         at.isoformat(), p.case_number, p.applicant, paragraphs,
-        (*_common_fields(p), ("办结时间", zh_datetime(at)), ("办理结果", "准予许可" if approved else "不予许可"),
+        (*_common_fields(p), ("办结时间", zh_datetime(at)), ("办理结果", w.grant if approved else w.deny),
          *(() if approved else (("法律依据", legal_basis),)), *_tail(p)),
         lists=lists, office=p.office, qr=p.tracker_url, extra={"approved": approved},
     )

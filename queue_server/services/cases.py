@@ -247,7 +247,8 @@ def _party(ctx: HallContext, c: Row, item: ServiceItem) -> nt.NoticeParty:
                           applicant_id_masked=mask_id(c.applicant_id_number), item=item.name,
                           department=_department_name(ctx, c.department_id), office=s.accepting_office,
                           complaint_phone=s.complaint_phone or ctx.config.hall.complaint_phone,
-                          tracker_url=tracker_url(ctx, c.tracker_token), received_at=ctx.local(c.received_at))
+                          tracker_url=tracker_url(ctx, c.tracker_token), received_at=ctx.local(c.received_at),
+                          category=item.category.value)
 
 
 def _notice(conn: Connection, ctx: HallContext, c: Row, kind: nt.NoticeKind, at: datetime, actor: Actor,
@@ -504,16 +505,26 @@ def _reasons(reasons: list[str], what: str) -> list[str]:
     return clean
 
 
+def _default_basis(ctx: HallContext, c: Row) -> str:
+    """The legal basis a notice cites when the clerk names none: the licensing law only for a licensing item."""
+    from ..domain.hall import ItemCategory
+
+    if _item(ctx, c.item_id).category is ItemCategory.LICENSING:
+        return settings_of(ctx).default_legal_basis
+    return "有关法律、法规和政策规定"
+
+
 def reject(ctx: HallContext, case_id: int, reasons: list[str], actor: Actor, legal_basis: str | None = None,
            departments: Iterable[str] | None = None) -> dict[str, Any]:
     """不予受理: written, with reasons, the legal basis and the right to 复议 or 诉讼."""
     s = settings_of(ctx)
     clean = _reasons(reasons, "不予受理")
-    basis = (legal_basis or "").strip() or s.default_legal_basis
+    given_basis = (legal_basis or "").strip()
     now = ctx.now()
     with tx(ctx) as (conn, published):
         c = _get(conn, ctx, case_id)
         _check_department(c, departments)
+        basis = given_basis or _default_basis(ctx, c)
         c = _move(conn, ctx, c, CaseAction.REJECT, actor, now, published,
                   {"decision": "rejected", "decision_reasons": clean, "decided_at": now, "decided_by": str(actor)},
                   {"reasons": clean, "legal_basis": basis})
@@ -529,11 +540,12 @@ def decide_now(ctx: HallContext, case_id: int, approved: bool, reasons: list[str
     """即办件: decided on the spot at the window; the result is handed out there."""
     s = settings_of(ctx)
     clean = [r.strip() for r in reasons if r and r.strip()] if approved else _reasons(reasons, "不予许可")
-    basis = (legal_basis or "").strip() or s.default_legal_basis
+    given_basis = (legal_basis or "").strip()
     now = ctx.now()
     with tx(ctx) as (conn, published):
         c = _get(conn, ctx, case_id)
         _check_department(c, departments)
+        basis = given_basis or _default_basis(ctx, c)
         next_status(CaseAction.DECIDE_NOW, CaseStatus(c.status), c.number)
         if c.kind != ItemKind.IMMEDIATE.value:
             raise InvalidTransition(f"办件 {c.number} is a promised item (承诺件): accept it and let the back office "
@@ -580,10 +592,11 @@ def decide(ctx: HallContext, case_id: int, approved: bool, reasons: list[str], a
     s = settings_of(ctx)
     action = CaseAction.APPROVE if approved else CaseAction.DENY
     clean = [r.strip() for r in reasons if r and r.strip()] if approved else _reasons(reasons, "不予许可")
-    basis = (legal_basis or "").strip() or s.default_legal_basis
+    given_basis = (legal_basis or "").strip()
     now = ctx.now()
     with tx(ctx) as (conn, published):
         c = _back_office(conn, ctx, case_id, action, departments)
+        basis = given_basis or _default_basis(ctx, c)
         if approved and c.deficiency and not c.deficiency.get("supplied_at"):
             raise InvalidTransition(
                 f"办件 {c.number}: the 容缺 materials ({'; '.join(c.deficiency['names'])}) are not yet handed in "

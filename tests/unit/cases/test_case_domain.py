@@ -175,6 +175,22 @@ def test_decision_notice_approved_and_denied():
     assert "不予许可" in no and "收入超过标准" in no and "行政复议" in no and "《最低生活保障审核确认办法》" in no
 
 
+def test_a_benefit_is_granted_not_licensed():
+    """最低生活保障 is 行政给付: its notices use the words of a benefit, never the licensing law."""
+    from dataclasses import replace
+
+    benefit = replace(PARTY, category="benefit")
+    accepted = _text(nt.acceptance(benefit, "N1", AT, 5, date(2026, 12, 3)))
+    assert "决定予以受理" in accepted and "行政许可法" not in accepted
+    ok = nt.decision(benefit, "N2", AT, True, [], "有关规定", "复议机关", 60, "法院", 6)
+    assert ok.title == "准予给付决定（办结通知）" and "准予给付" in _text(ok) and "许可" not in _text(ok)
+    no = _text(nt.decision(benefit, "N3", AT, False, ["收入超过标准"], "《最低生活保障审核确认办法》",
+                           "合作市人民政府", 60, "合作市人民法院", 6))
+    assert "不予给付决定书" in no and "不予给付的理由" in no and "许可" not in no
+    marriage = _text(nt.decision(replace(PARTY, category="confirmation"), "N4", AT, True, [], "b", "x", 60, "y", 6))
+    assert "予以确认" in marriage and "许可" not in marriage
+
+
 @pytest.mark.parametrize("builder", [
     lambda: nt.acceptance(PARTY, "N1", AT, 5, date(2026, 12, 3)),
     lambda: nt.rejection(PARTY, "N2", AT, ["r"], "b", "x", 60, "y", 6),
