@@ -21,11 +21,13 @@ def register(cli: click.Group) -> None:
     @click.option("--catalogue", "with_names", is_flag=True, help="also list service items and materials with no translation "
                   "(config/i18n/catalogue.yaml; the kiosk shows those in Chinese, marked)")
     def i18n_check(directory: Path | None, languages: tuple[str, ...], with_names: bool) -> None:
+        import yaml
+
         from .i18n import flatten, load, names_missing, problems
 
         try:
             catalogue = load(directory)
-        except (OSError, ValueError) as exc:  # a YAML error is a ValueError too
+        except (OSError, ValueError, yaml.YAMLError) as exc:
             click.echo(f"cannot read the translations: {exc}", err=True)
             sys.exit(2)
         found = problems(catalogue, languages or ("bo", "en"))
