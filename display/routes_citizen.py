@@ -41,6 +41,14 @@ def _private(resp: Any) -> Any:
     return resp
 
 
+def _item_names(name: str | None) -> dict[str, str | None] | None:
+    """The item's name in each language (config/i18n/catalogue.yaml), found by its Chinese name."""
+    from queue_server.i18n import names_of
+
+    item = next((i for i in _ctx().config.items if i.name == name), None) if name else None
+    return names_of("items", item.id, item.name) if item is not None else None
+
+
 def _page_data(section: str) -> dict[str, Any]:
     cfg = _ctx().config
     return {"hall": {"name": _names(cfg.hall.name), "complaint_phone": cfg.hall.complaint_phone},
@@ -81,6 +89,7 @@ def case_view(token: str) -> dict[str, Any] | None:
     out["promised_days"] = view.get("promised_days")
     out["deficiency"] = view.get("deficiency")
     out["issuance_windows"] = _issuance_windows(ctx)
+    out["item_names"] = _item_names(out.get("item_name"))
     out["workdays_left"] = None
     if out["status"] == "accepted" and out["due_on"]:
         with contextlib.suppress(CalendarUnknown):  # a year with no calendar: no count rather than a guess
@@ -140,6 +149,7 @@ def citizen_evaluate(token: str):  # type: ignore[no-untyped-def]
     else:
         state = "open"
     public = {k: form.get(k) for k in _FORM_FIELDS}
+    public["item_names"] = _item_names(form.get("item_name"))
     public["levels"] = [{"level": int(lv["level"]), "label": lv["label"], "needs_reason": bool(lv["needs_reason"])}
                         for lv in form["levels"]]
     public["indicators"] = [{"code": int(i["code"]), "label": i["label"]} for i in form["indicators"]]

@@ -174,7 +174,7 @@
     var c = kase;
     $("cs-card").dataset.status = c.status;
     $("cs-number").textContent = c.number;
-    $("cs-item").textContent = c.item_name || "";
+    I.name($("cs-item"), c.item_names, c.item_name);
     $("cs-status").textContent = statusText(L, c);
     steps(L, c);
     detail(L, c);

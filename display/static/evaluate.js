@@ -23,8 +23,10 @@
 
   function fmtDate(iso) { return I.date(iso); }
   function subject(f) {
+    var names = f.item_names || {};
+    var item = f.item_name ? (names[I.lang] || f.item_name) : "";
     return I.t(f.subject_kind === "case" ? "subject_case" : "subject_ticket", { subject: f.subject }) +
-      (f.item_name ? " · " + f.item_name : "");
+      (item ? " · " + item + (I.lang !== "zh" && !names[I.lang] ? " (" + I.raw("in_chinese") + ")" : "") : "");
   }
   function staffLine(f) {
     return I.t("staff_line", { window: f.window_number, name: f.staff_name }) + (f.post ? I.t("staff_post", { post: f.post }) : "");

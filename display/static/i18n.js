@@ -36,6 +36,22 @@
     var months = this.raw("months") || [];
     return this.t("date", { y: +m[1], m: +m[2], d: +m[3], mon: months[+m[2] - 1] || m[2] });
   };
+  /** Puts a name from the hall's catalogue into el: the visitor's language, or the Chinese marked as Chinese
+   * (a small tag) where the hall has no translation yet — never passed off as a translation. */
+  I18n.prototype.name = function (el, names, zh) {
+    el.textContent = "";
+    var own = names && names[this.lang];
+    if (this.lang === "zh" || own || !zh) { el.textContent = own || zh || ""; return; }
+    var span = document.createElement("span");
+    span.className = "zh-fallback";
+    span.lang = "zh-CN";
+    span.textContent = zh;
+    var tag = document.createElement("small");
+    tag.className = "zh-tag";
+    tag.textContent = this.raw("in_chinese") || "中文";
+    span.appendChild(tag);
+    el.appendChild(span);
+  };
   /** Fills [data-i18n="key"] elements, sets <html lang> and the language buttons. */
   I18n.prototype.apply = function () {
     var self = this;

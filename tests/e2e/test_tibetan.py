@@ -53,6 +53,8 @@ def test_tracker_case_and_rating_pages_are_tibetan(hall_server, new_page) -> Non
     page.goto(f"{base}/case/{accepted['tracker_token']}")  # the language chosen before stays
     page.wait_for_selector("#cs-deficiency")
     assert page.evaluate("document.documentElement.lang") == "bo"
+    # the item has no Tibetan name yet: its Chinese name is shown marked as Chinese, not passed off as Tibetan
+    assert page.inner_text("#cs-item .zh-fallback .zh-tag") == "རྒྱ་ཡིག"
     assert untranslated(page, "case") == []
     screenshot(page, "case-bo")
 
