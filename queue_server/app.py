@@ -11,6 +11,7 @@ from .clock import OffsetClock, SystemClock
 from .domain.calling import DefaultCallingPolicy
 from .extensions import socketio
 from .hall_config import load_calendar, load_hall, load_stations
+from .services.alerts import AlertWatch
 from .services.context import HallContext
 from .services.events import deliveries
 from .services.rollover import roll_over
@@ -26,11 +27,14 @@ class SocketIOPublisher:
 
     def __init__(self) -> None:
         self.server: Any = None  # the Socket.IO server of this app, bound once it exists
+        self.listeners: list[Any] = []  # called with each committed batch (e.g. the alert rules' wake-up)
 
     def publish(self, events: list[dict[str, Any]]) -> None:
         for ev in events:
             for rooms, payload in deliveries(ev):
                 self.server.emit(ev["type"], payload, to=rooms, namespace="/")
+        for listener in self.listeners:
+            listener(events)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -105,8 +109,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     register(socketio)
 
     roll_over(ctx)
+    watch = AlertWatch(ctx)
+    app.extensions["onewindow.alerts"] = watch
     if settings.background_tasks:
         socketio.start_background_task(_rollover_loop, ctx)
+        publisher.listeners.append(watch.notify)
+        socketio.start_background_task(watch.run, socketio.sleep)
     return app
 
 

@@ -1,3 +1,4 @@
-"""Routes of the staff pages: the home, the window panel and the case module's pages."""
+"""Routes of the staff pages: the home, the window panel, the case module's pages, the supervisor's and
+technician's pages."""
 
-from . import cases, home, panel  # noqa: F401
+from . import admin, cases, devices, home, overview, panel, reports  # noqa: F401

@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .alerts import SupervisionRules
+
 Ident = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
 
 
@@ -241,6 +243,8 @@ class HallConfig(Strict):
     queues: list[Queue] = Field(min_length=1)
     windows: list[Window] = Field(min_length=1)
     items: list[ServiceItem] = []
+    # 电子监察 thresholds (domain/alerts.py); every one has a default, so the section is optional.
+    supervision: SupervisionRules = SupervisionRules()
 
     @model_validator(mode="after")
     def _references(self) -> HallConfig:

@@ -97,6 +97,7 @@ tickets = Table(
     UniqueConstraint("hall_id", "service_day", "number", name="uq_tickets_number"),
     Index("ix_tickets_open", "hall_id", "service_day", "status", "queue_id"),
     Index("ix_tickets_person", "hall_id", "person_key", "queue_id"),
+    Index("ix_tickets_report", "hall_id", "service_day", "queue_id", "status"),
 )
 
 ticket_transitions = Table(
@@ -112,6 +113,7 @@ ticket_transitions = Table(
     Column("queue_id", String(40), nullable=True),
     Column("actor", String(80), nullable=False),
     Column("detail", JSON, nullable=True),
+    Index("ix_ticket_transitions_action", "action", "ticket_id"),
 )
 
 window_states = Table(
@@ -231,5 +233,5 @@ device_tokens = Table(
 )
 
 # The case module's tables share this metadata (imported last: it needs ``metadata`` and ``UTCDateTime``).
-from . import cases_schema  # noqa: E402,F401
+from . import cases_schema, supervision_schema  # noqa: E402,F401  (alerts and the staff audit too)
 from .kiosk_schema import appointments  # noqa: E402,F401  (the kiosk's table, same metadata)
