@@ -94,8 +94,13 @@ def gather(ctx: HallContext) -> rules.HallFacts:
         devices = [rules.DeviceFact(r.station, r.device, r.status, (r.detail or {}).get("state"),
                                     (r.detail or {}).get("error"))
                    for r in conn.execute(select(device_status).where(device_status.c.hall_id == ctx.hall_id))]
-    sup = case_service.supervision(ctx)
-    cases = [rules.CaseFact(c["id"], c["number"], light) for light in ("yellow", "red") for c in sup[light]]
+    from ..hall_config import ConfigError
+
+    try:
+        sup = case_service.supervision(ctx)
+        cases = [rules.CaseFact(c["id"], c["number"], light) for light in ("yellow", "red") for c in sup[light]]
+    except ConfigError:  # a hall without the case module's settings has no case deadlines to watch
+        cases = []
     return rules.HallFacts(now=now, local_date=local.date(), in_opening_hours=_in_opening_hours(ctx, local),
                            waiting=waiting, windows=windows, queues=queues, cases=cases, bad_ratings=bad,
                            devices=devices, calendar_warnings=_calendar_warnings(ctx, local.date()))
