@@ -108,8 +108,8 @@ def _generated_day(hall):  # type: ignore[no-untyped-def]
     W.open_window(hall, "w1", CLERK)
     for _ in range(6):
         T.issue_ticket(hall, T.IssueRequest(queue_id="a"), KIOSK)  # all at 09:30
-    waits, services = [], []
-    for i, (wait_extra, svc) in enumerate([(2, 4), (3, 6), (5, 10)]):
+    services: list[int] = []
+    for wait_extra, svc in [(2, 4), (3, 6), (5, 10)]:
         hall.clock.advance(timedelta(minutes=wait_extra))
         W.call_next(hall, "w1", CLERK)
         W.start(hall, "w1", CLERK)
