@@ -203,6 +203,28 @@ ROUTES: dict[str, Rule] = {
     "backoffice.case_page": rule(CASE_STAFF, Scope.OWN_CASE, "one case"),
     "backoffice.supervision_page": rule(SUPERVISION, Scope.ANY, "supervision of cases and follow-ups"),
     "backoffice.notice_page": rule(CASE_STAFF, Scope.OWN_CASE, "a printable notice"),
+    # ------------------------------------------------------------------ supervisor and technician (issue 13)
+    "backoffice.overview_page": rule(SUPERVISION, Scope.ANY, "the live hall overview (wall screen)"),
+    "backoffice.overview_data": rule(SUPERVISION, Scope.ANY, "windows, queues, station marks and open alerts"),
+    "backoffice.alerts_page": rule(SUPERVISION, Scope.ANY, "the 电子监察 alert log"),
+    "backoffice.alerts_data": rule(TECH, Scope.ANY, "alerts (open or all)"),
+    "backoffice.alert_ack": rule(TECH, Scope.ANY, "acknowledges an alert with a note, recorded with the actor"),
+    "backoffice.reports_page": rule(SUPERVISION, Scope.ANY, "statistics and reports"),
+    "backoffice.reports_data": rule(SUPERVISION, Scope.ANY, "aggregate ticket, case, rating, appointment figures"),
+    "backoffice.reports_export": rule(SUPERVISION, Scope.ANY, "a report's tables as CSV or XLSX"),
+    "backoffice.assessment_page": rule(SUPERVISION, Scope.ANY, "the monthly staff assessment (printable A4)"),
+    "backoffice.assessment_export": rule(SUPERVISION, Scope.ANY, "the monthly staff assessment as XLSX"),
+    "backoffice.devices_page": rule(TECH, Scope.ANY, "device health of every station"),
+    "backoffice.devices_data": rule(TECH, Scope.ANY, "device health, last commands, fault history, kiosk alerts"),
+    "backoffice.device_test": rule(TECH, Scope.OWN_STATION, "a test print or test LED text at a station"),
+    "backoffice.kiosk_alert_ack": rule(TECH, Scope.ANY, "acknowledges a kiosk alert with a note"),
+    "backoffice.admin_page": rule(SUPERVISION, Scope.ANY, "staff administration"),
+    "backoffice.admin_data": rule(SUPERVISION, Scope.ANY, "staff accounts (no passwords) and the audit log"),
+    "backoffice.admin_add": rule(SUPERVISION, Scope.ANY, "adds a member of staff; the password is shown once"),
+    "backoffice.admin_assign": rule(SUPERVISION, Scope.ANY, "sets a member of staff's roles and windows "
+                                                           "(admin role: admins only)"),
+    "backoffice.admin_state": rule(SUPERVISION, Scope.ANY, "disables, enables, unlocks, resets a password"),
+    "backoffice.admin_revoke": rule(SUPERVISION, Scope.ANY, "revokes a station's device tokens"),
 }
 
 # Socket.IO events a client may send. "connect" and "disconnect" are the transport's own and always allowed.
@@ -235,7 +257,8 @@ AUDIENCES: dict[str, Audience] = {
         "day_rolled_over")},
     # Cases and ratings: their rooms (department, case, window) are joined by staff only; the hall room never.
     **{k: Audience.STAFF for k in (
-        "case_received", "case_updated", "evaluation_recorded", "kiosk_alert")},
+        "case_received", "case_updated", "evaluation_recorded", "kiosk_alert",
+        "alert_raised", "alert_closed", "alert_acknowledged")},
     **{k: Audience.STATION for k in ("device_health", "device_input", "device_command", "command_result")},
 }
 

@@ -8,7 +8,7 @@ from ..services import staff_admin
 from ..services.context import Actor
 from ..services.staff import ROLE_ZH, ROLES, StaffMember
 from . import bp
-from .guard import api, ctx, json_body, page, render
+from .guard import api, ctx, devices_file, json_body, page, render
 
 
 class AddBody(BaseModel):
@@ -45,11 +45,9 @@ def admin_page(member: StaffMember):  # type: ignore[no-untyped-def]
 
 
 def _stations() -> list[str]:
-    from flask import current_app
-
     from ..services.hall_overview import configured_stations
 
-    return list(configured_stations(getattr(current_app.extensions["onewindow.settings"], "devices_path", None)))
+    return list(configured_stations(devices_file()))
 
 
 @bp.get("/admin/data")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..domain.errors import InvalidInput
@@ -12,7 +11,7 @@ from ..services import alerts, devices, hall_overview
 from ..services.context import Actor
 from ..services.staff import StaffMember
 from . import bp
-from .guard import api, ctx, json_body, page, render
+from .guard import api, ctx, devices_file, json_body, page, render
 
 
 class TestBody(BaseModel):
@@ -27,8 +26,7 @@ class KioskAckBody(BaseModel):
 
 
 def _stations() -> dict[str, dict[str, Any]]:
-    settings = current_app.extensions["onewindow.settings"]
-    return hall_overview.configured_stations(getattr(settings, "devices_path", None))
+    return hall_overview.configured_stations(devices_file())
 
 
 @bp.get("/devices")

@@ -23,7 +23,7 @@ from ..store.schema import device_status, tickets, window_states
 from ..store.supervision_schema import alerts
 from .common import queue_stats, window_number
 from .context import Actor, HallContext
-from .events import hall_write
+from .events import append_event, hall_write, staff_room  # noqa: F401  (staff_room: where alerts go)
 
 log = logging.getLogger("onewindow.alerts")
 
@@ -31,10 +31,6 @@ log = logging.getLogger("onewindow.alerts")
 TRIGGERS = ("window_state", "queue_stats", "device_health", "evaluation_recorded", "ticket_issued",
             "ticket_called", "ticket_cancelled", "ticket_no_show", "ticket_finished",
             "day_rolled_over")
-
-
-def staff_room(hall_id: str) -> str:
-    return f"staff:{hall_id}"
 
 
 def _in_opening_hours(ctx: HallContext, local: datetime) -> bool:
@@ -114,9 +110,9 @@ def view(r: Any) -> dict[str, Any]:
             "acknowledged_by": r.acknowledged_by, "ack_note": r.ack_note}
 
 
-def _event(ctx: HallContext, type_: str, payload: dict[str, Any]) -> dict[str, Any]:
-    # Staff-only: not in the public hall log (no seq); the alerts table is the record a page reloads from.
-    return {"type": type_, "seq": None, "rooms": [staff_room(ctx.hall_id)], "payload": payload}
+def _event(conn: Connection, ctx: HallContext, type_: str, payload: dict[str, Any], at: datetime) -> dict[str, Any]:
+    # Audience "staff" (policy.AUDIENCES): the staff room only, never the public hall room.
+    return append_event(conn, ctx.hall_id, type_, payload, [], at)
 
 
 def _open_keys(conn: Connection, ctx: HallContext) -> dict[str, Any]:
@@ -141,10 +137,11 @@ def evaluate(ctx: HallContext) -> dict[str, int]:
                 hall_id=ctx.hall_id, key=c.key, kind=c.kind, level=c.level, subject=c.subject[:80],
                 message=c.message[:300], raised_at=now).returning(alerts.c.id)).scalar_one()
             row = conn.execute(select(alerts).where(alerts.c.id == new_id)).one()
-            published.append(_event(ctx, "alert_raised", view(row)))
+            published.append(_event(conn, ctx, "alert_raised", view(row), now))
         for r in closed:
             conn.execute(update(alerts).where(alerts.c.id == r.id).values(closed_at=now))
-            published.append(_event(ctx, "alert_closed", {"id": r.id, "key": r.key, "closed_at": now.isoformat()}))
+            published.append(_event(conn, ctx, "alert_closed", {"id": r.id, "key": r.key, "closed_at": now.isoformat()},
+                                    now))
     return {"raised": len(raised), "closed": len(closed), "open": len(found)}
 
 
@@ -165,7 +162,7 @@ def acknowledge(ctx: HallContext, alert_id: int, note: str, actor: Actor) -> dic
         conn.execute(update(alerts).where(alerts.c.id == alert_id).values(
             acknowledged_at=now, acknowledged_by=str(actor), ack_note=text))
         row = conn.execute(select(alerts).where(alerts.c.id == alert_id)).one()
-        published.append(_event(ctx, "alert_acknowledged", view(row)))
+        published.append(_event(conn, ctx, "alert_acknowledged", view(row), now))
     return view(row)
 
 
@@ -234,7 +231,7 @@ def acknowledge_kiosk_alert(ctx: HallContext, seq: int, note: str, actor: Actor)
             raised_at=now, closed_at=now, acknowledged_at=now, acknowledged_by=str(actor), ack_note=text,
         ).returning(alerts.c.id)).scalar_one()
         row = conn.execute(select(alerts).where(alerts.c.id == new_id)).one()
-        published.append(_event(ctx, "alert_acknowledged", view(row)))
+        published.append(_event(conn, ctx, "alert_acknowledged", view(row), now))
     return view(row)
 
 

@@ -1,13 +1,13 @@
 """supervision: 电子监察 alerts (raised once per condition, acknowledged with a note) and the staff audit log
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
