@@ -27,6 +27,18 @@ import socketio.exceptions
 from devices.agent.backoff import Backoff
 from devices.agent.state import AgentState
 
+
+@functools.cache
+def agent_version() -> str:
+    """The installed package's version, shown on the technician's device page."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("onewindow")
+    except PackageNotFoundError:
+        return "dev"
+
+
 log = logging.getLogger(__name__)
 
 SEEN_SEQS = 4096
@@ -192,7 +204,8 @@ class ServerLink:
                            "it requires a device token (onewindow devices token STATION; --token-file)")
                     ) from None
                 raise
-            hello: dict[str, Any] = {"station": self.station, "devices": dict(self.device_summary())}
+            hello: dict[str, Any] = {"station": self.station, "devices": dict(self.device_summary()),
+                                     "version": agent_version()}
             if self.window_id:
                 hello["window_id"] = self.window_id
             since = self._since()

@@ -84,6 +84,7 @@ class AgentHello(_Msg):
     window_id: str | None = Field(default=None, max_length=40, description="must match devices.toml if given")
     since: int | None = Field(default=None, ge=0, le=2**62)
     devices: dict[str, str] = {}
+    version: str | None = Field(default=None, max_length=40, description="the agent's software version")
 
 
 class DeviceHealthMsg(_Msg):
@@ -329,7 +330,8 @@ def agent_hello(ident: Identity, hello: AgentHello) -> dict[str, Any]:
     for r in joined:
         join_room(r)
     session["ow_hello"] = station
-    devices.report_health(c, station, "agent", "ok", _agent_detail(station), _actor(ident, "device"))
+    detail = {**_agent_detail(station), **({"version": hello.version} if hello.version else {})}
+    devices.report_health(c, station, "agent", "ok", detail, _actor(ident, "device"))
     reply: dict[str, Any] = {"rooms": joined, "window_id": window}
     if hello.since is not None:
         return {**reply, **queries.missed_events(c, hello.since, set(joined))}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterator
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -89,6 +90,7 @@ def test_paper_out_reaches_the_device_page_and_the_alert_then_acknowledged(hall:
     tech = new_page()
     login(tech, base, "/staff/devices")
     tech.wait_for_selector("#station-kiosk-1[data-connected=true] tr[data-device=printer][data-paper=ok]")
+    assert f"代理版本 {version('onewindow')}" in tech.inner_text("#station-kiosk-1")  # told by the agent's hello
     boss = new_page()
     login(boss, base, "/staff/overview")
 

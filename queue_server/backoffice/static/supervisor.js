@@ -100,7 +100,15 @@
       "ticket_no_show", "device_health", "evaluation_recorded", "alert_raised", "alert_closed", "alert_acknowledged",
       "day_rolled_over"], refresh, true);
   };
-  pages.alerts = () => live(["alert_raised", "alert_closed", "alert_acknowledged"], () => {}, true);
+  pages.alerts = () => {
+    async function refresh() {
+      const d = await getJSON("/staff/alerts/data");
+      $("#alert-log tbody").innerHTML = d.alerts.map((a) => `<tr data-id="${a.id}" class="lvl-${a.level}"><td>${fmtTime(a.raised_at)}</td>
+        <td>${esc(a.kind_label)}</td><td>${a.level === "critical" ? "严重" : "提醒"}</td><td>${esc(a.subject)}</td><td>${esc(a.message)}</td>
+        <td>${fmtTime(a.closed_at)}</td><td>${esc(a.acknowledged_by || "")}</td><td>${esc(a.ack_note || "")}</td></tr>`).join("");
+    }
+    live(["alert_raised", "alert_closed", "alert_acknowledged"], refresh, true);
+  };
   pages.devices = () => {
     async function refresh() {
       const d = await getJSON("/staff/devices/data");
