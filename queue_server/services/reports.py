@@ -1,7 +1,9 @@
 """The reporting query layer: ticket, case, rating and appointment figures for a date range, grouped.
 
-Durations are computed in SQL (seconds as numbers), so a year of a busy hall (~550,000 tickets) comes back as
-plain floats grouped once in Python for the percentiles; the ``ix_tickets_report`` index serves the day range.
+Tickets are summarised per service day (counts per hall, queue, item, window and clerk; waiting and service
+times as sums and 0.1-minute histograms; arrivals per local hour). A finished day never changes, so its summary
+is computed once and kept (``report_days``); a year's report adds up 365 small summaries instead of reading
+~550,000 tickets. Percentiles come from the histograms (nearest rank, to ±3 s).
 Every function returns tables: ``{"id", "title", "columns", "rows"}``, the shape the page charts and exports.
 """
 
@@ -12,13 +14,14 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Float, and_, case, cast, func, literal_column, select
+from sqlalchemy import func, select
 
 from ..domain.errors import InvalidInput
 from ..store.cases_schema import cases, evaluation_followups, evaluations
-from ..store.db import read_tx
+from ..store.db import plain_write_tx, read_tx
 from ..store.kiosk_schema import appointments
 from ..store.schema import staff, ticket_transitions, tickets
+from ..store.supervision_schema import report_days
 from .context import HallContext
 
 GROUPS = {"hall": "全厅", "zone": "区域", "queue": "队列", "item": "事项", "window": "窗口", "staff": "工作人员"}
@@ -49,45 +52,6 @@ def period(kind: str, day: date, start: date | None = None, end: date | None = N
     raise InvalidInput("period must be day, week, month or range / 周期须为 日、周、月 或 自定义", code="bad_period")
 
 
-def _seconds(conn: Any, later: Any, earlier: Any) -> Any:
-    if conn.dialect.name == "sqlite":
-        return (func.julianday(later) - func.julianday(earlier)) * 86400.0
-    return func.extract("epoch", later - earlier)
-
-
-def _local_hour_dow(conn: Any, col: Any, offset_h: int) -> tuple[Any, Any]:
-    """The local hour and weekday (0 = Monday) of a stored UTC time, in SQL (the hall's offset is fixed)."""
-    if conn.dialect.name == "sqlite":
-        shifted = func.datetime(col, f"{offset_h:+d} hours")
-        hour = cast(func.strftime("%H", shifted), Float)
-        dow = (cast(func.strftime("%w", shifted), Float) + 6) % 7
-        return hour, dow
-    shifted = col + literal_column(f"interval '{offset_h} hours'")
-    return func.extract("hour", shifted), (func.extract("isodow", shifted) - 1)
-
-
-def percentile(sorted_values: list[float], p: float) -> float | None:
-    """Nearest-rank percentile of already sorted values (the definition staff can check by hand)."""
-    if not sorted_values:
-        return None
-    rank = max(1, math.ceil(p / 100 * len(sorted_values)))
-    return sorted_values[rank - 1]
-
-
-def _stats(values: list[float]) -> list[float | None]:
-    if not values:
-        return [None, None, None, None]
-    values.sort()
-    mins = [v / 60 for v in values]
-    return [round(sum(mins) / len(mins), 1), round(percentile(mins, 50) or 0, 1), round(percentile(mins, 90) or 0, 1),
-            round(mins[-1], 1)]
-
-
-def _group_key(ctx: HallContext, by: str) -> Any:
-    return {"hall": None, "zone": tickets.c.queue_id, "queue": tickets.c.queue_id, "item": tickets.c.item_id,
-            "window": tickets.c.window_id, "staff": None}[by]
-
-
 def _label(ctx: HallContext, by: str, key: Any, names: dict[str, str]) -> str:
     cfg = ctx.config
     if by == "hall":
@@ -108,74 +72,161 @@ def _label(ctx: HallContext, by: str, key: Any, names: dict[str, str]) -> str:
     return names.get(key, key)
 
 
+DIMS = ("hall", "queue", "item", "window", "staff")
+BUCKET_S = 6  # durations are kept per day as a histogram of 0.1-minute buckets: percentiles to ±3 s
+
+
+def _blank() -> dict[str, Any]:
+    return {"issued": 0, "done": 0, "no_show": 0, "cancelled": 0, "transferred": 0,
+            "wait_n": 0, "wait_sum": 0.0, "wait_max": 0.0, "wait_h": {},
+            "svc_n": 0, "svc_sum": 0.0, "svc_max": 0.0, "svc_h": {}}
+
+
+def _add_duration(g: dict[str, Any], kind: str, seconds: float) -> None:
+    g[f"{kind}_n"] += 1
+    g[f"{kind}_sum"] += seconds
+    g[f"{kind}_max"] = max(g[f"{kind}_max"], seconds)
+    b = str(int(round(seconds / BUCKET_S)))
+    g[f"{kind}_h"][b] = g[f"{kind}_h"].get(b, 0) + 1
+
+
+def _merge(into: dict[str, Any], g: dict[str, Any]) -> None:
+    for k, v in g.items():
+        if k.endswith("_h"):
+            h = into[k]
+            for b, n in v.items():
+                h[b] = h.get(b, 0) + n
+        elif k.endswith("_max"):
+            into[k] = max(into[k], v)
+        else:
+            into[k] += v
+
+
+def summarise_day(conn: Any, ctx: HallContext, day: str) -> dict[str, Any]:
+    """One service day's figures per dimension (hall, queue, item, window, staff) and arrivals per local hour,
+    from the raw tickets: the unit the reports add up."""
+    rows = conn.execute(select(tickets.c.id, tickets.c.queue_id, tickets.c.item_id, tickets.c.window_id,
+                               tickets.c.status, tickets.c.issued_at, tickets.c.called_at, tickets.c.started_at,
+                               tickets.c.finished_at).where(tickets.c.hall_id == ctx.hall_id,
+                                                            tickets.c.service_day == day)).all()
+    ids = [r.id for r in rows]
+    served_by: dict[int, str] = {}
+    transferred: set[int] = set()
+    for i in range(0, len(ids), 900):  # SQLite's bound-parameter limit
+        chunk = ids[i:i + 900]
+        for tid, action, actor in conn.execute(select(
+                ticket_transitions.c.ticket_id, ticket_transitions.c.action, ticket_transitions.c.actor).where(
+                ticket_transitions.c.action.in_(("start", "no_show", "transfer")),
+                ticket_transitions.c.ticket_id.in_(chunk))):
+            if action == "transfer":
+                transferred.add(tid)
+            else:
+                served_by[tid] = actor  # who began serving it (or marked it 过号)
+    dims: dict[str, dict[str, dict[str, Any]]] = {d: {} for d in DIMS}
+    hours = [0] * 24
+    for r in rows:
+        hours[ctx.local(r.issued_at).hour] += 1
+        keys = {"hall": "", "queue": r.queue_id, "item": r.item_id or "", "window": r.window_id or "",
+                "staff": served_by.get(r.id, "")}
+        wait = (r.called_at - r.issued_at).total_seconds() if r.called_at else None
+        svc = (r.finished_at - r.started_at).total_seconds() \
+            if r.status == "done" and r.started_at and r.finished_at else None
+        for dim, key in keys.items():
+            g = dims[dim].get(key)
+            if g is None:
+                g = dims[dim][key] = _blank()
+            g["issued"] += 1
+            if r.status in ("done", "no_show", "cancelled"):
+                g[r.status] += 1
+            if r.id in transferred:
+                g["transferred"] += 1
+            if wait is not None:
+                _add_duration(g, "wait", max(wait, 0.0))
+            if svc is not None:
+                _add_duration(g, "svc", max(svc, 0.0))
+    return {"dims": dims, "hours": hours}
+
+
+def day_summaries(ctx: HallContext, start: date, end: date) -> dict[str, dict[str, Any]]:
+    """Summaries of every day in the range. A day before today never changes again (the roll-over closed its
+    tickets), so its summary is computed once and kept in ``report_days``; today is always computed afresh."""
+    today = ctx.today().isoformat()
+    s, e = start.isoformat(), end.isoformat()
+    with read_tx(ctx.engine) as conn:
+        kept = {r.service_day: r.body for r in conn.execute(select(report_days.c.service_day, report_days.c.body)
+                                                            .where(report_days.c.hall_id == ctx.hall_id,
+                                                                   report_days.c.service_day >= s,
+                                                                   report_days.c.service_day <= e))}
+        with_tickets = [d for (d,) in conn.execute(select(tickets.c.service_day).where(
+            tickets.c.hall_id == ctx.hall_id, tickets.c.service_day >= s, tickets.c.service_day <= e)
+            .group_by(tickets.c.service_day))]
+        missing = [d for d in with_tickets if d not in kept]
+        fresh = {d: summarise_day(conn, ctx, d) for d in missing}
+    to_keep = [d for d in fresh if d < today]
+    if to_keep:
+        with plain_write_tx(ctx.engine) as conn:
+            already = {d for (d,) in conn.execute(select(report_days.c.service_day).where(
+                report_days.c.hall_id == ctx.hall_id, report_days.c.service_day.in_(to_keep)))}
+            rows = [{"hall_id": ctx.hall_id, "service_day": d, "body": fresh[d]} for d in to_keep if d not in already]
+            if rows:
+                conn.execute(report_days.insert(), rows)
+    return {**kept, **fresh}
+
+
+def _hist_percentile(h: dict[str, int], n: int, p: float) -> float | None:
+    if not n:
+        return None
+    rank = max(1, math.ceil(p / 100 * n))
+    seen = 0
+    for b in sorted(h, key=int):
+        seen += h[b]
+        if seen >= rank:
+            return int(b) * BUCKET_S / 60
+    return None
+
+
+def _durations(g: dict[str, Any], kind: str) -> list[float | None]:
+    n = g[f"{kind}_n"]
+    if not n:
+        return [None, None, None, None]
+    return [round(g[f"{kind}_sum"] / n / 60, 1), round(_hist_percentile(g[f"{kind}_h"], n, 50) or 0, 1),
+            round(_hist_percentile(g[f"{kind}_h"], n, 90) or 0, 1), round(g[f"{kind}_max"] / 60, 1)]
+
+
 def ticket_report(ctx: HallContext, start: date, end: date, by: str = "hall") -> dict[str, Any]:
     """Counts, waiting and service times per group; arrivals by weekday × hour; issued/served per day."""
     if by not in GROUPS:
         raise InvalidInput(f"group by one of {', '.join(GROUPS)}", code="bad_group")
-    s, e = start.isoformat(), end.isoformat()
-    offset_h = int(ctx.tz.utcoffset(datetime.combine(start, datetime.min.time())).total_seconds() // 3600)
-    base = and_(tickets.c.hall_id == ctx.hall_id, tickets.c.service_day >= s, tickets.c.service_day <= e)
+    days = day_summaries(ctx, start, end)
     zone_of = {q.id: q.zone for q in ctx.config.queues}
+    dim = "queue" if by == "zone" else by
+    groups: dict[str, dict[str, Any]] = {}
+    grid = [[0] * 24 for _ in range(7)]
+    daily = []
+    for day in sorted(days):
+        body = days[day]
+        for key, g in body["dims"][dim].items():
+            k = zone_of.get(key, key) if by == "zone" else key
+            _merge(groups.setdefault(k, _blank()), g)
+        weekday = date.fromisoformat(day).weekday()
+        for h, n in enumerate(body["hours"]):
+            grid[weekday][h] += n
+        hall = body["dims"]["hall"].get("", _blank())
+        daily.append([day, hall["issued"], hall["done"]])
     with read_tx(ctx.engine) as conn:
-        key = _group_key(ctx, by)
-        served_by = None
-        if by == "staff":
-            # Who served: the actor of the ticket's "start" (the clerk who began serving it).
-            served_by = select(ticket_transitions.c.ticket_id, ticket_transitions.c.actor).where(
-                ticket_transitions.c.action == "start").subquery()
-            key = served_by.c.actor
-        cols = [
-            tickets.c.id,
-            (key if key is not None else literal_column("NULL")).label("k"),
-            tickets.c.status,
-            _seconds(conn, tickets.c.called_at, tickets.c.issued_at).label("wait_s"),
-            _seconds(conn, tickets.c.finished_at, tickets.c.started_at).label("svc_s"),
-        ]
-        q = select(*cols).where(base)
-        if served_by is not None:
-            q = q.select_from(tickets.outerjoin(served_by, served_by.c.ticket_id == tickets.c.id))
-        rows = conn.execute(q).all()
-        hour, dow = _local_hour_dow(conn, tickets.c.issued_at, offset_h)
-        heat = conn.execute(select(dow.label("d"), hour.label("h"), func.count()).where(base)
-                            .group_by(literal_column("d"), literal_column("h"))).all()
-        daily = conn.execute(select(tickets.c.service_day, func.count(),
-                                    func.sum(case((tickets.c.status == "done", 1), else_=0)))
-                             .where(base).group_by(tickets.c.service_day).order_by(tickets.c.service_day)).all()
-        transferred_ids = {r[0] for r in conn.execute(
-            select(ticket_transitions.c.ticket_id).where(
-                ticket_transitions.c.action == "transfer",
-                ticket_transitions.c.ticket_id.in_(select(tickets.c.id).where(base))))}
         names = {f"staff:{u}": n for u, n in conn.execute(select(staff.c.username, staff.c.display_name))}
-    groups: dict[Any, dict[str, Any]] = defaultdict(lambda: {"issued": 0, "done": 0, "no_show": 0, "cancelled": 0,
-                                                              "transferred": 0, "wait": [], "svc": []})
-    for r in rows:
-        k = zone_of.get(r.k, r.k) if by == "zone" else r.k
-        g = groups[k]
-        g["issued"] += 1
-        if r.status in ("done", "no_show", "cancelled"):
-            g[r.status] += 1
-        if r.id in transferred_ids:
-            g["transferred"] += 1
-        if r.wait_s is not None:
-            g["wait"].append(float(r.wait_s))
-        if r.svc_s is not None and r.status == "done":
-            g["svc"].append(float(r.svc_s))
     table_rows = []
     for k, g in sorted(groups.items(), key=lambda kv: -kv[1]["issued"]):
-        table_rows.append([_label(ctx, by, k, names), g["issued"], g["done"], g["no_show"], g["cancelled"],
-                           g["transferred"], *_stats(g["wait"]), *_stats(g["svc"])])
-    grid = [[0] * 24 for _ in range(7)]
-    for d, h, n in heat:
-        grid[int(d)][int(h)] = int(n)
+        table_rows.append([_label(ctx, by, k or None, names), g["issued"], g["done"], g["no_show"], g["cancelled"],
+                           g["transferred"], *_durations(g, "wait"), *_durations(g, "svc")])
     return {
-        "start": s, "end": e, "by": by,
+        "start": start.isoformat(), "end": end.isoformat(), "by": by,
         "tables": [
             {"id": "tickets", "title": f"取号与办理（按{GROUPS[by]}）",
              "columns": [GROUPS[by], "取号", "办结", "过号", "取消", "转移", "等候均值(分)", "等候P50", "等候P90",
                          "等候最长", "办理均值(分)", "办理P50", "办理P90", "办理最长"],
              "rows": table_rows},
-            {"id": "daily", "title": "每日取号与办结", "columns": ["日期", "取号", "办结"],
-             "rows": [[d, int(n), int(done or 0)] for d, n, done in daily]},
+            {"id": "daily", "title": "每日取号与办结", "columns": ["日期", "取号", "办结"], "rows": daily},
             {"id": "arrivals", "title": "到达分布（星期 × 小时）", "columns": ["星期", *[f"{h:02d}" for h in range(24)]],
              "rows": [[WEEKDAYS_ZH[i], *grid[i]] for i in range(7)]},
         ],
@@ -246,15 +297,11 @@ def assessment(ctx: HallContext, month: date) -> dict[str, Any]:
     """Staff assessment (plan §12) for one month: one row per member of staff who served or was rated."""
     first, last = period("month", month)
     lo, hi = _day_bounds(ctx, first, last)
-    s, e = first.isoformat(), last.isoformat()
+    served: dict[str, dict[str, Any]] = {}
+    for body in day_summaries(ctx, first, last).values():
+        for key, g in body["dims"]["staff"].items():
+            _merge(served.setdefault(key, _blank()), g)
     with read_tx(ctx.engine) as conn:
-        started = select(ticket_transitions.c.ticket_id, ticket_transitions.c.actor).where(
-            ticket_transitions.c.action.in_(("start", "no_show"))).subquery()
-        rows = conn.execute(select(started.c.actor, tickets.c.status,
-                                   _seconds(conn, tickets.c.finished_at, tickets.c.started_at).label("svc"))
-                            .select_from(tickets.join(started, started.c.ticket_id == tickets.c.id))
-                            .where(tickets.c.hall_id == ctx.hall_id, tickets.c.service_day >= s,
-                                   tickets.c.service_day <= e)).all()
         ratings = conn.execute(select(evaluations.c.staff, evaluations.c.level, evaluation_followups.c.status)
                                .select_from(evaluations.outerjoin(
                                    evaluation_followups, evaluation_followups.c.evaluation_id == evaluations.c.id))
@@ -264,18 +311,13 @@ def assessment(ctx: HallContext, month: date) -> dict[str, Any]:
             cases.c.hall_id == ctx.hall_id, cases.c.decided_at >= lo, cases.c.decided_at < hi,
             cases.c.kind == "promised")).all()
         names = dict(conn.execute(select(staff.c.username, staff.c.display_name)).all())
-    per: dict[str, dict[str, Any]] = defaultdict(lambda: {"served": 0, "no_show": 0, "svc": [], "rated": 0, "good": 0,
-                                                          "bad": 0, "bad_closed": 0, "cases": 0, "on_time": 0})
-    for r in rows:
-        if not r.actor.startswith("staff:"):
-            continue
-        p = per[r.actor.split(":", 1)[1]]
-        if r.status == "done":
-            p["served"] += 1
-            if r.svc is not None:
-                p["svc"].append(float(r.svc))
-        elif r.status == "no_show":
-            p["no_show"] += 1
+    per: dict[str, dict[str, Any]] = defaultdict(lambda: {"served": 0, "no_show": 0, "svc_n": 0, "svc_sum": 0.0,
+                                                          "rated": 0, "good": 0, "bad": 0, "bad_closed": 0,
+                                                          "cases": 0, "on_time": 0})
+    for actor, g in served.items():
+        if actor.startswith("staff:"):
+            p = per[actor.split(":", 1)[1]]
+            p.update(served=g["done"], no_show=g["no_show"], svc_n=g["svc_n"], svc_sum=g["svc_sum"])
     for r in ratings:
         if not r.staff:
             continue
@@ -298,7 +340,7 @@ def assessment(ctx: HallContext, month: date) -> dict[str, Any]:
     out = []
     for user, p in sorted(per.items()):
         calls = p["served"] + p["no_show"]
-        mean = round(sum(p["svc"]) / len(p["svc"]) / 60, 1) if p["svc"] else None
+        mean = round(p["svc_sum"] / p["svc_n"] / 60, 1) if p["svc_n"] else None
         out.append([names.get(user, user), user, p["served"], mean, pct(p["no_show"], calls), p["rated"],
                     pct(p["good"], p["rated"]), p["bad"], p["bad_closed"], p["cases"], pct(p["on_time"], p["cases"])])
     return {"month": first.strftime("%Y-%m"), "tables": [{

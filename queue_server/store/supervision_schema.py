@@ -1,4 +1,4 @@
-"""Tables of supervision: 电子监察 alerts and the audit log of staff administration; same metadata as schema.py."""
+"""Tables of supervision: 电子监察 alerts, the audit log of staff administration, the reports' day summaries."""
 
 from sqlalchemy import JSON, Column, Index, Integer, String, Table
 
@@ -32,4 +32,13 @@ staff_audit = Table(
     Column("action", String(24), nullable=False),
     Column("target", String(60), nullable=False),  # a username or a station
     Column("detail", JSON, nullable=True),
+)
+
+report_days = Table(
+    "report_days",
+    metadata,
+    Column("hall_id", String(40), primary_key=True),
+    Column("service_day", String(10), primary_key=True),
+    # services/reports.summarise_day: counts and duration histograms per dimension, arrivals per hour.
+    Column("body", JSON, nullable=False),
 )

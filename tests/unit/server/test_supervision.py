@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import select
 
 from queue_server.domain import alerts as A
 from queue_server.domain.errors import DomainError
@@ -19,6 +20,7 @@ from queue_server.services import windows as W
 from queue_server.services.context import Actor
 from queue_server.services.devices import report_health
 from queue_server.services.exports import to_csv, to_xlsx
+from queue_server.store.supervision_schema import report_days
 
 TZ = ZoneInfo("Asia/Shanghai")
 CLERK = Actor("staff", "li")
@@ -139,6 +141,14 @@ def test_report_figures_match_a_generated_day(hall) -> None:  # type: ignore[no-
     assert thursday[0] == "周四" and thursday[1 + 9] == 6 and sum(thursday[1:]) == 6  # all at 09:30 local
     by_staff = reports.ticket_report(hall, day, day, "staff")["tables"][0]["rows"]
     assert [(r[0], r[2]) for r in by_staff if r[0] != "（未指定）"] == [("staff:li", 3)]
+    # the next day, yesterday's summary is kept and gives the same figures
+    hall.clock.advance(timedelta(days=1))
+    again = reports.ticket_report(hall, day, day, "queue")["tables"][0]["rows"]
+    assert again == tickets["rows"]
+    with hall.engine.connect() as conn:
+        kept = conn.execute(select(report_days.c.service_day)).scalars().all()
+    assert kept == [day.isoformat()]
+    assert reports.ticket_report(hall, day, day, "queue")["tables"][0]["rows"] == tickets["rows"]  # from the store
     month = reports.assessment(hall, day)["tables"][0]
     li = next(r for r in month["rows"] if r[1] == "li")
     assert li[2] == 3 and li[3] == pytest.approx(20 / 3, abs=0.05) and li[4] == 25.0  # 1 no-show of 4 calls

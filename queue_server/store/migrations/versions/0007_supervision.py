@@ -1,4 +1,5 @@
-"""supervision: 电子监察 alerts (raised once per condition, acknowledged with a note) and the staff audit log
+"""supervision: 电子监察 alerts (raised once per condition, acknowledged with a note), the staff audit log and
+the reports' day summaries
 
 Revision ID: 0007
 Revises: 0006
@@ -41,6 +42,13 @@ def upgrade() -> None:
         sa.Column("detail", sa.JSON(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_staff_audit")),
     )
+    op.create_table(
+        "report_days",
+        sa.Column("hall_id", sa.String(length=40), nullable=False),
+        sa.Column("service_day", sa.String(length=10), nullable=False),
+        sa.Column("body", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("hall_id", "service_day", name=op.f("pk_report_days")),
+    )
     # Reports group a year of tickets by day; this index lets them read only the columns they need.
     op.create_index("ix_tickets_report", "tickets", ["hall_id", "service_day", "queue_id", "status"], unique=False)
     # Transfers and "who served" are found by action.
@@ -50,6 +58,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_ticket_transitions_action", table_name="ticket_transitions")
     op.drop_index("ix_tickets_report", table_name="tickets")
+    op.drop_table("report_days")
     op.drop_table("staff_audit")
     op.drop_index("ix_alerts_raised", table_name="alerts")
     op.drop_index("ix_alerts_open", table_name="alerts")
