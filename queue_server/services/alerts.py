@@ -195,12 +195,15 @@ class AlertWatch:
         if any(ev.get("type") in TRIGGERS for ev in events):
             self.wake.set()
 
+    MIN_GAP_S = 0.5  # under a burst of commits the rules run at most twice a second
+
     def run(self, sleep: Any) -> None:
         every = self.ctx.config.supervision.evaluate_every_s
         while True:
-            waited = 0.0
+            sleep(self.MIN_GAP_S)  # the server's own sleep (cooperative under gevent)
+            waited = self.MIN_GAP_S
             while not self.wake.is_set() and waited < every:
-                sleep(0.1)  # the server's own sleep (cooperative under gevent)
+                sleep(0.1)
                 waited += 0.1
             self.wake.clear()
             try:
