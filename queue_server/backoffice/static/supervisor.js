@@ -86,9 +86,9 @@
       const d = await getJSON("/staff/overview/data");
       const label = {open: "服务中", paused: "暂停", closed: "未开", closed_for_day: "已下班"};
       $("#windows").innerHTML = d.windows.map((w) => `<div class="tile ${w.status}" id="tile-${w.window_id}" data-status="${w.status}">
-        <span class="st">${label[w.status] || w.status}</span><h3>${w.number}号 ${esc(w.name)}</h3>
+        <span class="st">${label[w.status] || w.status}</span><h3 title="${esc(w.name)}">${esc(w.name)}</h3>
         <div class="cur">${w.current ? esc(w.current.number) : "—"}</div>
-        <div class="meta">${w.staff ? esc(w.staff) : "无人在岗"} · ${w.current ? "已用时 " + mmss(w.current.elapsed_s) : (w.pause_reason ? esc(w.pause_reason) : "")}</div>
+        <div class="meta">${[w.staff ? esc(w.staff) : "无人在岗", w.current ? "已用时 " + mmss(w.current.elapsed_s) : (w.pause_reason ? esc(w.pause_reason) : "")].filter(Boolean).join(" · ")}</div>
         <div class="meta">今日办结 ${w.served_today} · 评价 ${w.rating_avg == null ? "—" : w.rating_avg + "（" + w.ratings + "）"}</div></div>`).join("");
       $("#queues tbody").innerHTML = d.queues.map((q) => `<tr data-queue="${q.queue_id}"><td>${esc(q.name)}</td><td>${q.waiting}</td>
         <td>${mmss(q.longest_wait_s)}</td><td>${q.estimated_wait_min == null ? "—" : q.estimated_wait_min + " 分"}</td>
