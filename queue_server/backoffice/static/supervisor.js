@@ -114,12 +114,14 @@
       const d = await getJSON("/staff/devices/data");
       const st = {ok: "正常", warning: "注意", error: "故障", offline: "离线", unknown: "未知"};
       const paper = {ok: "纸量正常", low: "纸将用尽", out: "缺纸"};
+      const stateZh = {paper_out: "缺纸", paper_near_end: "纸将用尽", cover_open: "上盖打开", cutter_error: "切刀故障", offline: "离线", unknown: "无响应"};
+      d.stations.sort((a, b) => a.station.localeCompare(b.station, "zh", {numeric: true}));
       $("#stations").innerHTML = d.stations.map((s) => `<div class="station ${s.connected ? "" : "offline"}" id="station-${esc(s.station)}" data-connected="${s.connected}">
         <h3>${esc(s.station)} <small>${esc(s.description || "")}</small> <span class="${s.connected ? "dev-ok" : "dev-offline"}">${s.connected ? "已连接" : "离线"}</span></h3>
         <div class="sv-note">最后联系 ${fmtTime(s.last_seen) || "从未"} · 代理版本 ${esc(s.agent_version || "—")}${s.window_id ? " · 窗口 " + esc(s.window_id) : ""}</div>
         <table class="sv-table"><tbody>${s.devices.map((v) => `<tr data-device="${v.device}" data-status="${v.status}" data-paper="${v.paper || ""}">
           <td>${esc(v.device)}</td><td class="dev-${v.status}">${st[v.status] || v.status}${v.paper ? " · " + paper[v.paper] : ""}${v.cover_open ? " · 上盖打开" : ""}</td>
-          <td class="sv-note">${fmtTime(v.last_seen)}${v.last_error ? " · " + esc(v.last_error) : ""}</td>
+          <td class="sv-note">${fmtTime(v.last_seen)}${v.last_error ? " · " + esc(stateZh[v.last_error] || v.last_error) : ""}</td>
           <td class="sv-note">${v.last_command ? esc(v.last_command.command) + " " + (v.last_command.ok == null ? "等待结果" : (v.last_command.ok ? "成功" : "失败 " + esc(v.last_command.error || ""))) : ""}</td>
           <td>${v.device === "printer" || v.device === "led" ? `<button data-test="${v.device}" data-station="${esc(s.station)}">${v.device === "printer" ? "测试打印" : "测试屏幕"}</button>` : ""}</td></tr>`).join("")}</tbody></table></div>`).join("");
       document.querySelectorAll("[data-test]").forEach((b) => b.onclick = async () => {
@@ -130,7 +132,7 @@
       $("#kiosk-alerts tbody").innerHTML = d.kiosk_alerts.map((a) => `<tr data-seq="${a.seq}"><td>${fmtTime(a.at)}</td><td>${esc(a.station)}</td><td>${esc(a.message)}</td>
         <td>${a.ack ? "已确认 " + esc(a.ack.by) + "：" + esc(a.ack.note) : `<button data-kack="${a.seq}">确认</button>`}</td></tr>`).join("");
       document.querySelectorAll("[data-kack]").forEach((b) => b.onclick = () => ackDialog("自助机告警", (note) => post("/staff/devices/kiosk-alerts/ack", {seq: Number(b.dataset.kack), note}).then(refresh)));
-      $("#faults tbody").innerHTML = d.faults.map((f) => `<tr><td>${fmtTime(f.at)}</td><td>${esc(f.station)}</td><td>${esc(f.device)}</td><td class="dev-${f.status}">${st[f.status] || f.status}</td><td>${esc(f.detail)}</td></tr>`).join("");
+      $("#faults tbody").innerHTML = d.faults.map((f) => `<tr><td>${fmtTime(f.at)}</td><td>${esc(f.station)}</td><td>${esc(f.device)}</td><td class="dev-${f.status}">${st[f.status] || f.status}</td><td>${esc(stateZh[f.detail] || f.detail)}</td></tr>`).join("");
     }
     function alertLine(msg) { $("#live-state").textContent = msg; }
     live(["device_health", "device_command", "command_result", "kiosk_alert", "alert_acknowledged"], refresh, true);
