@@ -147,27 +147,39 @@ def summarise_day(conn: Any, ctx: HallContext, day: str) -> dict[str, Any]:
     return {"dims": dims, "hours": hours}
 
 
-def day_summaries(ctx: HallContext, start: date, end: date) -> dict[str, dict[str, Any]]:
-    """Summaries of every day in the range. A day before today never changes again (the roll-over closed its
-    tickets), so its summary is computed once and kept in ``report_days``; today is always computed afresh."""
+def day_summaries(ctx: HallContext, start: date, end: date, dims: tuple[str, ...] = DIMS
+                  ) -> dict[str, dict[str, Any]]:
+    """Summaries of every day in the range (only ``dims``, plus the hall line and the hours). A day before today
+    never changes again (the roll-over closed its tickets), so its summary is computed once and kept in
+    ``report_days``, one row per dimension; today is always computed afresh."""
     today = ctx.today().isoformat()
     s, e = start.isoformat(), end.isoformat()
+    wanted = {*dims, "hall", "hours"}
+    kept: dict[str, dict[str, Any]] = {}
     with read_tx(ctx.engine) as conn:
-        kept = {r.service_day: r.body for r in conn.execute(select(report_days.c.service_day, report_days.c.body)
-                                                            .where(report_days.c.hall_id == ctx.hall_id,
-                                                                   report_days.c.service_day >= s,
-                                                                   report_days.c.service_day <= e))}
+        for day, dim, body in conn.execute(select(report_days.c.service_day, report_days.c.dim, report_days.c.body)
+                                           .where(report_days.c.hall_id == ctx.hall_id,
+                                                  report_days.c.service_day >= s, report_days.c.service_day <= e,
+                                                  report_days.c.dim.in_(sorted(wanted)))):
+            entry = kept.setdefault(day, {"dims": {}, "hours": [0] * 24})
+            if dim == "hours":
+                entry["hours"] = body
+            else:
+                entry["dims"][dim] = body
         with_tickets = [d for (d,) in conn.execute(select(tickets.c.service_day).where(
             tickets.c.hall_id == ctx.hall_id, tickets.c.service_day >= s, tickets.c.service_day <= e)
             .group_by(tickets.c.service_day))]
-        missing = [d for d in with_tickets if d not in kept]
+        missing = [d for d in with_tickets if d not in kept or d >= today]
         fresh = {d: summarise_day(conn, ctx, d) for d in missing}
     to_keep = [d for d in fresh if d < today]
     if to_keep:
         with plain_write_tx(ctx.engine) as conn:
             already = {d for (d,) in conn.execute(select(report_days.c.service_day).where(
-                report_days.c.hall_id == ctx.hall_id, report_days.c.service_day.in_(to_keep)))}
-            rows = [{"hall_id": ctx.hall_id, "service_day": d, "body": fresh[d]} for d in to_keep if d not in already]
+                report_days.c.hall_id == ctx.hall_id, report_days.c.service_day.in_(to_keep),
+                report_days.c.dim == "hall"))}
+            rows = [{"hall_id": ctx.hall_id, "service_day": d, "dim": dim, "body": body}
+                    for d in to_keep if d not in already
+                    for dim, body in [*fresh[d]["dims"].items(), ("hours", fresh[d]["hours"])]]
             if rows:
                 conn.execute(report_days.insert(), rows)
     return {**kept, **fresh}
@@ -197,9 +209,9 @@ def ticket_report(ctx: HallContext, start: date, end: date, by: str = "hall") ->
     """Counts, waiting and service times per group; arrivals by weekday × hour; issued/served per day."""
     if by not in GROUPS:
         raise InvalidInput(f"group by one of {', '.join(GROUPS)}", code="bad_group")
-    days = day_summaries(ctx, start, end)
-    zone_of = {q.id: q.zone for q in ctx.config.queues}
     dim = "queue" if by == "zone" else by
+    days = day_summaries(ctx, start, end, (dim,))
+    zone_of = {q.id: q.zone for q in ctx.config.queues}
     groups: dict[str, dict[str, Any]] = {}
     grid = [[0] * 24 for _ in range(7)]
     daily = []
@@ -298,7 +310,7 @@ def assessment(ctx: HallContext, month: date) -> dict[str, Any]:
     first, last = period("month", month)
     lo, hi = _day_bounds(ctx, first, last)
     served: dict[str, dict[str, Any]] = {}
-    for body in day_summaries(ctx, first, last).values():
+    for body in day_summaries(ctx, first, last, ("staff",)).values():
         for key, g in body["dims"]["staff"].items():
             _merge(served.setdefault(key, _blank()), g)
     with read_tx(ctx.engine) as conn:

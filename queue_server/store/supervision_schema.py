@@ -39,6 +39,7 @@ report_days = Table(
     metadata,
     Column("hall_id", String(40), primary_key=True),
     Column("service_day", String(10), primary_key=True),
-    # services/reports.summarise_day: counts and duration histograms per dimension, arrivals per hour.
+    Column("dim", String(8), primary_key=True),  # hall | queue | item | window | staff | hours
+    # services/reports.summarise_day: one dimension's counts and duration histograms (or arrivals per hour).
     Column("body", JSON, nullable=False),
 )

@@ -46,8 +46,9 @@ def upgrade() -> None:
         "report_days",
         sa.Column("hall_id", sa.String(length=40), nullable=False),
         sa.Column("service_day", sa.String(length=10), nullable=False),
+        sa.Column("dim", sa.String(length=8), nullable=False),
         sa.Column("body", sa.JSON(), nullable=False),
-        sa.PrimaryKeyConstraint("hall_id", "service_day", name=op.f("pk_report_days")),
+        sa.PrimaryKeyConstraint("hall_id", "service_day", "dim", name=op.f("pk_report_days")),
     )
     # Reports group a year of tickets by day; this index lets them read only the columns they need.
     op.create_index("ix_tickets_report", "tickets", ["hall_id", "service_day", "queue_id", "status"], unique=False)
