@@ -190,6 +190,7 @@ class AlertWatch:
     def __init__(self, ctx: HallContext) -> None:
         self.ctx = ctx
         self.wake = threading.Event()
+        self.summarised_for: str | None = None  # the service day through whose eve every day is summarised
 
     def notify(self, events: list[dict[str, Any]]) -> None:
         if any(ev.get("type") in TRIGGERS for ev in events):
@@ -210,6 +211,21 @@ class AlertWatch:
                 evaluate(self.ctx)
             except Exception:  # keep the loop alive; the next round tries again
                 log.exception("alert evaluation failed")
+            self.summarise_finished_days()
+
+    def summarise_finished_days(self) -> None:
+        """Finished days get their report summaries here, a few per round, not in a supervisor's request;
+        once every finished day is done, nothing more until the day rolls over."""
+        today = self.ctx.today().isoformat()
+        if self.summarised_for == today:
+            return
+        try:
+            from .reports import backfill
+
+            if backfill(self.ctx, max_days=5) < 5:
+                self.summarised_for = today
+        except Exception:
+            log.exception("report day summaries failed")
 
 
 def acknowledge_kiosk_alert(ctx: HallContext, seq: int, note: str, actor: Actor) -> dict[str, Any]:

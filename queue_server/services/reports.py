@@ -185,6 +185,22 @@ def day_summaries(ctx: HallContext, start: date, end: date, dims: tuple[str, ...
     return {**kept, **fresh}
 
 
+def backfill(ctx: HallContext, max_days: int = 30) -> int:
+    """Summarise up to ``max_days`` finished days that have tickets but no kept summary (newest first), so that no
+    report request pays for them; the background loop calls this after the day rolls over."""
+    today = ctx.today().isoformat()
+    with read_tx(ctx.engine) as conn:
+        days = [d for (d,) in conn.execute(select(tickets.c.service_day).where(
+            tickets.c.hall_id == ctx.hall_id, tickets.c.service_day < today).group_by(tickets.c.service_day))]
+        done = {d for (d,) in conn.execute(select(report_days.c.service_day).where(
+            report_days.c.hall_id == ctx.hall_id, report_days.c.dim == "hall"))}
+    todo = sorted((d for d in days if d not in done), reverse=True)[:max_days]
+    for d in todo:
+        day = date.fromisoformat(d)
+        day_summaries(ctx, day, day, ("hall",))
+    return len(todo)
+
+
 def _hist_percentile(h: dict[str, int], n: int, p: float) -> float | None:
     if not n:
         return None

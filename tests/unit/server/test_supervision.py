@@ -175,3 +175,17 @@ def test_exports_never_carry_a_formula() -> None:
     assert ws["A2"].data_type == "s" and ws["A2"].value.startswith("=HYPERLINK")
     assert all(ws.cell(row=i, column=1).data_type == "s" for i in range(2, 7))
     assert ws["B6"].value == 5
+
+
+def test_finished_days_are_summarised_in_the_background_once(hall) -> None:  # type: ignore[no-untyped-def]
+    T.issue_ticket(hall, T.IssueRequest(queue_id="a"), KIOSK)
+    watch = alerts.AlertWatch(hall)
+    watch.summarise_finished_days()
+    with hall.engine.connect() as conn:
+        assert conn.execute(select(report_days)).first() is None  # today is never kept
+    hall.clock.advance(timedelta(days=1))
+    watch.summarise_finished_days()
+    with hall.engine.connect() as conn:
+        kept = {(r.service_day, r.dim) for r in conn.execute(select(report_days))}
+    assert {d for _, d in kept} == {"hall", "queue", "item", "window", "staff", "hours"}
+    assert watch.summarised_for == hall.today().isoformat()
