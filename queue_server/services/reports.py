@@ -3,17 +3,19 @@
 Tickets are summarised per service day (counts per hall, queue, item, window and clerk; waiting and service
 times as sums and 0.1-minute histograms; arrivals per local hour). A finished day never changes, so its summary
 is computed once and kept (``report_days``); a year's report adds up 365 small summaries instead of reading
-~550,000 tickets. Percentiles come from the histograms (nearest rank, to ±3 s).
+~550,000 tickets. Percentiles come from the histograms (nearest rank, to their bin: 6 s below 10 minutes).
 Every function returns tables: ``{"id", "title", "columns", "rows"}``, the shape the page charts and exports.
 """
 
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import numpy as np
 from sqlalchemy import func, select
 
 from ..domain.errors import InvalidInput
@@ -73,33 +75,51 @@ def _label(ctx: HallContext, by: str, key: Any, names: dict[str, str]) -> str:
 
 
 DIMS = ("hall", "queue", "item", "window", "staff")
-BUCKET_S = 6  # durations are kept per day as a histogram of 0.1-minute buckets: percentiles to ±3 s
+# Durations are kept per day as counts in fixed bins (lower edges, seconds): 6 s wide below 10 min, 1 min wide
+# to an hour, 5 min wide to 4 h, then one open bin. Percentiles are read to the bin's lower edge.
+BIN_EDGES: tuple[int, ...] = (*range(0, 600, 6), *range(600, 3600, 60), *range(3600, 14400, 300), 14400)
+
+
+def _bin(seconds: float) -> int:
+    return bisect_right(BIN_EDGES, seconds + 1e-6) - 1
 
 
 def _blank() -> dict[str, Any]:
     return {"issued": 0, "done": 0, "no_show": 0, "cancelled": 0, "transferred": 0,
-            "wait_n": 0, "wait_sum": 0.0, "wait_max": 0.0, "wait_h": {},
-            "svc_n": 0, "svc_sum": 0.0, "svc_max": 0.0, "svc_h": {}}
+            "wait_n": 0, "wait_sum": 0.0, "wait_max": 0.0, "wait_h": [],
+            "svc_n": 0, "svc_sum": 0.0, "svc_max": 0.0, "svc_h": []}
 
 
 def _add_duration(g: dict[str, Any], kind: str, seconds: float) -> None:
     g[f"{kind}_n"] += 1
     g[f"{kind}_sum"] += seconds
     g[f"{kind}_max"] = max(g[f"{kind}_max"], seconds)
-    b = str(int(round(seconds / BUCKET_S)))
-    g[f"{kind}_h"][b] = g[f"{kind}_h"].get(b, 0) + 1
+    h = g[f"{kind}_h"]
+    b = _bin(seconds)
+    if len(h) <= b:
+        h.extend([0] * (b + 1 - len(h)))  # kept without trailing zeros: short lists in the store
+    h[b] += 1
 
 
 def _merge(into: dict[str, Any], g: dict[str, Any]) -> None:
     for k, v in g.items():
         if k.endswith("_h"):
-            h = into[k]
-            for b, n in v.items():
-                h[b] = h.get(b, 0) + n
+            into[k].append(v)  # added up once, at the end (_add_up)
         elif k.endswith("_max"):
             into[k] = max(into[k], v)
         else:
             into[k] += v
+
+
+def _add_up(g: dict[str, Any]) -> dict[str, Any]:
+    """Histograms gathered by _merge, summed in one go."""
+    for k in ("wait_h", "svc_h"):
+        parts = [p for p in g[k] if p]
+        total = np.zeros(max((len(p) for p in parts), default=0), dtype=np.int64)
+        for p in parts:
+            total[:len(p)] += p
+        g[k] = total.tolist()
+    return g
 
 
 def summarise_day(conn: Any, ctx: HallContext, day: str) -> dict[str, Any]:
@@ -201,15 +221,16 @@ def backfill(ctx: HallContext, max_days: int = 30) -> int:
     return len(todo)
 
 
-def _hist_percentile(h: dict[str, int], n: int, p: float) -> float | None:
+def _hist_percentile(h: list[int], n: int, p: float) -> float | None:
+    """Nearest-rank percentile (the definition staff can check by hand), in minutes, to the bin's lower edge."""
     if not n:
         return None
     rank = max(1, math.ceil(p / 100 * n))
     seen = 0
-    for b in sorted(h, key=int):
-        seen += h[b]
+    for b, count in enumerate(h):
+        seen += count
         if seen >= rank:
-            return int(b) * BUCKET_S / 60
+            return BIN_EDGES[b] / 60
     return None
 
 
@@ -245,6 +266,7 @@ def ticket_report(ctx: HallContext, start: date, end: date, by: str = "hall") ->
         names = {f"staff:{u}": n for u, n in conn.execute(select(staff.c.username, staff.c.display_name))}
     table_rows = []
     for k, g in sorted(groups.items(), key=lambda kv: -kv[1]["issued"]):
+        _add_up(g)
         table_rows.append([_label(ctx, by, k or None, names), g["issued"], g["done"], g["no_show"], g["cancelled"],
                            g["transferred"], *_durations(g, "wait"), *_durations(g, "svc")])
     return {
