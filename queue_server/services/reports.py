@@ -296,9 +296,10 @@ def quality_report(ctx: HallContext, start: date, end: date) -> dict[str, Any]:
             cases.c.hall_id == ctx.hall_id, cases.c.decided_at >= lo, cases.c.decided_at < hi,
             cases.c.kind == "promised")).all()
         ratings = conn.execute(select(evaluations.c.window_id, evaluations.c.level,
-                                      evaluation_followups.c.status).select_from(
+                                      evaluation_followups.c.status, func.count().label("n")).select_from(
             evaluations.outerjoin(evaluation_followups, evaluation_followups.c.evaluation_id == evaluations.c.id))
-            .where(evaluations.c.hall_id == ctx.hall_id, evaluations.c.at >= lo, evaluations.c.at < hi)).all()
+            .where(evaluations.c.hall_id == ctx.hall_id, evaluations.c.at >= lo, evaluations.c.at < hi)
+            .group_by(evaluations.c.window_id, evaluations.c.level, evaluation_followups.c.status)).all()
         appts = conn.execute(select(appointments.c.status, func.count()).where(
             appointments.c.hall_id == ctx.hall_id, appointments.c.slot_at >= lo, appointments.c.slot_at < hi)
             .group_by(appointments.c.status)).all()
@@ -311,11 +312,11 @@ def quality_report(ctx: HallContext, start: date, end: date) -> dict[str, Any]:
     per_window: dict[Any, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for r in ratings:
         g = per_window[r.window_id]
-        g["total"] += 1
-        g[f"l{r.level}"] += 1
+        g["total"] += r.n
+        g[f"l{r.level}"] += r.n
         if r.level <= 2:
-            g["bad"] += 1
-            g["closed" if r.status == "closed" else "open"] += 1
+            g["bad"] += r.n
+            g["closed" if r.status == "closed" else "open"] += r.n
     appt = dict(appts)
     booked = sum(n for s, n in appt.items() if s != "cancelled")
 
