@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..domain.errors import InvalidInput
 from ..services import staff_admin
 from ..services.context import Actor
 from ..services.staff import ROLE_ZH, ROLES, StaffMember
@@ -25,6 +26,11 @@ class AssignBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     roles: list[str] = Field(min_length=1)
     windows: list[str] = []
+
+
+class RevokeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    confirm: str = Field(description="the station's name again: revoking stops its agent at once")
 
 
 class StateBody(BaseModel):
@@ -88,4 +94,7 @@ def admin_state(member: StaffMember, username: str):  # type: ignore[no-untyped-
 @bp.post("/admin/stations/<station>/revoke")
 @api("supervisor")
 def admin_revoke(member: StaffMember, station: str):  # type: ignore[no-untyped-def]
+    b = json_body(RevokeBody)
+    if b.confirm != station:
+        raise InvalidInput(f"confirm with the station's name ({station}) / 请确认站点名称", code="confirm_station")
     return staff_admin.revoke_tokens(ctx(), Actor("staff", member.username), station)

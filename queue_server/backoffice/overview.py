@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import request
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..domain.errors import NotFound
 from ..services import alerts, hall_overview
 from ..services.context import Actor
 from ..services.staff import StaffMember
@@ -41,8 +42,10 @@ def alerts_data(member: StaffMember):  # type: ignore[no-untyped-def]
     return {"alerts": alerts.list_alerts(ctx(), open_only=request.args.get("open") == "1")}
 
 
-@bp.post("/alerts/<int:alert_id>/ack")
+@bp.post("/alerts/<alert_id>/ack")
 @api("supervisor", "technician")
-def alert_ack(member: StaffMember, alert_id: int):  # type: ignore[no-untyped-def]
+def alert_ack(member: StaffMember, alert_id: str):  # type: ignore[no-untyped-def]
     b = json_body(AckBody)
-    return {"alert": alerts.acknowledge(ctx(), alert_id, b.note, Actor("staff", member.username))}
+    if not alert_id.isdigit():
+        raise NotFound(f"alert {alert_id!r} does not exist", code="alert_not_found")
+    return {"alert": alerts.acknowledge(ctx(), int(alert_id), b.note, Actor("staff", member.username))}

@@ -224,7 +224,9 @@
     };
     document.querySelectorAll("[data-revoke]").forEach((b) => b.onclick = async () => {
       err("");
-      try { const out = await post(`/staff/admin/stations/${b.dataset.revoke}/revoke`, {}); b.textContent = `已吊销 ${out.revoked} 个`; refresh(); } catch (e) { err(e.message); }
+      if (!b.dataset.armed) { b.dataset.armed = "1"; b.textContent = "再次点击确认吊销"; return; }  // two clicks, no prompt()
+      delete b.dataset.armed;
+      try { const out = await post(`/staff/admin/stations/${b.dataset.revoke}/revoke`, {confirm: b.dataset.revoke}); b.textContent = `已吊销 ${out.revoked} 个`; refresh(); } catch (e) { err(e.message); }
     });
     refresh();
     document.body.dataset.live = "live"; $("#live-state").textContent = "";
