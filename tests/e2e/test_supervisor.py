@@ -193,8 +193,19 @@ def test_staff_administration_in_the_browser(hall: LiveHall, new_page) -> None: 
     page.wait_for_selector("#users tr[data-user='zhou.min'] .state:has-text('已停用')")
     r = requests.post(f"{base}/api/v1/auth/login", json={"username": "zhou.min", "password": password}, timeout=5)
     assert r.status_code == 401
+    # revoking a station's tokens takes a second click; the agent's token stops working
+    token = hall.server.device_token("kiosk-2", hall.directory / "kiosk-2.token").read_text().strip()
+    assert requests.get(f"{base}/api/v1/kiosk/alerts", headers={"Authorization": f"Bearer {token}"},
+                        timeout=5).status_code != 401
+    page.click("[data-revoke=kiosk-2]")
+    page.wait_for_selector("[data-revoke=kiosk-2]:has-text('再次点击')")
+    page.click("[data-revoke=kiosk-2]")
+    page.wait_for_selector("[data-revoke=kiosk-2]:has-text('已吊销 1 个')")
+    assert requests.get(f"{base}/api/v1/kiosk/alerts", headers={"Authorization": f"Bearer {token}"},
+                        timeout=5).status_code == 401
     audit = db_rows(hall.server.database, "SELECT actor, action, target FROM staff_audit ORDER BY id")
-    assert audit[-2:] == [("staff:tester", "add", "zhou.min"), ("staff:tester", "disable", "zhou.min")]
+    assert audit[-3:] == [("staff:tester", "add", "zhou.min"), ("staff:tester", "disable", "zhou.min"),
+                          ("staff:tester", "revoke_tokens", "kiosk-2")]
     # a clerk is refused the page with a Chinese explanation, and the API with 403
     page2 = new_page()
     page2.goto(base + "/staff/admin")
