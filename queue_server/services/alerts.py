@@ -6,6 +6,7 @@ log, so a page that reconnects reads the open ones again instead of replaying ev
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 from datetime import date, datetime, timedelta
@@ -43,8 +44,8 @@ def _in_opening_hours(ctx: HallContext, local: datetime) -> bool:
 
 def _calendar_warnings(ctx: HallContext, local_day: date) -> list[str]:
     """The calendar module's own warnings when it exists, else the fallback rule (next year loaded from Nov)."""
-    try:
-        from . import calendar_health  # type: ignore[attr-defined]  # added by another change; optional
+    try:  # the calendar module's own check, where the hall has it (it is a separate change)
+        calendar_health = importlib.import_module(f"{__package__}.calendar_health")
     except ImportError:
         return rules.calendar_rule(local_day, ctx.config.supervision.calendar_from_month,
                                    ctx.calendar.knows(date(local_day.year + 1, 1, 1)))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
+import types
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -189,3 +191,12 @@ def test_finished_days_are_summarised_in_the_background_once(hall) -> None:  # t
         kept = {(r.service_day, r.dim) for r in conn.execute(select(report_days))}
     assert {d for _, d in kept} == {"hall", "queue", "item", "window", "staff", "hours"}
     assert watch.summarised_for == hall.today().isoformat()
+
+
+def test_calendar_alert_uses_the_calendar_module_when_there_is_one(hall, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # the fallback rule: November, and the calendar does not know next year
+    assert any("2027" in w for w in alerts.gather(hall).calendar_warnings)
+    plugged = types.ModuleType("queue_server.services.calendar_health")
+    plugged.calendar_warnings = lambda ctx: [{"message": "2027 年调休未确认"}]  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "queue_server.services.calendar_health", plugged)
+    assert alerts.gather(hall).calendar_warnings == ["2027 年调休未确认"]
