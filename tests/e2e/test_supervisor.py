@@ -211,3 +211,19 @@ def test_staff_administration_in_the_browser(hall: LiveHall, new_page) -> None: 
     page2.goto(base + "/staff/admin")
     page2.wait_for_selector("#login-form")
     assert page.errors == []
+
+
+def test_overview_comes_back_live_after_a_server_restart(own_server, new_page) -> None:  # type: ignore[no-untyped-def]
+    own_server.start()
+    base = own_server.base_url
+    own_server.window("w03", "open")
+    page = new_page()
+    login(page, base, "/staff/overview")
+    page.wait_for_selector("#tile-w03[data-status=open]")
+    own_server.kill()
+    page.wait_for_selector("body[data-live=offline]", timeout=15000)
+    own_server.start()
+    page.wait_for_selector("body[data-live=live]", timeout=20000)  # reconnected and subscribed again
+    own_server.window("w03", "pause", {"reason": "重启后"})
+    page.wait_for_selector("#tile-w03[data-status=paused]", timeout=3000)
+    assert page.errors == []
