@@ -26,6 +26,7 @@ class AssignBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     roles: list[str] = Field(min_length=1)
     windows: list[str] = []
+    departments: list[str] | None = None
 
 
 class RevokeBody(BaseModel):
@@ -76,7 +77,7 @@ def admin_add(member: StaffMember):  # type: ignore[no-untyped-def]
 def admin_assign(member: StaffMember, username: str):  # type: ignore[no-untyped-def]
     b = json_body(AssignBody)
     actor, by_admin = _who(member)
-    return staff_admin.assign(ctx(), actor, by_admin, username, b.roles, b.windows)
+    return staff_admin.assign(ctx(), actor, by_admin, username, b.roles, b.windows, b.departments)
 
 
 @bp.post("/admin/users/<username>/state")

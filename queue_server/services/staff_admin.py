@@ -24,7 +24,8 @@ def _audit(engine: Engine, ctx: HallContext, actor: Actor, action: str, target: 
                                                  detail=detail))
 
 
-def _check_roles(roles: list[str], windows: list[str], ctx: HallContext, by_admin: bool) -> None:
+def _check_roles(roles: list[str], windows: list[str], ctx: HallContext, by_admin: bool,
+                 departments: list[str] | None = None) -> None:
     bad = [r for r in roles if r not in staff_service.ROLES]
     if not roles or bad:
         raise InvalidInput(f"roles must be some of {', '.join(staff_service.ROLES)} / 角色无效", code="bad_role")
@@ -35,6 +36,10 @@ def _check_roles(roles: list[str], windows: list[str], ctx: HallContext, by_admi
     unknown = [w for w in windows if w not in known]
     if unknown:
         raise InvalidInput(f"unknown windows: {', '.join(unknown)} / 窗口不存在", code="bad_window")
+    depts = {d.id for d in ctx.config.departments}
+    unknown = [d for d in departments or [] if d not in depts]
+    if unknown:
+        raise InvalidInput(f"unknown departments: {', '.join(unknown)} / 部门不存在", code="bad_department")
 
 
 def new_password() -> str:
@@ -43,13 +48,14 @@ def new_password() -> str:
 
 def add(ctx: HallContext, actor: Actor, by_admin: bool, username: str, display_name: str, roles: list[str],
         windows: list[str], departments: list[str], post: str | None) -> dict[str, Any]:
-    _check_roles(roles, windows, ctx, by_admin)
+    _check_roles(roles, windows, ctx, by_admin, departments)
     if not display_name.strip():
         raise InvalidInput("display name is required / 请填写姓名", code="bad_name")
     password = new_password()
     member = staff_service.add_user(ctx.engine, ctx.now(), username, display_name.strip(), password, roles, windows,
                                     departments, post, known_windows={w.id for w in ctx.config.windows})
-    _audit(ctx.engine, ctx, actor, "add", username, {"roles": roles, "windows": windows})
+    _audit(ctx.engine, ctx, actor, "add", username, {"roles": roles, "windows": windows,
+                                                       "departments": departments})
     return {"staff": member.public(), "password": password}
 
 
@@ -86,15 +92,19 @@ def reset_password(ctx: HallContext, actor: Actor, by_admin: bool, username: str
 
 
 def assign(ctx: HallContext, actor: Actor, by_admin: bool, username: str, roles: list[str],
-           windows: list[str]) -> dict[str, Any]:
+           windows: list[str], departments: list[str] | None = None) -> dict[str, Any]:
+    """New roles, windows and (approvers') departments; the member's sessions end so the change applies now."""
     _guard_target(ctx, username, by_admin)
-    _check_roles(roles, windows, ctx, by_admin)
+    _check_roles(roles, windows, ctx, by_admin, departments)
+    values: dict[str, Any] = {"roles": roles, "windows": windows, "session_version": staff.c.session_version + 1}
+    if departments is not None:
+        values["departments"] = departments
     with plain_write_tx(ctx.engine) as conn:
-        done = conn.execute(update(staff).where(staff.c.username == username).values(
-            roles=roles, windows=windows, session_version=staff.c.session_version + 1))
+        done = conn.execute(update(staff).where(staff.c.username == username).values(**values))
     if done.rowcount != 1:
         raise NotFound(f"no user named {username!r}", code="user_not_found")
-    _audit(ctx.engine, ctx, actor, "assign", username, {"roles": roles, "windows": windows})
+    _audit(ctx.engine, ctx, actor, "assign", username, {"roles": roles, "windows": windows,
+                                                          "departments": departments})
     return {"staff": staff_service.find_user(ctx.engine, username).public()}
 
 

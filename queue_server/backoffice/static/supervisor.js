@@ -194,6 +194,7 @@
       $("#users tbody").innerHTML = d.users.map((u) => `<tr data-user="${esc(u.username)}"><td>${esc(u.username)}</td><td>${esc(u.display_name)}</td>
         <td>${cfg.roles.map(([r, zh]) => `<label><input type="checkbox" data-role="${r}" ${u.roles.includes(r) ? "checked" : ""}>${zh}</label>`).join(" ")}</td>
         <td><input data-windows value="${esc(u.windows.join(","))}" size="10"></td>
+        <td><input data-departments value="${esc(u.departments.join(","))}" size="12"></td>
         <td class="state">${u.disabled ? "已停用" : "正常"}${u.locked ? " · 已锁定" : ""}</td>
         <td><button data-act="save">保存角色</button> <button data-act="${u.disabled ? "enable" : "disable"}">${u.disabled ? "启用" : "停用"}</button>
           ${u.locked ? '<button data-act="unlock">解锁</button>' : ""} <button data-act="reset_password">重置密码</button></td></tr>`).join("");
@@ -203,8 +204,8 @@
         try {
           if (b.dataset.act === "save") {
             const roles = Array.from(tr.querySelectorAll("[data-role]:checked")).map((x) => x.dataset.role);
-            const windows = tr.querySelector("[data-windows]").value.split(",").map((x) => x.trim()).filter(Boolean);
-            await post(`/staff/admin/users/${user}/roles`, {roles, windows});
+            const list = (sel) => tr.querySelector(sel).value.split(",").map((x) => x.trim()).filter(Boolean);
+            await post(`/staff/admin/users/${user}/roles`, {roles, windows: list("[data-windows]"), departments: list("[data-departments]")});
           } else {
             const out = await post(`/staff/admin/users/${user}/state`, {action: b.dataset.act});
             if (out.password) once(user, out.password);
@@ -218,7 +219,8 @@
       const f = new FormData(e.target);
       try {
         const out = await post("/staff/admin/users", {username: f.get("username"), display_name: f.get("display_name"),
-          post: f.get("post") || null, roles: f.getAll("roles"), windows: f.getAll("windows")});
+          post: f.get("post") || null, roles: f.getAll("roles"), windows: f.getAll("windows"),
+          departments: f.getAll("departments")});
         once(out.staff.username, out.password); e.target.reset(); refresh();
       } catch (ex) { err(ex.message); }
     };

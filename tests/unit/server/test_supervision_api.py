@@ -59,6 +59,11 @@ def test_admin_rules_match_the_cli_and_are_audited(app) -> None:  # type: ignore
     assert r.status_code == 201 and len(r.get_json()["password"]) >= 8
     assert boss.post("/staff/admin/users/zhou/roles", json={"roles": ["admin"]}).status_code == 422
     assert boss.post("/staff/admin/users/root/state", json={"action": "disable"}).status_code == 422
+    r = boss.post("/staff/admin/users/zhou/roles", json={"roles": ["approver"], "departments": ["no-such"]})
+    assert r.status_code == 422 and r.get_json()["error"]["code"] == "bad_department"
+    dept = app.extensions["onewindow"].config.departments[0].id
+    r = boss.post("/staff/admin/users/zhou/roles", json={"roles": ["approver"], "departments": [dept]})
+    assert r.status_code == 200 and r.get_json()["staff"]["departments"] == [dept]
     assert root.post("/staff/admin/users/zhou/roles", json={"roles": ["admin"], "windows": []}).status_code == 200
     pw = boss.post("/staff/admin/users/li.na/state", json={"action": "reset_password"}).get_json()["password"]
     def login(password: str) -> int:
@@ -71,7 +76,8 @@ def test_admin_rules_match_the_cli_and_are_audited(app) -> None:  # type: ignore
     assert bare.post("/staff/admin/users/li.na/state", json={"action": "disable"}).status_code == 403
     audit = boss.get("/staff/admin/data").get_json()["audit"]
     assert [(a["actor"], a["action"], a["target"]) for a in reversed(audit)] == [
-        ("staff:boss", "add", "zhou"), ("staff:root", "assign", "zhou"), ("staff:boss", "reset_password", "li.na")]
+        ("staff:boss", "add", "zhou"), ("staff:boss", "assign", "zhou"), ("staff:root", "assign", "zhou"),
+        ("staff:boss", "reset_password", "li.na")]
 
 
 def test_bad_report_parameters_are_clear_errors_and_exports_are_files(app) -> None:  # type: ignore[no-untyped-def]
