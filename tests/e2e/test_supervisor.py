@@ -155,6 +155,12 @@ def test_bad_rating_raises_an_alert(hall: LiveHall, new_page) -> None:  # type: 
 def test_reports_draw_charts_and_export(hall: LiveHall, new_page) -> None:  # type: ignore[no-untyped-def]
     base = hall.server.url
     page = new_page()
+    # at least one served ticket today, whatever ran before
+    ticket = hall.server.post("/tickets", {"queue_id": "comprehensive"})["ticket"]
+    if db_rows(hall.server.database, "SELECT status FROM window_states WHERE window_id = 'w01'") != [("open",)]:
+        hall.server.post("/windows/w01/open", {})
+    for action, body in (("call", {"ticket_id": ticket["id"]}), ("start", {}), ("finish", {})):
+        hall.server.post(f"/windows/w01/{action}", body)
     foreign: list[str] = []
     page.on("request", lambda r: None if r.url.startswith((base, "data:", "blob:")) else foreign.append(r.url))
     login(page, base, "/staff/reports")
@@ -172,6 +178,7 @@ def test_reports_draw_charts_and_export(hall: LiveHall, new_page) -> None:  # ty
     page.goto(base + "/staff/assessment")
     page.wait_for_selector("#assessment")
     assert "tester" in page.inner_text("#assessment")  # served the tickets of the tests above
+    screenshot(page, "supervisor-assessment")
     assert page.errors == []
 
 
@@ -185,6 +192,7 @@ def test_staff_administration_in_the_browser(hall: LiveHall, new_page) -> None: 
     page.check("#add-form [name=windows][value=w03]")
     page.click("#add-button")
     page.wait_for_selector("#password-once:not([hidden])")
+    screenshot(page, "supervisor-admin")
     password = page.get_attribute("#password-once", "data-password")
     r = requests.post(f"{base}/api/v1/auth/login", json={"username": "zhou.min", "password": password}, timeout=5)
     assert r.status_code == 200 and r.json()["staff"]["windows"] == ["w03"]
