@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..domain.errors import InvalidInput
@@ -46,7 +48,7 @@ def _who(member: StaffMember) -> tuple[Actor, bool]:
 @bp.get("/admin")
 @page("supervisor", "admin")
 def admin_page(member: StaffMember):  # type: ignore[no-untyped-def]
-    stations = sorted({s for s in _stations()})
+    stations = sorted(_stations(), key=lambda s: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)])
     return render("supervisor/admin.html", member, title="人员管理", roles=[(r, ROLE_ZH[r]) for r in ROLES],
                   windows=ctx().config.windows, stations=stations, departments=ctx().config.departments)
 

@@ -198,7 +198,8 @@
         <td class="state">${u.disabled ? "已停用" : "正常"}${u.locked ? " · 已锁定" : ""}</td>
         <td><button data-act="save">保存角色</button> <button data-act="${u.disabled ? "enable" : "disable"}">${u.disabled ? "启用" : "停用"}</button>
           ${u.locked ? '<button data-act="unlock">解锁</button>' : ""} <button data-act="reset_password">重置密码</button></td></tr>`).join("");
-      $("#audit tbody").innerHTML = d.audit.map((a) => `<tr><td>${fmtTime(a.at)}</td><td>${esc(a.actor)}</td><td>${esc(a.action)}</td><td>${esc(a.target)}</td><td>${esc(a.detail ? JSON.stringify(a.detail) : "")}</td></tr>`).join("");
+      const acts = {add: "新增", disable: "停用", enable: "启用", unlock: "解锁", reset_password: "重置密码", assign: "设置角色", revoke_tokens: "吊销令牌"};
+      $("#audit tbody").innerHTML = d.audit.map((a) => `<tr><td>${fmtTime(a.at)}</td><td>${esc(a.actor)}</td><td>${esc(acts[a.action] || a.action)}</td><td>${esc(a.target)}</td><td>${esc(a.detail ? JSON.stringify(a.detail) : "")}</td></tr>`).join("");
       document.querySelectorAll("#users [data-act]").forEach((b) => b.onclick = async () => {
         const tr = b.closest("tr"); const user = tr.dataset.user; err("");
         try {
