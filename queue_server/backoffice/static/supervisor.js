@@ -184,7 +184,7 @@
     form.onsubmit = run; run();
     live(["day_rolled_over"], () => {}, false);
   };
-  pages.assessment = () => {};
+  pages.assessment = () => { $("#live-state").hidden = true; };  // a printable page: nothing live on it
   pages.admin = () => {
     const cfg = JSON.parse($("#admin-config").textContent);
     const err = (m) => { $("#admin-error").textContent = m; $("#admin-error").hidden = !m; };
