@@ -184,7 +184,7 @@
     form.onsubmit = run; run();
     live(["day_rolled_over"], () => {}, false);
   };
-  pages.assessment = () => { $("#live-state").hidden = true; };  // a printable page: nothing live on it
+  pages.assessment = () => { document.body.dataset.live = "live"; $("#live-state").hidden = true; };  // printable, static
   pages.admin = () => {
     const cfg = JSON.parse($("#admin-config").textContent);
     const err = (m) => { $("#admin-error").textContent = m; $("#admin-error").hidden = !m; };
@@ -232,7 +232,7 @@
       try { const out = await post(`/staff/admin/stations/${b.dataset.revoke}/revoke`, {confirm: b.dataset.revoke}); b.textContent = `已吊销 ${out.revoked} 个`; refresh(); } catch (e) { err(e.message); }
     });
     refresh();
-    document.body.dataset.live = "live"; $("#live-state").textContent = "";
+    document.body.dataset.live = "live"; $("#live-state").hidden = true;  // nothing live here: no badge
   };
   (pages[page] || (() => {}))();
 })();
