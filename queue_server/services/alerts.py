@@ -24,7 +24,7 @@ from ..store.schema import device_status, tickets, window_states
 from ..store.supervision_schema import alerts
 from .common import queue_stats, window_number
 from .context import Actor, HallContext
-from .events import append_event, hall_write, staff_room  # noqa: F401  (staff_room: where alerts go)
+from .events import hall_write, staff_room
 
 log = logging.getLogger("onewindow.alerts")
 
@@ -112,8 +112,10 @@ def view(r: Any) -> dict[str, Any]:
 
 
 def _event(conn: Connection, ctx: HallContext, type_: str, payload: dict[str, Any], at: datetime) -> dict[str, Any]:
-    # Audience "staff" (policy.AUDIENCES): the staff room only, never the public hall room.
-    return append_event(conn, ctx.hall_id, type_, payload, [], at)
+    """Audience "staff" (policy.AUDIENCES): the staff room only. Not numbered in the hall's event log: the
+    ``alerts`` table is their record (a page reads it again on every reconnect), and a sequence number taken by
+    an alert would look like a gap to a client that only follows the hall's public events."""
+    return {"type": type_, "seq": None, "rooms": [staff_room(ctx.hall_id)], "payload": {**payload, "at": at.isoformat()}}
 
 
 def _open_keys(conn: Connection, ctx: HallContext) -> dict[str, Any]:
