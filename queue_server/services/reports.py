@@ -238,8 +238,9 @@ def _durations(g: dict[str, Any], kind: str) -> list[float | None]:
     n = g[f"{kind}_n"]
     if not n:
         return [None, None, None, None]
-    return [round(g[f"{kind}_sum"] / n / 60, 1), round(_hist_percentile(g[f"{kind}_h"], n, 50) or 0, 1),
-            round(_hist_percentile(g[f"{kind}_h"], n, 90) or 0, 1), round(g[f"{kind}_max"] / 60, 1)]
+    p50, p90 = (_hist_percentile(g[f"{kind}_h"], n, p) for p in (50, 90))
+    return [round(g[f"{kind}_sum"] / n / 60, 1), None if p50 is None else round(p50, 1),
+            None if p90 is None else round(p90, 1), round(g[f"{kind}_max"] / 60, 1)]
 
 
 def ticket_report(ctx: HallContext, start: date, end: date, by: str = "hall") -> dict[str, Any]:
