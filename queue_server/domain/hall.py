@@ -340,6 +340,9 @@ def cross_check(raw: dict[str, Any]) -> list[str]:
             errors.append(f"item {i.get('id')!r}: queue {i['queue']!r} is not defined")
         if i.get("department") is not None and i["department"] not in departments:
             errors.append(f"item {i.get('id')!r}: department {i['department']!r} is not defined")
+    targets = (raw.get("supervision") or {}).get("queue_targets") or {}
+    for q in sorted(set(targets) - queues) if isinstance(targets, dict) else []:
+        errors.append(f"supervision.queue_targets: queue {q!r} is not defined (defined: {', '.join(sorted(queues))})")
     return errors
 
 

@@ -200,3 +200,16 @@ def test_calendar_alert_uses_the_calendar_module_when_there_is_one(hall, monkeyp
     plugged.calendar_warnings = lambda ctx: [{"message": "2027 年调休未确认"}]  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "queue_server.services.calendar_health", plugged)
     assert alerts.gather(hall).calendar_warnings == ["2027 年调休未确认"]
+
+
+def test_hall_config_checks_the_supervision_section() -> None:
+    from queue_server.domain.hall import HallConfig
+
+    from .conftest import SMALL_HALL
+
+    ok = HallConfig.model_validate({**SMALL_HALL, "supervision": {"ticket_wait_min": 20, "queue_targets": {"a": 10}}})
+    assert ok.supervision.target_for("a") == 10 and ok.supervision.target_for("b") == 30
+    for bad, words in [({"queue_targets": {"nope": 10}}, "queue 'nope' is not defined"),
+                       ({"ticket_wait_min": 0}, "ticket_wait_min"), ({"sound": True}, "sound")]:
+        with pytest.raises(ValueError, match=words):
+            HallConfig.model_validate({**SMALL_HALL, "supervision": bad})
