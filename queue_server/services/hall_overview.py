@@ -115,10 +115,13 @@ def device_board(ctx: HallContext, stations: dict[str, dict[str, Any]], history:
     with read_tx(ctx.engine) as conn:
         rows = {(r.station, r.device): r for r in conn.execute(
             select(device_status).where(device_status.c.hall_id == ctx.hall_id))}
-        recent = conn.execute(select(events.c.seq, events.c.type, events.c.payload, events.c.at).where(
-            events.c.hall_id == ctx.hall_id,
-            events.c.type.in_(("device_health", "device_command", "command_result", "kiosk_alert")))
-            .order_by(events.c.seq.desc()).limit(2000)).all()
+        def last(types: tuple[str, ...], n: int) -> list[Any]:
+            return list(conn.execute(select(events.c.seq, events.c.type, events.c.payload, events.c.at).where(
+                events.c.hall_id == ctx.hall_id, events.c.type.in_(types)).order_by(events.c.seq.desc()).limit(n)))
+
+        # Bounded reads: a print command carries its whole document, so only the latest few hundred are read.
+        recent = sorted(last(("device_command", "command_result"), 300) + last(("device_health",), 300)
+                        + last(("kiosk_alert",), 30), key=lambda ev: -ev.seq)
     last_cmd: dict[tuple[str, str], dict[str, Any]] = {}
     results: dict[str, dict[str, Any]] = {}
     faults: list[dict[str, Any]] = []
