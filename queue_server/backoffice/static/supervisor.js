@@ -28,7 +28,8 @@
   // ------------------------------------------------------------------ live connection
   function live(events, refresh, wantStaff) {
     let timer = null;
-    const schedule = () => { if (!timer) timer = setTimeout(() => { timer = null; refresh(); }, 80); };
+    // Coalesce bursts (a busy hall sends many events a second): at most four reads a second per page.
+    const schedule = () => { if (!timer) timer = setTimeout(() => { timer = null; refresh(); }, 250); };
     const socket = io({transports: ["websocket", "polling"]});
     socket.on("connect", () => {
       socket.emit("subscribe", {hall: true, staff: wantStaff}, (reply) => {
