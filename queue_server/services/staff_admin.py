@@ -70,7 +70,7 @@ def set_disabled(ctx: HallContext, actor: Actor, by_admin: bool, username: str, 
     _guard_target(ctx, username, by_admin)
     if disabled and actor.id == username:
         raise InvalidInput("you cannot disable your own account / 不能停用自己的账号", code="self_disable")
-    member = staff_service.set_disabled(ctx.engine, username, disabled)
+    member = staff_service.set_disabled(ctx.engine, username, disabled, ctx.now())  # disabling ends every session
     _audit(ctx.engine, ctx, actor, "disable" if disabled else "enable", username)
     return {"staff": member.public()}
 
@@ -86,17 +86,17 @@ def unlock(ctx: HallContext, actor: Actor, by_admin: bool, username: str) -> dic
 def reset_password(ctx: HallContext, actor: Actor, by_admin: bool, username: str) -> dict[str, Any]:
     _guard_target(ctx, username, by_admin)
     password = new_password()
-    staff_service.set_password(ctx.engine, username, password)  # also ends every session of that account
+    staff_service.set_password(ctx.engine, username, password, ctx.now())  # also ends every session of the account
     _audit(ctx.engine, ctx, actor, "reset_password", username)
     return {"username": username, "password": password}
 
 
 def assign(ctx: HallContext, actor: Actor, by_admin: bool, username: str, roles: list[str],
            windows: list[str], departments: list[str] | None = None) -> dict[str, Any]:
-    """New roles, windows and (approvers') departments; the member's sessions end so the change applies now."""
+    """New roles, windows and (approvers') departments; every request reads the account, so they apply at once."""
     _guard_target(ctx, username, by_admin)
     _check_roles(roles, windows, ctx, by_admin, departments)
-    values: dict[str, Any] = {"roles": roles, "windows": windows, "session_version": staff.c.session_version + 1}
+    values: dict[str, Any] = {"roles": roles, "windows": windows}
     if departments is not None:
         values["departments"] = departments
     with plain_write_tx(ctx.engine) as conn:

@@ -6,14 +6,14 @@ from queue_server.services import alerts, reports
 from queue_server.services import evaluations as ev
 
 from .conftest import APPROVER, CITIZEN, WINDOW
-from .test_evaluation_services import decided_case, finished_ticket
+from .test_evaluation_services import decided_case, finished_ticket, token_of
 
 
 def test_ratings_follow_ups_and_on_time_cases_add_up(hall) -> None:  # type: ignore[no-untyped-def]
     tokens = []
     for _ in range(3):
         t = finished_ticket(hall)
-        tokens.append(ev.invite_for_ticket(hall, t["id"], WINDOW, start_pad=False)["token"])
+        tokens.append(token_of(hall, ev.invite_for_ticket(hall, t["id"], WINDOW, start_pad=False)))
     ev.rate(hall, tokens[0], 5, [], None, CITIZEN, Channel.QR)
     ev.rate(hall, tokens[1], 3, [], None, CITIZEN, Channel.QR)
     fid = ev.rate(hall, tokens[2], 1, [2], "态度差", CITIZEN, Channel.QR)["followup"]["id"]

@@ -1,14 +1,14 @@
 """supervision: 电子监察 alerts (raised once per condition, acknowledged with a note), the staff audit log and
 the reports' day summaries
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
