@@ -18,6 +18,7 @@ from queue_server.services import evaluations as ev
 from queue_server.services.context import HallContext, NullPublisher
 from queue_server.store.db import ensure_hall, make_engine, migrate
 from tests.unit.cases.conftest import APPROVER, CASE_HALL, CITIZEN, ID, SETTINGS, TZ, WINDOW
+from tests.unit.cases.test_evaluation_services import token_of
 
 
 def _hall(tmp_path):
@@ -46,7 +47,7 @@ def test_export_and_supervision_from_the_command_line(tmp_path):
                                            materials=["e_licence", "original", "original", "copy"]), WINDOW)["case"]
     cs.accept(ctx, done["id"], WINDOW)
     cs.decide(ctx, done["id"], True, [], APPROVER)
-    token = ev.invite_for_case(ctx, done["id"], WINDOW, start_pad=False)["token"]
+    token = token_of(ctx, ev.invite_for_case(ctx, done["id"], WINDOW, start_pad=False))
     ev.rate(ctx, token, 1, [2], None, CITIZEN, ev.Channel.QR)
     late = cs.intake(ctx, cs.IntakeRequest(item_id="relief", applicant_name="李四", id_number=ID,
                                            materials=["e_licence", "original", "original", "copy"]), WINDOW)["case"]
