@@ -112,6 +112,8 @@ class FrameDecoder:
             ]
 
     def decode(self, frame: Any) -> list[Detection]:
+        """Codes in ``frame``; anything that is not an 8-bit image big enough to hold a code raises FrameError
+        (the only error this raises for any input)."""
         gray = to_gray(frame)
         if self._denoise:
             gray = cv2.GaussianBlur(gray, (3, 3), 0)

@@ -2,6 +2,11 @@
 
 A line is ``$SEQ,VERB,ARG...*CRC\\r\\n``: UTF-8 fields separated by commas, ``% , * $`` and control characters
 escaped as ``%XX``, and CRC-16/MODBUS of the bytes between ``$`` and ``*`` as four upper-case hex digits.
+
+Decode errors: :func:`decode_line` and the ``from_message`` constructors raise only :class:`EvaluatorCodecError`,
+whatever bytes they are given; :meth:`LineDecoder.feed` never raises on input (bad bytes come back as
+:class:`Rejected`). Numbers on the wire are ASCII digits only: ``str.isdigit`` also accepts ``²`` or ``٣``,
+which ``int()`` then refuses, so every numeric field is checked with :data:`_DIGITS`.
 """
 
 from __future__ import annotations
@@ -18,6 +23,11 @@ SESSION_RE = re.compile(r"[0-9a-f]{8}")
 _SPECIAL = set("%,*$")
 _LINE_RE = re.compile(rb"\$([^$*\r\n]*)\*([0-9A-F]{4})\r?\n")
 _ESCAPE_RE = re.compile(r"%([0-9A-Fa-f]{2})")
+_DIGITS = re.compile(r"[0-9]{1,9}")  # ASCII only, and short enough that int() is cheap
+
+
+def _is_number(text: str) -> bool:
+    return _DIGITS.fullmatch(text) is not None
 
 
 class Level(IntEnum):
@@ -142,10 +152,10 @@ def decode_line(raw: bytes) -> Message:
     except UnicodeDecodeError as exc:
         raise EvaluatorCodecError(f"line is not valid UTF-8 ({exc.reason})") from exc
     fields = text.split(",")
-    if len(fields) < 2 or not fields[0].isdigit() or int(fields[0]) > MAX_SEQ:
+    if len(fields) < 2 or not _is_number(fields[0]) or int(fields[0]) > MAX_SEQ:
         raise EvaluatorCodecError(f"line must start with a sequence number 0..{MAX_SEQ} and a verb")
     verb = fields[1]
-    if not verb.isalpha() or not verb.isupper():
+    if not (verb.isascii() and verb.isalpha() and verb.isupper()):
         raise EvaluatorCodecError(f"verb {verb!r} must be upper-case letters")
     return Message(int(fields[0]), verb, tuple(unescape(f) for f in fields[2:]))
 
@@ -240,7 +250,7 @@ class StartRequest:
         if len(message.args) != 5:
             raise EvaluatorCodecError(f"START takes 5 fields (subject, staff, post, window, timeout), got {len(message.args)}")
         subject, staff, post, window, timeout = message.args
-        if not timeout.isdigit():
+        if not _is_number(timeout):
             raise EvaluatorCodecError(f"START timeout must be whole seconds, got {timeout!r}")
         return cls(subject, staff, post, window, int(timeout))
 
@@ -292,7 +302,7 @@ class Rating:
         if message.verb != Verb.RESULT.value or len(message.args) != 3:
             raise EvaluatorCodecError("RESULT takes 3 fields: session, level, reason code (empty for none)")
         session, level, reason = message.args
-        if not level.isdigit() or (reason and not reason.isdigit()):
+        if not _is_number(level) or (reason and not _is_number(reason)):
             raise EvaluatorCodecError(f"RESULT level and reason must be numbers, got {level!r}, {reason!r}")
         return cls(session, int(level), int(reason) if reason else None)  # type: ignore[arg-type]
 

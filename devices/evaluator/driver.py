@@ -18,6 +18,7 @@ from enum import StrEnum
 
 import serial
 
+from devices.common.redaction import redact_text
 from devices.evaluator import codec
 from devices.evaluator.codec import REASONS, ErrCode, Level, Message, PadState, Rating, StartRequest, Verb
 
@@ -259,6 +260,16 @@ class EvaluatorPad:
     # -- what the pad says --------------------------------------------------------------------------------------
 
     def _read_loop(self) -> None:
+        """Read until closed. No line can end this thread: a decoder or handler failure is logged (redacted),
+        counted and skipped; if the thread ends for any other reason, ``_reader_error`` says so, so that
+        :meth:`ping` (and the agent's health check) report the pad lost and the line is reopened."""
+        try:
+            self._read_until_stopped()
+        finally:
+            if not self._stop.is_set() and not self._reader_error:
+                self._reader_error = "the pad's reader stopped unexpectedly"
+
+    def _read_until_stopped(self) -> None:
         while not self._stop.is_set():
             try:
                 data = self._port.read(self._port.in_waiting or 1)
@@ -269,16 +280,25 @@ class EvaluatorPad:
                 return
             if not data:
                 continue
-            for item in self._decoder.feed(data):
+            try:
+                items = self._decoder.feed(data)
+            except Exception as exc:  # the decoder promises not to raise; if it ever does, drop the bytes, not the line
+                self._decoder.reset()
+                self.lines_rejected += 1
+                log.error("evaluator pad %s: decoder failed on %d bytes (%s); dropped them", self.url, len(data),
+                          redact_text(f"{type(exc).__name__}: {exc}"))
+                continue
+            for item in items:
                 if isinstance(item, codec.Rejected):
                     self.lines_rejected += 1
-                    log.debug("evaluator pad %s: dropped a line: %s", self.url, item.reason)
+                    log.debug("evaluator pad %s: dropped a line: %s", self.url, redact_text(item.reason))
                     continue
                 try:
                     self._on_message(item)
                 except EvaluatorConnectionError as exc:
                     self._reader_error = str(exc)
                 except Exception:  # a listener's bug must not stop the line being read
+                    self.lines_rejected += 1
                     log.exception("evaluator pad %s: handling %s failed", self.url, item.verb)
 
     def _on_message(self, message: Message) -> None:

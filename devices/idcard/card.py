@@ -349,7 +349,7 @@ def decode_text_block(block: bytes, photo: bytes = b"", fingerprint: bytes = b""
         count = _field(block, 238, 4, "issue count")
         extra = {
             "pass_number": _field(block, 220, 18, "pass number"),
-            "issue_count": int(count) if count.isdigit() else None,
+            "issue_count": int(count) if count.isascii() and count.isdigit() else None,
         }
     return IdCard(
         name=_field(block, 0, 30, "name"),

@@ -91,6 +91,7 @@ class DeviceWorker:
         self.url: str | None = None
         self.health: Health | None = None
         self.opened = 0  # times the device was opened
+        self.read_errors = 0  # reads that failed on what the device sent (the worker carried on)
         self._commands: queue.Queue[Command] = queue.Queue()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"agent-{self.kind}", daemon=True)
@@ -207,7 +208,20 @@ class DeviceWorker:
             if command is not None:
                 self._execute(command)
             elif self.reads:
-                self._guard(self.step)
+                self._read_once()
+
+    def _read_once(self) -> None:
+        """One ``step``: a lost transport reopens the device; anything else the bytes caused (a decoder or driver
+        bug on a strange line) is logged redacted, counted, and reading carries on with the next line."""
+        try:
+            self._guard(self.step)
+        except DeviceLost:
+            raise
+        except Exception as exc:
+            self.read_errors += 1
+            log.error("%s/%s: a read failed (%s: %s); carrying on", self.host.station, self.kind,
+                      type(exc).__name__, safe_error(exc))
+            self._stop.wait(0.05)  # a device that fails every read must not spin the CPU
 
     def _guard(self, call: Callable[[], Any]) -> Any:
         try:

@@ -259,3 +259,14 @@ def test_the_control_channel_presses_like_the_technician(sim: EvaluatorPadSimula
 def test_opening_a_missing_port_is_a_clear_error() -> None:
     with pytest.raises(EvaluatorConnectionError, match="cannot open the evaluator pad line '/dev/nonexistent-pad'"):
         EvaluatorPad("/dev/nonexistent-pad")
+
+
+def test_a_line_with_a_non_ascii_sequence_number_does_not_stop_the_reader(sim: EvaluatorPadSimulator,
+                                                                          pad: EvaluatorPad) -> None:
+    """Finding 5: ``$²,OK*67CF`` (CRC-valid, ``²`` passes isdigit) used to kill the reader thread; later lines
+    were ignored and the agent never noticed. Now it is one rejected line and the pad keeps working."""
+    before = pad.lines_rejected
+    sim.inject(b"$\xc2\xb2,OK*67CF\r\n")
+    assert pad.ping().state is PadState.IDLE  # the reply after the bad line is still read
+    assert pad.lines_rejected == before + 1
+    assert pad._reader.is_alive() and pad._reader_error is None

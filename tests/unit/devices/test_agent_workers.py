@@ -119,6 +119,50 @@ def test_a_worker_whose_url_cannot_be_resolved_is_offline_and_retries() -> None:
         worker.stop()
 
 
+class ReadingWorker(FakeWorker):
+    """A reader whose every third line makes its decoder raise something nobody planned for."""
+
+    reads = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lines = 0
+
+    def step(self) -> None:
+        time.sleep(0.005)
+        self.lines += 1
+        if self.lines % 3 == 0:
+            raise ValueError("invalid literal for int() with base 10: '²' in 620102199001010357")
+        self.host.submit_input(self.kind, "code_scanned", {"n": self.lines})
+
+
+def test_a_reader_survives_any_line_without_reopening(caplog: pytest.LogCaptureFixture) -> None:
+    host = Host()
+    worker = ReadingWorker(host, None, backoff=Backoff(initial=0.01, maximum=0.05)).start()
+    try:
+        wait_for(lambda: len(host.inputs) >= 20)
+    finally:
+        worker.stop()
+    assert worker.opened == 1  # one bad line is not a lost device
+    assert worker.read_errors >= 6
+    assert [status for _, status in host.health] == ["ok"]
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "carrying on" in logged and "620102199001010357" not in logged  # masked in the log
+
+
+def test_a_worker_keeps_reopening_with_backoff_while_the_device_stays_away() -> None:
+    host = Host()
+    host.broken = True
+    worker = FakeWorker(host, None, backoff=Backoff(initial=0.01, maximum=0.04)).start()
+    try:
+        wait_for(lambda: worker.backoff.attempts >= 8)  # it never gives up
+        host.broken = False
+        wait_for(lambda: host.health[-1] == ("scanner", "ok"))
+    finally:
+        worker.stop()
+    assert worker.backoff.attempts == 0  # reset by the good open
+
+
 def test_an_unknown_command_fails_with_the_allowed_ones() -> None:
     results: list[tuple[bool, str | None, Any]] = []
     FakeWorker(Host(), None).submit(_command("print", results))
