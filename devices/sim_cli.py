@@ -26,7 +26,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from devices.common.console import RunningSimulator, format_reply, words_to_request
+from devices.common.console import RunningSimulator, format_reply, stop_on_signals, words_to_request
 from devices.common.control import ControlError, send_control
 
 if TYPE_CHECKING:
@@ -106,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.kind == "hall":
         return hall(args.config, args.runtime_file)
     module = load_kind(args.kind)
+    stop_on_signals()  # SIGTERM/SIGINT: a clean exit (ptys and control ports closed), code 0
     try:
         return int(module.run(args) or 0)
     except KeyboardInterrupt:

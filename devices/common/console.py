@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import json
 import shlex
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -104,12 +106,55 @@ def emit_line(text: str) -> None:
     sys.stdout.flush()
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def stop_on_signals() -> None:
+    """SIGTERM and SIGINT end a simulator cleanly (its ``finally`` closes the pty and control port).
+
+    Both are set explicitly: a process started in the background by a non-interactive shell inherits SIGINT
+    ignored, and a service manager stops with SIGTERM. Only the main thread can set handlers."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGINT, _interrupt)
+
+
+def _real_stdin_fd() -> int | None:
+    try:
+        return sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):  # replaced by a StringIO, a thread's pipe wrapper, or closed
+        return None
+
+
+def serve_after_eof() -> None:
+    """The process's stdin ended. Typed Ctrl-D on a terminal means "stop": return. Otherwise (started with
+    ``</dev/null``, in the background, by a service manager, or a piped script that finished) keep serving until
+    SIGTERM or SIGINT, which arrive here as KeyboardInterrupt. Not for simulators run in a hall's threads: their
+    stdin is a private pipe whose EOF is the hall's cue to stop them."""
+    fd = _real_stdin_fd()
+    if fd is None or threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        if sys.stdin.isatty():
+            return
+    except (OSError, ValueError):
+        pass
+    stop_on_signals()
+    sys.stderr.write("stdin closed: serving until SIGTERM or SIGINT\n")
+    sys.stderr.flush()
+    while True:
+        signal.pause()
+
+
 def run_console(handler: Handler, emit: Callable[[str], None] = emit_line) -> int:
-    """Read technician commands from stdin until EOF, Ctrl-C or ``quit``; never dies on a bad line."""
+    """Read technician commands from stdin until ``quit``, Ctrl-C, SIGTERM or (on a terminal) Ctrl-D; never dies
+    on a bad line. When stdin is not a terminal, its end does not stop the simulator (see serve_after_eof)."""
     try:
         while True:
             line = sys.stdin.readline()
             if not line:
+                serve_after_eof()
                 return 0
             try:
                 request = line_to_request(line)

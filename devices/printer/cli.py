@@ -11,6 +11,7 @@ import sys
 import threading
 from typing import Any
 
+from devices.common.console import serve_after_eof
 from devices.common.control import ControlError
 from devices.common.redaction import redact_text
 from devices.printer.codec import PROFILES
@@ -99,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
         for line in sys.stdin:
             if not execute(simulator, line):
                 break
+        else:
+            serve_after_eof()
     except KeyboardInterrupt:
         pass
     finally:

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from devices.common.console import RunningSimulator, emit_line, format_reply, line_to_request
+from devices.common.console import RunningSimulator, emit_line, format_reply, line_to_request, serve_after_eof
 from devices.common.control import ControlError, ControlServer
 from devices.scanner.simulator import ScannerSimulator
 
@@ -73,12 +73,14 @@ def run(args: argparse.Namespace) -> int:
         if args.replay:  # after the two URL lines, which must come first
             request = {"cmd": "replay", "path": str(args.replay), "delay": args.delay}
             emit_line(format_reply({"ok": True, **running.handle(request)}))
+        quit_typed = False
         for line in sys.stdin:
             try:
                 request = line_to_scanner_request(line)
                 if request is None:
                     continue
                 if request["cmd"] in ("quit", "exit"):
+                    quit_typed = True
                     break
                 reply = {"ok": True, **running.handle(request)}
             except ControlError as exc:
@@ -87,8 +89,11 @@ def run(args: argparse.Namespace) -> int:
                 reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
             if reply.get("text") != "ok":
                 emit_line(format_reply(reply))
-        # stdin ended (a piped list of codes): let the queued ones go out before closing.
+        # stdin ended (a piped list of codes): let the queued ones go out, then serve on until a signal unless
+        # the technician typed quit or Ctrl-D on a terminal.
         running.handle({"cmd": "wait"})
+        if not quit_typed:
+            serve_after_eof()
     except KeyboardInterrupt:
         pass
     finally:

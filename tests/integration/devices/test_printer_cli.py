@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -73,7 +74,10 @@ def test_tcp_simulator_prints_url_then_control_and_obeys_stdin(process: subproce
         assert read_until(process, "error:") == (
             "error: unknown fault 'nonsense'; faults are: cover_open, paper_out, cutter_jam, offline, slow, drop"
         )
-    process.stdin.close()  # EOF ends the simulator
+    process.stdin.close()  # stdin is not a terminal: its end does not stop the simulator ...
+    with PrinterDriver.open(url, status_timeout=2.0) as driver:
+        assert driver.status().cover_open  # still the same simulator, still answering
+    process.send_signal(signal.SIGTERM)  # ... a signal does, cleanly
     assert process.wait(timeout=5) == 0
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from devices.common.control import send_control
 from devices.evaluator.codec import Level, PadState
 from devices.evaluator.driver import EvaluatorOffline, EvaluatorPad
 from devices.led.codec import ScreenContent
@@ -68,6 +69,7 @@ class Sim:
     def stop(self) -> int:
         if self.proc.poll() is None and self.proc.stdin:
             self.proc.stdin.close()
+            self.proc.send_signal(signal.SIGTERM)  # stdin's end alone does not stop a simulator
         try:
             return self.proc.wait(timeout=10)
         finally:
@@ -117,7 +119,7 @@ def test_sim_led_prints_its_pty_then_control_and_a_driver_works(led_sim: Sim) ->
 
     led_sim.send("status")
     assert "faults" in led_sim.wait_for(lambda line: line.startswith("faults:"))
-    assert led_sim.stop() == 0  # EOF on stdin ends it
+    assert led_sim.stop() == 0  # SIGTERM ends it cleanly
 
 
 def test_sim_evaluator_takes_presses_from_stdin_and_from_ctl() -> None:
@@ -218,3 +220,26 @@ def test_sim_hall_refuses_a_broken_devices_file(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "station window-1, device led, address" in done.stderr and "(got 0)" in done.stderr
+
+
+@pytest.mark.parametrize("kind", ["printer", "scanner", "evaluator"])
+def test_sim_without_a_terminal_serves_until_a_signal(kind: str) -> None:
+    """Finding 7: ``onewindow sim printer </dev/null &`` printed its address and exited 0 at once."""
+    proc = subprocess.Popen([sys.executable, "-c", ENTRY, kind], cwd=REPO, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        control = proc.stdout.readline().strip().removeprefix("control: ")
+        time.sleep(1.0)  # long past the end of its (empty) input
+        assert proc.poll() is None, f"exited {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}"
+        assert send_control(control, {"cmd": "status"})["ok"]  # still serving its control port
+        if url.startswith("/dev/pts/"):
+            assert Path(url).exists()
+        proc.send_signal(signal.SIGTERM if kind != "scanner" else signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+        assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
