@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from devices.common.console import RunningSimulator, format_reply, stop_on_signals, words_to_request
 from devices.common.control import ControlError, send_control
+from devices.common.lifeline import follow_parent
 
 if TYPE_CHECKING:
     from devices.stations import DevicesConfig, SimDevice
@@ -321,6 +322,7 @@ def hall(config_path: Path | None, runtime_file: Path | None = None) -> int:
         # SIGINT ignored, and Ctrl-C (or a supervisor's SIGINT) must still stop the hall.
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
+        follow_parent()  # started by `onewindow hall`: stop when it does, even if it is killed
     running: list[RunningSimulator] = []
     path: Path | None = None
     saved_stdio = sys.stdin, sys.stdout

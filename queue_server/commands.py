@@ -119,15 +119,17 @@ def serve(host, port, config_path, database, async_mode, message_queue, always_o
 
 @cli.command(help="Start the whole hall on embedded defaults: server, simulated devices and pages.")
 @_server_options
+@click.option("--devices", "devices_path", type=click.Path(dir_okay=False, exists=True),
+              help="devices file for the simulators and agents (default: config/devices.toml)")
 def hall(host, port, config_path, database, async_mode, message_queue, always_open, clock, log_level,  # type: ignore[no-untyped-def]
-         allowed_origins, secure_cookies):
+         allowed_origins, secure_cookies, devices_path):
     from .hall_runner import run_hall
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _quiet_libraries()
     settings = _settings(config_path, database, async_mode, message_queue, always_open, clock, allowed_origins,
                          secure_cookies)
-    run_hall(settings, host, port, lambda: _run_server(settings, host, port))
+    run_hall(settings, host, port, lambda: _run_server(settings, host, port), devices_path=devices_path)
 
 
 @cli.command("policy-table", help="Print the declared access policy as the README's Markdown table.")

@@ -7,9 +7,11 @@ with ``onewindow users add``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -18,9 +20,12 @@ from pathlib import Path
 
 import click
 
+from devices.common.lifeline import child_env
+
 from .settings import Settings
 
 SIM_READY_TIMEOUT = 30.0
+HALL_FILE = "hall.json"  # in var/: this hall's pid and its children's, for the next start to check
 
 
 def _var_dir(settings: Settings) -> Path:
@@ -71,26 +76,119 @@ def _wait_for_sims(runtime: Path, since: float) -> bool:
     return False
 
 
-def run_hall(settings: Settings, host: str, port: int, serve: Callable[[], None]) -> None:
+def _command_of(pid: int) -> str | None:
+    """The command line of a live process that is one of ours, or None (gone, or the pid was reused)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, someone else's
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return "(command unknown)"
+    command = " ".join(part.decode(errors="replace") for part in raw.split(b"\0") if part)
+    return command if any(word in command for word in ("onewindow", "queue_server", "devices.")) else None
+
+
+def _pids_in(path: Path) -> list[int]:
+    """The pids a runtime file (``{"pid": ..., "children": [...]}``) or an agent lock file (``PID\\n``) names."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return []
+    if path.suffix == ".lock":
+        return [int(text.strip())] if text.strip().isdigit() else []
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return []
+    pids = [data.get("pid"), *(child.get("pid") for child in data.get("children", []) if isinstance(child, dict))]
+    return [pid for pid in pids if isinstance(pid, int) and pid > 0]
+
+
+def check_leftovers(var: Path, runtime_file: Path | None) -> list[tuple[int, str]]:
+    """Processes a previous hall left running, as (pid, command); removes its runtime files when all are gone."""
+    files = [var / HALL_FILE, *([runtime_file] if runtime_file else []), *sorted(var.glob("agent-*.lock"))]
+    alive: dict[int, str] = {}
+    for path in files:
+        for pid in _pids_in(path):
+            command = None if pid == os.getpid() else _command_of(pid)
+            if command is not None:
+                alive[pid] = command
+    if not alive:
+        for path in files[:2]:
+            if path.exists() and _pids_in(path):
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                    click.echo(f"removed the stale {path} (its processes are gone)")
+    return sorted(alive.items())
+
+
+def _refuse_leftovers(leftovers: list[tuple[int, str]]) -> None:
+    click.echo("onewindow hall: a previous hall's processes are still running:", err=True)
+    for pid, command in leftovers:
+        click.echo(f"  pid {pid}: {command}", err=True)
+    pids = " ".join(str(pid) for pid, _ in leftovers)
+    click.echo(f"They would keep driving the old simulators. Stop them with:  kill {pids}\n"
+               "(or Ctrl-C in the terminal that started them), then run onewindow hall again.", err=True)
+    sys.exit(1)
+
+
+def _write_hall_file(var: Path, children: list[subprocess.Popen]) -> None:
+    payload = {"pid": os.getpid(), "children": [
+        {"pid": child.pid, "command": " ".join(str(a) for a in child.args)}  # type: ignore[union-attr]
+        for child in children]}
+    tmp = var / (HALL_FILE + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=1), encoding="utf-8")
+    os.replace(tmp, var / HALL_FILE)
+
+
+def _stop_children(children: list[subprocess.Popen]) -> None:
+    for child in children:
+        with contextlib.suppress(OSError):
+            child.terminate()
+    for child in children:
+        try:
+            child.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait(timeout=5)
+
+
+def run_hall(settings: Settings, host: str, port: int, serve: Callable[[], None],
+             devices_path: str | None = None) -> None:
+    """Start the simulators and agents as children that end with this process (SIGINT, SIGTERM, even SIGKILL:
+    they follow their parent, see devices.common.lifeline), then serve in this process."""
     base = f"http://{host}:{port}"
     children: list[subprocess.Popen] = []
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = child_env({**os.environ, "PYTHONUNBUFFERED": "1"})
     stations: dict[str, str | None] = {}
+    devices_cfg = None
     try:
         from devices.stations import load_devices
 
-        devices_cfg = load_devices()
+        devices_cfg = load_devices(devices_path)
         stations = {name: getattr(st, "window_id", None) for name, st in devices_cfg.stations.items()}
     except Exception as exc:  # the hall still runs without devices; say why
         click.echo(f"devices file not loaded, no simulated devices: {exc}", err=True)
-    tokens = _demo_accounts(settings, stations)
     var = _var_dir(settings)
+    leftovers = check_leftovers(var, devices_cfg.runtime_file if devices_cfg else None)
+    if leftovers:
+        _refuse_leftovers(leftovers)
+    # SIGTERM (a service manager, `kill`) stops the hall the way Ctrl-C does, so the children are stopped and
+    # var/hall.json removed; SIGKILL cannot be caught, and there the children stop by themselves.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    tokens = _demo_accounts(settings, stations)
     log_dir = var / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    if stations:
+    if stations and devices_cfg is not None:
         started = time.time()
         with open(log_dir / "sim-hall.log", "w") as log:
-            children.append(subprocess.Popen([sys.executable, "-m", "queue_server.cli", "sim", "hall"],
+            children.append(subprocess.Popen([sys.executable, "-m", "queue_server.cli", "sim", "hall",
+                                              *(["--config", devices_path] if devices_path else [])],
                                              stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                              env=env))
         runtime = devices_cfg.runtime_file
@@ -101,9 +199,10 @@ def run_hall(settings: Settings, host: str, port: int, serve: Callable[[], None]
                 with open(log_dir / f"agent-{station}.log", "w") as log:
                     children.append(subprocess.Popen(
                         [sys.executable, "-m", "queue_server.cli", "agent", "--station", station, "--server", base,
-                         "--state-dir", str(var)],
+                         "--state-dir", str(var), *(["--config", devices_path] if devices_path else [])],
                         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                         env={**env, "ONEWINDOW_DEVICE_TOKEN": tokens.get(station, "")}))
+    _write_hall_file(var, children)
     creds = json.loads((var / "demo-credentials.json").read_text())
     click.echo("OneWindow hall is starting. Open:")
     click.echo(f"  home            {base}/")
@@ -125,11 +224,9 @@ def run_hall(settings: Settings, host: str, port: int, serve: Callable[[], None]
     sys.stdout.flush()
     try:
         serve()
+    except KeyboardInterrupt:
+        pass
     finally:
-        for child in children:
-            child.terminate()
-        for child in children:
-            try:
-                child.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        _stop_children(children)
+        with contextlib.suppress(OSError):
+            (var / HALL_FILE).unlink()

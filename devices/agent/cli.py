@@ -21,6 +21,7 @@ from typing import Any
 
 from devices.agent.agent import Agent, AgentError
 from devices.agent.privacy import RedactingFilter
+from devices.common.lifeline import follow_parent
 from devices.stations import DevicesConfigError, load_devices
 
 TOKEN_ENV = "ONEWINDOW_DEVICE_TOKEN"
@@ -128,6 +129,7 @@ def _run(args: argparse.Namespace) -> int:
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
             saved[signum] = signal.signal(signum, lambda *_: stop.set())
+        follow_parent()  # started by `onewindow hall`: stop when it does, even if it is killed
     try:
         agent.run(stop)
     finally:
