@@ -1,4 +1,4 @@
-"""Sub-commands of ``onewindow``: serve, hall, check-config, sim, agent."""
+"""Sub-commands of ``onewindow``: serve, hall, backup, restore, check-config, sim, agent."""
 
 from __future__ import annotations
 
@@ -157,6 +157,45 @@ def policy_table(readme: str | None) -> None:
     head, rest = text.split(begin, 1)
     Path(readme).write_text(head + begin + table + end + rest.split(end, 1)[1], encoding="utf-8")
     click.echo(f"{readme}: policy table rewritten", err=True)
+
+
+@cli.command(help="Copy the hall's database to OUT while the server runs (SQLite online backup; pg_dump for "
+                  "PostgreSQL).")
+@click.argument("out", type=click.Path(dir_okay=False))
+@click.option("--database", help="the database the server uses (default: var/onewindow.db)")
+def backup(out: str, database: str | None) -> None:
+    from .backup import BackupError
+    from .backup import backup as take_backup
+
+    try:
+        summary = take_backup(database or Settings().database, Path(out))
+    except BackupError as exc:
+        click.echo(f"backup failed: {exc}", err=True)
+        sys.exit(2)
+    counts = f"{summary.tickets} tickets, {summary.cases} cases, " if summary.tickets >= 0 else ""
+    click.echo(f"backup written to {summary.path} ({counts}{summary.seconds:.2f} s)")
+    if summary.note:
+        click.echo(summary.note)
+
+
+@cli.command(help="Restore a backup made by `onewindow backup` into the database (refuses to overwrite one that "
+                  "holds data without --force).")
+@click.argument("backup_file", metavar="IN", type=click.Path(dir_okay=False))
+@click.option("--database", help="the database to restore into (default: var/onewindow.db)")
+@click.option("--force", is_flag=True, help="overwrite a database that already holds data (stop its server first)")
+def restore(backup_file: str, database: str | None, force: bool) -> None:
+    from .backup import BackupError
+    from .backup import restore as put_back
+
+    try:
+        summary = put_back(Path(backup_file), database or Settings().database, force=force)
+    except BackupError as exc:
+        click.echo(f"restore refused: {exc}", err=True)
+        sys.exit(2)
+    counts = f"{summary.tickets} tickets, {summary.cases} cases, " if summary.tickets >= 0 else ""
+    click.echo(f"restored {backup_file} into {summary.path} ({counts}{summary.seconds:.2f} s)")
+    if summary.note:
+        click.echo(summary.note)
 
 
 @cli.command("check-config", help="Check a hall configuration file and report every error in it.")
