@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     publisher = SocketIOPublisher()
-    clock = OffsetClock(settings.clock_start) if settings.clock_start else SystemClock()
+    clock = OffsetClock(settings.clock_start, settings.clock_speed) if settings.clock_start else SystemClock()
     ctx = HallContext(
         config=config,
         engine=engine,

@@ -83,6 +83,9 @@ def _server_options(f):  # type: ignore[no-untyped-def]
         click.option("--message-queue", help="redis://host:port/0 when several server processes serve one hall"),
         click.option("--always-open", is_flag=True, help="demo mode: issue tickets outside business hours"),
         click.option("--clock", help="start the clock at this local time (demos and tests), e.g. 2026-11-26T09:30"),
+        click.option("--clock-speed", type=click.FloatRange(min=0, min_open=True, max=3600), default=1.0,
+                     show_default=True, help="simulated seconds per real second (soak runs: 60 = an hour a minute); "
+                     "starts at --clock, or now"),
         click.option("--log-level", default="INFO", show_default=True),
         click.option("--allowed-origin", "allowed_origins", multiple=True, metavar="URL",
                      help="an origin whose pages may open Socket.IO connections (repeatable). Default: the "
@@ -96,10 +99,13 @@ def _server_options(f):  # type: ignore[no-untyped-def]
 
 
 def _settings(config_path, database, async_mode, message_queue, always_open, clock,  # type: ignore[no-untyped-def]
-              allowed_origins=(), secure_cookies=False) -> Settings:
+              allowed_origins=(), secure_cookies=False, clock_speed=1.0) -> Settings:
     cfg = _config_or_exit(config_path)
+    start = _parse_clock(clock, cfg.hall.timezone)
+    if start is None and clock_speed != 1.0:
+        start = datetime.now(ZoneInfo(cfg.hall.timezone))
     s = Settings(config_path=config_path, async_mode=async_mode, message_queue=message_queue,
-                 always_open=always_open, clock_start=_parse_clock(clock, cfg.hall.timezone),
+                 always_open=always_open, clock_start=start, clock_speed=clock_speed,
                  allowed_origins=list(allowed_origins) or None, secure_cookies=secure_cookies)
     if database:
         s.database = database
@@ -108,27 +114,26 @@ def _settings(config_path, database, async_mode, message_queue, always_open, clo
 
 @cli.command(help="Run the queue server.")
 @_server_options
-def serve(host, port, config_path, database, async_mode, message_queue, always_open, clock, log_level,  # type: ignore[no-untyped-def]
-          allowed_origins, secure_cookies):
+def serve(host, port, config_path, database, async_mode, message_queue, always_open, clock, clock_speed,  # type: ignore[no-untyped-def]
+          log_level, allowed_origins, secure_cookies):
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _quiet_libraries()
     _run_server(_settings(config_path, database, async_mode, message_queue, always_open, clock, allowed_origins,
-                          secure_cookies),
-                host, port)
+                          secure_cookies, clock_speed), host, port)
 
 
 @cli.command(help="Start the whole hall on embedded defaults: server, simulated devices and pages.")
 @_server_options
 @click.option("--devices", "devices_path", type=click.Path(dir_okay=False, exists=True),
               help="devices file for the simulators and agents (default: config/devices.toml)")
-def hall(host, port, config_path, database, async_mode, message_queue, always_open, clock, log_level,  # type: ignore[no-untyped-def]
-         allowed_origins, secure_cookies, devices_path):
+def hall(host, port, config_path, database, async_mode, message_queue, always_open, clock, clock_speed,  # type: ignore[no-untyped-def]
+         log_level, allowed_origins, secure_cookies, devices_path):
     from .hall_runner import run_hall
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _quiet_libraries()
     settings = _settings(config_path, database, async_mode, message_queue, always_open, clock, allowed_origins,
-                         secure_cookies)
+                         secure_cookies, clock_speed)
     run_hall(settings, host, port, lambda: _run_server(settings, host, port), devices_path=devices_path)
 
 

@@ -33,6 +33,7 @@ class Settings:
     message_queue: str | None = None  # redis://... when several server processes share one hall
     always_open: bool = False
     clock_start: datetime | None = None
+    clock_speed: float = 1.0  # simulated seconds per real second (soak runs of a whole day); needs clock_start
     secret_key: str | None = None
     person_secret: bytes | None = None
     background_tasks: bool = True
