@@ -37,6 +37,7 @@ class Dispatcher:
         self.state = state
         self.courier = courier
         self.handled = 0
+        self.server_clock = ServerClock()
         self._queue: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name=f"agent-dispatch-{station}", daemon=True)
 
@@ -69,6 +70,7 @@ class Dispatcher:
             self.handled += 1
 
     def handle(self, event: str, payload: dict[str, Any]) -> None:
+        self.server_clock.observe(payload.get("at"))
         if event == "device_command":
             self._command(payload)
         elif event in WINDOW_EVENTS:
@@ -84,7 +86,7 @@ class Dispatcher:
         if not self.state.claim_command(command_id):
             log.info("command %s (%s.%s) was already carried out; ignored", command_id, device, name)
             return
-        age = _age_seconds(payload.get("at"))
+        age = self.server_clock.age(payload.get("at"))
         if age is not None and age > self.command_ttl:
             # Sent while this agent was away for long: a ticket printed now would be for someone long gone.
             log.warning("command %s (%s.%s) expired: sent %.0f s ago", command_id, device, name, age)
@@ -121,14 +123,45 @@ class Dispatcher:
             led.apply_call(payload, seq)  # type: ignore[attr-defined]
 
 
-def _age_seconds(at: Any) -> float | None:
-    """Seconds since the server sent an event (its ``at``), or None when it carries no usable time."""
+def _sent_at(at: Any) -> datetime | None:
     if not isinstance(at, str):
         return None
     try:
         sent = datetime.fromisoformat(at)
     except ValueError:
         return None
-    if sent.tzinfo is None:
-        return None
-    return (datetime.now(UTC) - sent).total_seconds()
+    return sent if sent.tzinfo is not None else None
+
+
+class ServerClock:
+    """How old an event is by the server's clock, which need not be ours.
+
+    A server started with ``--clock`` (a demo at opening time, a soak run at ``--clock-speed 60``) stamps events with
+    its own time; measured against this PC's clock every command would look days old (or not yet sent) and be
+    refused. The offset is estimated as the smallest (our now - event's ``at``) seen: a live event arrives within
+    milliseconds, a replayed one is older, so the minimum follows the server's clock (also one that runs fast).
+    Within :data:`SYNCED` seconds the clocks are taken as the same (NTP in a hall) and the plain difference is used,
+    so an agent back after a long absence still refuses what was sent long ago.
+    """
+
+    SYNCED = 5.0
+
+    def __init__(self) -> None:
+        self.offset: float | None = None
+
+    def observe(self, at: Any) -> None:
+        sent = _sent_at(at)
+        if sent is None:
+            return
+        seen = (datetime.now(UTC) - sent).total_seconds()
+        self.offset = seen if self.offset is None else min(self.offset, seen)
+
+    def age(self, at: Any) -> float | None:
+        """Seconds since the server sent an event (its ``at``), or None when it carries no usable time."""
+        sent = _sent_at(at)
+        if sent is None:
+            return None
+        raw = (datetime.now(UTC) - sent).total_seconds()
+        if self.offset is None or abs(self.offset) < self.SYNCED:
+            return raw
+        return raw - self.offset

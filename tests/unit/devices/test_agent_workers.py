@@ -275,3 +275,20 @@ def test_courier_sends_results_first_then_inputs_in_order_and_keeps_what_was_not
         first.input_id, first.input_id, second.input_id, second.input_id, rejected.input_id]
     assert courier.sent_inputs == 2 and courier.dropped_inputs == 1
     assert link.sent[0][1] == {"station": "kiosk-1", "command_id": "c9", "ok": False, "error": "paper out"}
+
+
+def test_command_age_follows_a_server_clock_that_is_not_ours() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from devices.agent.dispatch import ServerClock
+
+    now = datetime.now(UTC)
+    synced = ServerClock()
+    synced.observe((now - timedelta(seconds=1)).isoformat())
+    assert 599 < synced.age((now - timedelta(seconds=600)).isoformat()) < 602  # same clocks: plain age, old stays old
+    demo = ServerClock()  # a server started with --clock at 09:30 on an earlier day
+    skew = timedelta(days=10, hours=3)
+    demo.observe((now - skew).isoformat())  # a live event
+    assert abs(demo.age((now - skew).isoformat())) < 2  # fresh by the server's clock, not 10 days old
+    assert 119 < demo.age((now - skew - timedelta(seconds=120)).isoformat()) < 122  # sent 2 minutes earlier
+    assert demo.age("not a time") is None and demo.age(None) is None
