@@ -249,12 +249,16 @@ class Hall:
 class Client:
     """HTTP for one actor: retries through a server restart; records every status; 5xx are failures."""
 
-    def __init__(self, hall: Hall, ledger: Ledger, staff: bool = True, username: str = "tester") -> None:
+    def __init__(self, hall: Hall, ledger: Ledger, staff: bool = True, username: str = "tester",
+                 station: str | None = None) -> None:
         self.hall, self.ledger = hall, ledger
         self.http = requests.Session()
-        self.staff = staff
+        self.staff = staff and station is None
         self.username = username
         self.csrf: str | None = None
+        if station is not None:  # a kiosk (or any station) acts with its device token, as its agent does
+            token = (hall.dir / f"{station}.token").read_text(encoding="utf-8").strip()
+            self.http.headers["Authorization"] = f"Bearer {token}"
 
     def _login(self) -> None:
         r = self.http.post(f"{self.hall.url}/api/v1/auth/login",
@@ -339,7 +343,7 @@ class Actors:
 
     def kiosk(self, station: str, index: int) -> None:
         rng = random.Random(self.seed + index)
-        client = Client(self.hall, self.ledger)
+        client = Client(self.hall, self.ledger, station=station)
         n = 0
         while self.sim_sleep(rng.expovariate(1 / self.hall.plan.citizen_every_min)):
             n += 1
@@ -384,8 +388,8 @@ class Actors:
 
     def _by_qr(self, client: Client, station: str, queue_id: str, n: int) -> None:
         slot = self.hall.sim_now().replace(microsecond=0) + timedelta(minutes=5)
-        status, body = client.call("POST", "/kiosk/appointments", {"queue_id": queue_id,
-                                                                   "slot_at": slot.isoformat()})
+        status, body = Client(self.hall, self.ledger).call("POST", "/kiosk/appointments",
+                                                           {"queue_id": queue_id, "slot_at": slot.isoformat()})
         if status not in (200, 201):
             self.ledger.notes.append(f"appointment: {status} {str(body)[:160]}")
             return
@@ -779,6 +783,20 @@ class Report:
         }
 
 
+def all_events(client: Client, rooms: str) -> list[dict[str, Any]]:
+    """Every stored event of ``rooms``, page by page (the server answers at most 1,000 at a time)."""
+    out: list[dict[str, Any]] = []
+    since = 0
+    while True:
+        status, body = client.call("GET", f"/events?since={since}&rooms={rooms}")
+        if status != 200:
+            raise AssertionError(f"GET /events for {rooms}: {status} {str(body)[:200]}")
+        out += body["events"]
+        if body.get("complete", True) or not body["events"]:
+            return out
+        since = body["events"][-1]["seq"]
+
+
 def check(hall: Hall, ledger: Ledger, screens: list[HallScreen], report: Report) -> None:
     client = Client(hall, ledger)
     # Tickets and statuses from the database itself (after a clean stop, every commit is in the file).
@@ -806,8 +824,10 @@ def check(hall: Hall, ledger: Ledger, screens: list[HallScreen], report: Report)
         elif case_rows[case_id] != status:
             report.case_problems.append(f"case {case_id}: acknowledged {status}, database says {case_rows[case_id]}")
     # Device inputs: every input id once; every scanned code the kiosk used exactly once.
-    status, body = client.call("GET", "/events?since=0&rooms=" + ",".join(f"station:{s}" for s in hall.stations))
-    inputs = [e["payload"] for e in body["events"] if e["type"] == "device_input"] if status == 200 else []
+    inputs: list[dict[str, Any]] = []
+    for station in hall.stations:  # a station's room is readable by that station only
+        inputs += [e["payload"] for e in all_events(Client(hall, ledger, station=station), f"station:{station}")
+                   if e["type"] == "device_input"]
     counts = Counter(p["input_id"] for p in inputs)
     report.input_duplicates = [i for i, n in counts.items() if n > 1]
     codes = Counter(p["data"].get("code") for p in inputs if p["kind"] == "code_scanned")
