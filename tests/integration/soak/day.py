@@ -270,6 +270,7 @@ class Client:
              give_up: float = 60.0) -> tuple[int, Any]:
         """(status, json); (0, None) if the server could not be reached (and ``retry`` is false or time ran out)."""
         deadline = time.monotonic() + give_up
+        logins = 0
         while True:
             try:
                 if self.staff and self.csrf is None:
@@ -288,14 +289,19 @@ class Client:
                 continue
             with self.ledger.lock:
                 self.ledger.statuses[r.status_code] += 1
+                if r.status_code in (401, 403):
+                    self.ledger.notes.append(f"{r.status_code} {method} {path.split('?')[0]} as "
+                                             f"{'station' if not self.staff else self.username}: {r.text[:120]}")
             if r.status_code >= 500 and r.status_code != 503:
                 with self.ledger.lock:
                     self.ledger.server_errors.append(f"{method} {path}: {r.status_code} {r.text[:200]}")
             if r.status_code == 503 and retry and time.monotonic() < deadline:  # busy or starting: the retry is safe
                 time.sleep(0.3)
                 continue
-            if r.status_code in (401, 403) and self.staff and retry and time.monotonic() < deadline:
+            relogin = r.status_code == 401 or (r.status_code == 403 and "csrf" in r.text.lower())
+            if relogin and self.staff and retry and logins < 2:
                 self.csrf = None  # a session from before a restart: log in again
+                logins += 1
                 continue
             try:
                 return r.status_code, r.json()
@@ -336,7 +342,8 @@ class Actors:
         return None
 
     def head(self, client: Client) -> int:
-        status, body = client.call("GET", "/events?since=0&rooms=none")
+        """The hall's current event seq (the snapshot's, which counts every event, station ones included)."""
+        status, body = client.call("GET", "/snapshot")
         return body["seq"] if status == 200 else 0
 
     # -------------------------------------------------------------------------------------------- kiosks
@@ -593,7 +600,8 @@ class HallScreen:
         with self.lock:
             if payload["seq"] <= self.seq:
                 return
-            if payload["seq"] != self.seq + 1:
+            # public events name the previous public event (``prev``): the hall room never sees the others
+            if payload.get("prev", payload["seq"] - 1) > self.seq:
                 self._resync_locked()
                 return
             self._apply(kind, payload)
@@ -840,19 +848,21 @@ def check(hall: Hall, ledger: Ledger, screens: list[HallScreen], report: Report)
                          for w in snapshot["windows"]}
         truth_queues = {q["queue_id"]: q["waiting"] for q in snapshot["queues"]}
         for screen in screens:
+            # the snapshot's seq counts station and staff events too, which a hall screen never sees: the screen
+            # is current when its state is the snapshot's (given a moment for the last public events to arrive)
             deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and screen.seq < snapshot["seq"]:
-                time.sleep(0.1)
-            with screen.lock:
-                if screen.seq != snapshot["seq"]:
-                    report.screen_mismatch.append(f"{screen.name}: at seq {screen.seq}, server {snapshot['seq']}")
-                    continue
-                for wid, state in truth_windows.items():
-                    if screen.windows.get(wid) != state:
-                        report.screen_mismatch.append(f"{screen.name} {wid}: {screen.windows.get(wid)} != {state}")
-                for qid, waiting in truth_queues.items():
-                    if screen.queues.get(qid) != waiting:
-                        report.screen_mismatch.append(f"{screen.name} {qid}: {screen.queues.get(qid)} != {waiting}")
+            while True:
+                with screen.lock:
+                    diff = [f"{screen.name} {wid}: {screen.windows.get(wid)} != {state}"
+                            for wid, state in truth_windows.items() if screen.windows.get(wid) != state]
+                    diff += [f"{screen.name} {qid}: {screen.queues.get(qid)} != {waiting}"
+                             for qid, waiting in truth_queues.items() if screen.queues.get(qid) != waiting]
+                    if screen.seq > snapshot["seq"]:
+                        diff.append(f"{screen.name} is ahead of the server: {screen.seq} > {snapshot['seq']}")
+                if not diff or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            report.screen_mismatch += diff
 
 
 def scan_server_log(hall: Hall, report: Report) -> None:
