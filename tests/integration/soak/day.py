@@ -821,11 +821,21 @@ def check(hall: Hall, ledger: Ledger, screens: list[HallScreen], report: Report)
     # Read from the database: an input the server accepted is stored as its device_input event. (The API cannot
     # page a station's room past a page that comes back empty with complete=false: its limit counts the hall's
     # events, not the room's, and the reply does not say how far it looked.)
-    conn = sqlite3.connect(hall.db)
-    try:
-        inputs = [json.loads(row[0]) for row in conn.execute("SELECT payload FROM events WHERE type = 'device_input'")]
-    finally:
-        conn.close()
+    def stored_inputs() -> list[dict[str, Any]]:
+        conn = sqlite3.connect(hall.db)
+        try:
+            return [json.loads(row[0]) for row in conn.execute("SELECT payload FROM events WHERE type = 'device_input'")]
+        finally:
+            conn.close()
+
+    # A rating pressed just before the day ended may still be on its way (pad -> agent outbox -> server).
+    deadline = time.monotonic() + 20
+    while True:
+        inputs = stored_inputs()
+        if sum(p["kind"] == "rating_given" for p in inputs) >= ledger.actions["rating-pressed"] \
+                or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     counts = Counter(p["input_id"] for p in inputs)
     report.input_duplicates = [i for i, n in counts.items() if n > 1]
     codes = Counter(p["data"].get("code") for p in inputs if p["kind"] == "code_scanned")
