@@ -13,7 +13,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -66,7 +65,7 @@ def wait_until(predicate, timeout: float, what: str):  # type: ignore[no-untyped
 
 
 class Hall:
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, async_mode: str = "threading") -> None:
         self.tmp = tmp
         self.var = tmp / "var"
         self.var.mkdir(exist_ok=True)
@@ -74,7 +73,7 @@ class Hall:
         self.port = free_port()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "queue_server.cli", "hall", "--port", str(self.port), "--always-open",
-             "--async-mode", "threading", "--database", f"sqlite:///{self.var / 'onewindow.db'}",
+             "--async-mode", async_mode, "--database", f"sqlite:///{self.var / 'onewindow.db'}",
              "--devices", str(tmp / "devices.toml")],
             cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -97,21 +96,23 @@ class Hall:
         return out
 
 
-@pytest.fixture
-def hall(tmp_path: Path) -> Iterator[Hall]:
-    running = Hall(tmp_path)
-    yield running
-    if running.proc.poll() is None:
-        running.proc.kill()
-        running.proc.wait()
-    for stream in (running.proc.stdout,):
-        if stream:
-            stream.close()
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=["kill-9", "term", "int"])
-def test_every_child_ends_with_the_hall(hall: Hall, signum: int) -> None:
+@pytest.mark.parametrize(("signum", "async_mode"), [(signal.SIGKILL, "threading"), (signal.SIGTERM, "threading"),
+                                                   (signal.SIGINT, "threading"), (signal.SIGTERM, "gevent")],
+                         ids=["kill-9", "term", "int", "term-gevent"])
+def test_every_child_ends_with_the_hall(tmp_path: Path, signum: int, async_mode: str) -> None:
+    hall = Hall(tmp_path, async_mode)
+    try:
+        _children_end_with(hall, signum)
+    finally:
+        if hall.proc.poll() is None:
+            hall.proc.kill()
+            hall.proc.wait()
+        if hall.proc.stdout:
+            hall.proc.stdout.close()
+
+
+def _children_end_with(hall: Hall, signum: int) -> None:
     children = hall.children()
     assert len(children) == 3  # the simulator hall and two agents
     wait_until(lambda: (hall.var / "sim-hall.json").exists(), 30, "the simulators are up")
