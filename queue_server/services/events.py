@@ -83,9 +83,10 @@ def current_seq(conn: Connection, hall_id: str) -> int:
 
 def events_since(
     conn: Connection, hall_id: str, after_seq: int, rooms: set[str], limit: int = 1000
-) -> tuple[list[dict], bool]:
+) -> tuple[list[dict], bool, int]:
     """Events after ``after_seq`` that went to any of ``rooms``, in order, each in the form those rooms see;
-    True when ``limit`` cut the list."""
+    True when ``limit`` cut the list; and the last sequence number looked at (where the next page starts: a
+    room that sees few events may get an empty page that is not the end)."""
     rows = conn.execute(
         select(events.c.seq, events.c.type, events.c.rooms, events.c.payload)
         .where(events.c.hall_id == hall_id, events.c.seq > after_seq)
@@ -100,7 +101,8 @@ def events_since(
         whole = audience_of(r.type) is not Audience.STATION or any(x.startswith("station:") for x in shared)
         payload = r.payload if whole else staff_projection(r.type, r.payload)
         found.append({"type": r.type, "seq": r.seq, "rooms": sorted(shared), "payload": payload})
-    return found, len(rows) > limit
+    truncated = len(rows) > limit
+    return found, truncated, rows[limit - 1].seq if truncated and limit > 0 else after_seq
 
 
 @contextmanager

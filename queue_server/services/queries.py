@@ -43,11 +43,12 @@ def snapshot(ctx: HallContext) -> dict[str, Any]:
 
 def missed_events(ctx: HallContext, after_seq: int, rooms: set[str], limit: int = 1000) -> dict[str, Any]:
     """Events after ``after_seq`` for ``rooms``; ``complete`` is false when there were more than ``limit``
-    (the client should then take a fresh snapshot)."""
+    (the client takes a fresh snapshot, or asks again from ``scanned_to``, the last sequence number looked at)."""
     with read_tx(ctx.engine) as conn:
         head = current_seq(conn, ctx.hall_id)
         if after_seq > head:
             # The client is ahead of us: it saw a previous database (e.g. a reset demo); start afresh.
-            return {"seq": head, "events": [], "complete": False, "reset": True}
-        found, truncated = events_since(conn, ctx.hall_id, after_seq, rooms, limit)
-    return {"seq": head, "events": found, "complete": not truncated, "reset": False}
+            return {"seq": head, "events": [], "complete": False, "reset": True, "scanned_to": head}
+        found, truncated, scanned = events_since(conn, ctx.hall_id, after_seq, rooms, limit)
+    return {"seq": head, "events": found, "complete": not truncated, "reset": False,
+            "scanned_to": scanned if truncated else head}
