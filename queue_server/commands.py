@@ -49,6 +49,7 @@ def _run_server(settings: Settings, host: str, port: int) -> None:
     from .app import create_app
     from .extensions import socketio
     from .hall_config import ConfigError
+    from .serving import server_options
     from .store.db import DatabaseError
 
     try:
@@ -67,8 +68,8 @@ def _run_server(settings: Settings, host: str, port: int) -> None:
     click.echo(f"OneWindow serving {app.extensions['onewindow'].config.hall.name.zh} on http://{host}:{port}/ "
                f"(async mode {settings.async_mode}, database {settings.database})", err=True)
     sys.stderr.flush()
-    kwargs = {"allow_unsafe_werkzeug": True} if settings.async_mode == "threading" else {}
-    socketio.run(app, host=host, port=port, log_output=False, use_reloader=False, **kwargs)
+    socketio.run(app, host=host, port=port, log_output=False, use_reloader=False,
+                 **server_options(settings.async_mode))
 
 
 def _server_options(f):  # type: ignore[no-untyped-def]
