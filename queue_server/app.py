@@ -16,6 +16,7 @@ from .services.context import HallContext
 from .services.events import deliveries
 from .services.rollover import roll_over
 from .services.staff import LoginGuard
+from .services.stats import StatsCoalescer
 from .settings import ASYNC_MODES, Settings
 from .store.db import check_connection, ensure_hall, make_engine, migrate
 
@@ -72,6 +73,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         always_open=settings.always_open,
         stations=stations,
     )
+    if settings.stats_interval > 0:
+        ctx.stats = StatsCoalescer(ctx, settings.stats_interval)
     app.extensions["onewindow"] = ctx
     app.extensions["onewindow.settings"] = settings
     app.extensions["onewindow.login_guard"] = LoginGuard()  # failed logins of unknown names and per client

@@ -38,6 +38,8 @@ class Settings:
     person_secret: bytes | None = None
     background_tasks: bool = True
     sqlite_synchronous: str = "FULL"
+    # Queue figures (queue_stats events) at most this often per queue; 0 computes them inside every write.
+    stats_interval: float = 1.0
     testing: bool = False
     auth_required: bool = True  # staff log in for window actions; devices use tokens
     secure_cookies: bool = False  # served over HTTPS: Secure cookies and Strict-Transport-Security

@@ -58,8 +58,13 @@ class DefaultCallingPolicy:
       three calls from the first queue for every one from the second while both have people waiting.
     """
 
+    # What the store may rely on to read only a few candidates (see services.common.call_candidates): every choice
+    # is the head of a (queue, class) line by (position, id), or with the long-wait rule the first issued.
+    picks_from_heads = True
+
     def __init__(self, config: CallingPolicyConfig) -> None:
         self.config = config
+        self.uses_issue_time = config.long_wait_min is not None
         self._order = {cls: i for i, cls in enumerate(config.priority_order)}
 
     def _eligible(self, candidates: Sequence[Candidate], window: WindowState) -> list[Candidate]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, func, select, update
+from sqlalchemy import Connection, Row, and_, exists, func, literal, or_, select, union_all, update
 
 from ..domain.calling import Candidate
 from ..domain.errors import NotFound
@@ -131,21 +131,57 @@ def public_ticket(ctx: HallContext, t: Row) -> dict[str, Any]:
     }
 
 
+_CANDIDATE_COLUMNS = (tickets.c.id, tickets.c.queue_id, tickets.c.priority, tickets.c.position, tickets.c.issued_at,
+                      tickets.c.target_window)
+
+
+def _candidate(r: Row) -> Candidate:
+    return Candidate(r.id, r.queue_id, PriorityClass(r.priority), r.position, r.issued_at, r.target_window)
+
+
 def candidates(conn: Connection, ctx: HallContext, day: str, queue_ids: list[str]) -> list[Candidate]:
+    """Every waiting ticket of the queues (for a policy that needs the whole line, and for rankings)."""
     rows = conn.execute(
-        select(
-            tickets.c.id, tickets.c.queue_id, tickets.c.priority, tickets.c.position, tickets.c.issued_at,
-            tickets.c.target_window,
-        ).where(
+        select(*_CANDIDATE_COLUMNS).where(
             tickets.c.hall_id == ctx.hall_id,
             tickets.c.service_day == day,
             tickets.c.status == TicketStatus.WAITING.value,
             tickets.c.queue_id.in_(queue_ids),
         )
     ).all()
-    return [
-        Candidate(r.id, r.queue_id, PriorityClass(r.priority), r.position, r.issued_at, r.target_window) for r in rows
+    return [_candidate(r) for r in rows]
+
+
+def call_candidates(conn: Connection, ctx: HallContext, day: str, window_id: str, queue_ids: list[str]) -> list[Candidate]:
+    """The waiting tickets a window's calling policy chooses among, read with bounded SQL when the policy allows.
+
+    ``DefaultCallingPolicy`` only ever picks the head of a (queue, priority class) line (FIFO by position inside a
+    class, weights across queues) or, with the long-wait rule, the eligible ticket issued first. So one indexed
+    ``LIMIT 1`` per (queue, class), plus one per queue by issue time, gives it the same choice as the whole line:
+    a call costs the same with 10 or 10,000 people waiting (``ix_tickets_heads`` / ``ix_tickets_waited``).
+    """
+    if not getattr(ctx.policy, "picks_from_heads", False):
+        return candidates(conn, ctx, day, queue_ids)
+    mine = or_(tickets.c.target_window.is_(None), tickets.c.target_window == window_id)
+
+    def waiting_in(queue_id: str) -> Any:
+        return select(*_CANDIDATE_COLUMNS).where(
+            tickets.c.hall_id == ctx.hall_id, tickets.c.service_day == day,
+            tickets.c.status == TicketStatus.WAITING.value, tickets.c.queue_id == queue_id, mine)
+
+    parts = [
+        waiting_in(q).where(tickets.c.priority == p.value).order_by(tickets.c.position, tickets.c.id).limit(1)
+        for q in queue_ids for p in PriorityClass
     ]
+    if getattr(ctx.policy, "uses_issue_time", False):
+        parts += [waiting_in(q).order_by(tickets.c.issued_at, tickets.c.id).limit(1) for q in queue_ids]
+    if not parts:
+        return []
+    rows = conn.execute(union_all(*[part.subquery().select() for part in parts])).all()
+    seen: dict[int, Candidate] = {}
+    for r in rows:
+        seen.setdefault(r.id, _candidate(r))
+    return list(seen.values())
 
 
 def open_window_weights(conn: Connection, ctx: HallContext) -> list[dict[str, int]]:
@@ -168,6 +204,7 @@ def recent_service_seconds(conn: Connection, ctx: HallContext, day: str, queue_i
             tickets.c.hall_id == ctx.hall_id,
             tickets.c.service_day == day,
             tickets.c.queue_id == queue_id,
+            tickets.c.finished_at.is_not(None),
             tickets.c.status == TicketStatus.DONE.value,
             tickets.c.started_at.is_not(None),
         )
@@ -177,43 +214,47 @@ def recent_service_seconds(conn: Connection, ctx: HallContext, day: str, queue_i
     return [(r.finished_at - r.started_at).total_seconds() for r in reversed(rows)]
 
 
+def _waiting(day: str, hall_id: str, queue_id: str) -> Any:
+    return and_(tickets.c.hall_id == hall_id, tickets.c.service_day == day,
+                tickets.c.status == TicketStatus.WAITING.value, tickets.c.queue_id == queue_id)
+
+
 def queue_stats(conn: Connection, ctx: HallContext, day: str, queue_ids: list[str] | None = None) -> list[dict]:
-    """Waiting counts and the estimated wait for someone taking a ticket now, per queue."""
+    """Waiting counts and the estimated wait for someone taking a ticket now, per queue.
+
+    Every read is per queue and indexed: the counts of the queues asked for, whether the queues sharing their open
+    windows have anyone waiting (one index probe each), the last number called (``ix_tickets_called``) and the
+    recent service times (``ix_tickets_finished``)."""
     ids = queue_ids or [q.id for q in ctx.config.queues]
+    hall_id = ctx.hall_id
     counts = dict(
         conn.execute(
             select(tickets.c.queue_id, func.count())
-            .where(
-                tickets.c.hall_id == ctx.hall_id,
-                tickets.c.service_day == day,
-                tickets.c.status == TicketStatus.WAITING.value,
-            )
+            .where(tickets.c.hall_id == hall_id, tickets.c.service_day == day,
+                   tickets.c.status == TicketStatus.WAITING.value, tickets.c.queue_id.in_(ids))
             .group_by(tickets.c.queue_id)
         ).all()
     )
-    busy = {q for q, n in counts.items() if n}
     windows = open_window_weights(conn, ctx)
-    last_called = dict(
-        conn.execute(
-            select(tickets.c.queue_id, func.max(tickets.c.called_at)).where(
-                tickets.c.hall_id == ctx.hall_id, tickets.c.service_day == day, tickets.c.called_at.is_not(None)
-            ).group_by(tickets.c.queue_id)
-        ).all()
-    )
+    # Whether a queue that shares a window with one of ours has people waiting changes our share of that window.
+    sharing = sorted({q for w in windows if any(i in w for i in ids) for q in w} - set(ids))
+    busy = {q for q, n in counts.items() if n}
+    if sharing:
+        probes = [select(literal(q).label("q")).where(exists().where(_waiting(day, hall_id, q))) for q in sharing]
+        busy.update(conn.execute(union_all(*probes)).scalars())
+    last_parts = [
+        select(literal(q).label("q"), tickets.c.number).where(
+            tickets.c.hall_id == hall_id, tickets.c.service_day == day, tickets.c.queue_id == q,
+            tickets.c.called_at.is_not(None)).order_by(tickets.c.called_at.desc()).limit(1).subquery().select()
+        for q in ids
+    ]
+    last_called = dict(conn.execute(union_all(*last_parts)).all()) if last_parts else {}
     out = []
     for qid in ids:
         queue = ctx.config.queue(qid)
         waiting = counts.get(qid, 0)
         est = estimate_wait(waiting, recent_service_seconds(conn, ctx, day, qid), queue.default_service_min,
                             windows, qid, busy)
-        last_number = None
-        if qid in last_called:
-            last_number = conn.execute(
-                select(tickets.c.number).where(
-                    and_(tickets.c.hall_id == ctx.hall_id, tickets.c.service_day == day, tickets.c.queue_id == qid,
-                         tickets.c.called_at == last_called[qid])
-                ).limit(1)
-            ).scalar()
         out.append(
             {
                 "queue_id": qid,
@@ -222,7 +263,7 @@ def queue_stats(conn: Connection, ctx: HallContext, day: str, queue_ids: list[st
                 "waiting": waiting,
                 "estimated_wait_min": est.minutes,
                 "open_capacity": est.capacity,
-                "last_called": last_number,
+                "last_called": last_called.get(qid),
             }
         )
     return out

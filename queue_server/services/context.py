@@ -18,6 +18,7 @@ from ..domain.workdays import WorkCalendar
 
 if TYPE_CHECKING:
     from ..hall_config import StationBinding
+    from .stats import StatsCoalescer
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ class HallContext:
     # Device stations from devices.toml (role, bound window); None: no devices file, stations unbound.
     stations: dict[str, StationBinding] | None = None
     hooks: list[Callable[[list[dict[str, Any]]], None]] = field(default_factory=list)
+    # Set by the server: queue figures published at most once a second per queue instead of inside every write.
+    stats: StatsCoalescer | None = None
 
     @property
     def hall_id(self) -> str:

@@ -28,12 +28,12 @@ from .common import (
     get_ticket,
     open_window_weights,
     public_ticket,
-    queue_stats,
     recent_service_seconds,
     record_transition,
 )
 from .context import Actor, HallContext
 from .events import append_event, hall_write
+from .stats import queues_changed
 
 
 @dataclass(frozen=True)
@@ -299,10 +299,7 @@ def issue_ticket(ctx: HallContext, req: IssueRequest, actor: Actor, idempotency_
         view = ticket_view(conn, ctx, t)
         rooms = [f"zone:{queue.zone}", f"queue:{queue_id}"]
         published.append(append_event(conn, ctx.hall_id, "ticket_issued", public_ticket(ctx, t), rooms, now))
-        published.append(
-            append_event(conn, ctx.hall_id, "queue_stats", {"queues": queue_stats(conn, ctx, day, [queue_id])},
-                         rooms, now)
-        )
+        queues_changed(conn, ctx, day, [queue_id], rooms, now, published)
     return IssueResult(view, True)
 
 
@@ -383,8 +380,7 @@ def requeue(ctx: HallContext, ticket_id: int, actor: Actor) -> dict[str, Any]:
         queue = ctx.config.queue(t.queue_id)
         rooms = [f"zone:{queue.zone}", f"queue:{t.queue_id}", f"ticket:{t.id}"]
         published.append(append_event(conn, ctx.hall_id, "ticket_requeued", public_ticket(ctx, t), rooms, now))
-        published.append(append_event(conn, ctx.hall_id, "queue_stats",
-                                      {"queues": queue_stats(conn, ctx, day, [t.queue_id])}, rooms, now))
+        queues_changed(conn, ctx, day, [t.queue_id], rooms, now, published)
         view = ticket_view(conn, ctx, t)
     return view
 
@@ -402,8 +398,7 @@ def cancel(ctx: HallContext, ticket_id: int, actor: Actor) -> dict[str, Any]:
         queue = ctx.config.queue(t.queue_id)
         rooms = [f"zone:{queue.zone}", f"queue:{t.queue_id}", f"ticket:{t.id}"]
         published.append(append_event(conn, ctx.hall_id, "ticket_cancelled", public_ticket(ctx, t), rooms, now))
-        published.append(append_event(conn, ctx.hall_id, "queue_stats",
-                                      {"queues": queue_stats(conn, ctx, day, [t.queue_id])}, rooms, now))
+        queues_changed(conn, ctx, day, [t.queue_id], rooms, now, published)
         view = public_ticket(ctx, t)
     return view
 

@@ -16,15 +16,16 @@ from ..domain.tickets import Action, TicketStatus, next_status
 from ..store.db import read_tx, write_tx
 from ..store.schema import tickets, window_states
 from .common import (
+    call_candidates,
     candidates,
     ensure_service_day,
     get_ticket,
     public_ticket,
-    queue_stats,
     record_transition,
 )
 from .context import Actor, HallContext
 from .events import append_event
+from .stats import queues_changed
 
 WindowStatus = Literal["closed", "open", "paused", "closed_for_day"]
 STATUS_ZH = {"closed": "未开窗", "open": "服务中", "paused": "暂停服务", "closed_for_day": "今日已停止服务"}
@@ -152,9 +153,7 @@ class _Action:
     def emit_stats(self, queue_ids: list[str]) -> None:
         ids = list(dict.fromkeys(queue_ids))
         rooms = [*self.rooms, *[f"queue:{q}" for q in ids]]
-        self.published.append(append_event(self.conn, self.ctx.hall_id, "queue_stats",
-                                           {"queues": queue_stats(self.conn, self.ctx, self.day, ids)}, rooms,
-                                           self.now))
+        queues_changed(self.conn, self.ctx, self.day, ids, rooms, self.now, self.published)
 
     def result(self, t: Row | None) -> dict[str, Any]:
         state = _state(self.conn, self.ctx, self.window.id, self.day)
@@ -206,7 +205,7 @@ def call_next(ctx: HallContext, window_id: str, actor: Actor) -> dict[str, Any]:
                 tickets.c.hall_id == ctx.hall_id, tickets.c.service_day == a.day, tickets.c.window_id == a.window.id,
                 tickets.c.called_at.is_not(None)).group_by(tickets.c.queue_id)).all())
         state = WindowState(a.window.id, weights, a.state.priority_streak, served)
-        choice = ctx.policy.choose(candidates(a.conn, ctx, a.day, list(weights)), state, a.now)
+        choice = ctx.policy.choose(call_candidates(a.conn, ctx, a.day, a.window.id, list(weights)), state, a.now)
         if choice is None:
             out = a.result(None)
             out["message"] = "当前无人等候 / nobody is waiting"

@@ -95,7 +95,14 @@ tickets = Table(
     Column("close_reason", String(200), nullable=True),
     # The number (prefix + daily sequence) is unique per day; a transfer moves the ticket, never renumbers it.
     UniqueConstraint("hall_id", "service_day", "number", name="uq_tickets_number"),
-    Index("ix_tickets_open", "hall_id", "service_day", "status", "queue_id"),
+    # The head of each (queue, priority class) line: call-next reads one entry per line, whatever its length.
+    Index("ix_tickets_heads", "hall_id", "service_day", "status", "queue_id", "priority", "position", "id"),
+    # The longest-waiting ticket of a queue, for the long-wait rule.
+    Index("ix_tickets_waited", "hall_id", "service_day", "status", "queue_id", "issued_at", "id"),
+    # A window's calls today (its share per queue), a queue's last call and its recent service times.
+    Index("ix_tickets_window", "hall_id", "service_day", "window_id"),
+    Index("ix_tickets_called", "hall_id", "service_day", "queue_id", "called_at"),
+    Index("ix_tickets_finished", "hall_id", "service_day", "queue_id", "finished_at"),
     Index("ix_tickets_person", "hall_id", "person_key", "queue_id"),
     Index("ix_tickets_report", "hall_id", "service_day", "queue_id", "status"),
 )
