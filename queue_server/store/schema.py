@@ -100,7 +100,7 @@ tickets = Table(
     # The longest-waiting ticket of a queue, for the long-wait rule.
     Index("ix_tickets_waited", "hall_id", "service_day", "status", "queue_id", "issued_at", "id"),
     # A window's calls today (its share per queue), a queue's last call and its recent service times.
-    Index("ix_tickets_window", "hall_id", "service_day", "window_id"),
+    Index("ix_tickets_window", "hall_id", "service_day", "window_id", "queue_id", "called_at"),
     Index("ix_tickets_called", "hall_id", "service_day", "queue_id", "called_at"),
     Index("ix_tickets_finished", "hall_id", "service_day", "queue_id", "finished_at"),
     Index("ix_tickets_person", "hall_id", "person_key", "queue_id"),

@@ -13,7 +13,7 @@ depends_on = None
 INDEXES = {
     "ix_tickets_heads": ["hall_id", "service_day", "status", "queue_id", "priority", "position", "id"],
     "ix_tickets_waited": ["hall_id", "service_day", "status", "queue_id", "issued_at", "id"],
-    "ix_tickets_window": ["hall_id", "service_day", "window_id"],
+    "ix_tickets_window": ["hall_id", "service_day", "window_id", "queue_id", "called_at"],
     "ix_tickets_called": ["hall_id", "service_day", "queue_id", "called_at"],
     "ix_tickets_finished": ["hall_id", "service_day", "queue_id", "finished_at"],
 }
