@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, exists, func, literal, or_, select, union_all, update
+from sqlalchemy import Connection, Row, and_, bindparam, exists, func, literal, or_, select, union_all, update
 
 from ..domain.calling import Candidate
 from ..domain.errors import NotFound
@@ -17,6 +18,15 @@ from .context import SYSTEM, Actor, HallContext
 from .events import append_event
 
 ROLLOVER_REASON = "服务日结束，未办结的号自动关闭 / service day ended"
+
+# Statements on the hot paths (issue, call) are built once with bound parameters: building a SQLAlchemy statement
+# per request cost more CPU than running it. Parameter names avoid column names (reserved in INSERT/UPDATE).
+_TRANSITION_INSERT = ticket_transitions.insert()
+_SERVICE_DAY = select(halls.c.service_day).where(halls.c.id == bindparam("b_hall"))
+_GET_TICKET = select(tickets).where(tickets.c.id == bindparam("b_id"), tickets.c.hall_id == bindparam("b_hall"))
+_GET_TICKET_LOCKED = _GET_TICKET.with_for_update()
+_OPEN_WINDOWS = select(window_states.c.window_id).where(window_states.c.hall_id == bindparam("b_hall"),
+                                                        window_states.c.status == "open")
 
 
 def day_str(day: date) -> str:
@@ -36,17 +46,9 @@ def record_transition(
     detail: dict[str, Any] | None = None,
 ) -> None:
     conn.execute(
-        ticket_transitions.insert().values(
-            ticket_id=ticket_id,
-            at=at,
-            action=action,
-            from_status=from_status,
-            to_status=to_status,
-            window_id=window_id,
-            queue_id=queue_id,
-            actor=str(actor),
-            detail=detail,
-        )
+        _TRANSITION_INSERT,
+        {"ticket_id": ticket_id, "at": at, "action": action, "from_status": from_status, "to_status": to_status,
+         "window_id": window_id, "queue_id": queue_id, "actor": str(actor), "detail": detail},
     )
 
 
@@ -57,7 +59,7 @@ def ensure_service_day(conn: Connection, ctx: HallContext, out: list[dict]) -> s
     """
     now = ctx.now()
     today = day_str(ctx.today(now))
-    last = conn.execute(select(halls.c.service_day).where(halls.c.id == ctx.hall_id)).scalar_one()
+    last = conn.execute(_SERVICE_DAY, {"b_hall": ctx.hall_id}).scalar_one()
     if last == today:
         return today
     stale = conn.execute(
@@ -91,10 +93,8 @@ def ensure_service_day(conn: Connection, ctx: HallContext, out: list[dict]) -> s
 
 
 def get_ticket(conn: Connection, ctx: HallContext, ticket_id: int, *, lock: bool = False) -> Row:
-    q = select(tickets).where(tickets.c.id == ticket_id, tickets.c.hall_id == ctx.hall_id)
-    if lock and conn.dialect.name == "postgresql":
-        q = q.with_for_update()
-    row = conn.execute(q).first()
+    q = _GET_TICKET_LOCKED if lock and conn.dialect.name == "postgresql" else _GET_TICKET
+    row = conn.execute(q, {"b_id": ticket_id, "b_hall": ctx.hall_id}).first()
     if row is None:
         raise NotFound(f"ticket {ticket_id} does not exist", code="ticket_not_found")
     return row
@@ -162,55 +162,57 @@ def call_candidates(conn: Connection, ctx: HallContext, day: str, window_id: str
     """
     if not getattr(ctx.policy, "picks_from_heads", False):
         return candidates(conn, ctx, day, queue_ids)
-    mine = or_(tickets.c.target_window.is_(None), tickets.c.target_window == window_id)
-
-    def waiting_in(queue_id: str) -> Any:
-        return select(*_CANDIDATE_COLUMNS).where(
-            tickets.c.hall_id == ctx.hall_id, tickets.c.service_day == day,
-            tickets.c.status == TicketStatus.WAITING.value, tickets.c.queue_id == queue_id, mine)
-
-    parts = [
-        waiting_in(q).where(tickets.c.priority == p.value).order_by(tickets.c.position, tickets.c.id).limit(1)
-        for q in queue_ids for p in PriorityClass
-    ]
-    if getattr(ctx.policy, "uses_issue_time", False):
-        parts += [waiting_in(q).order_by(tickets.c.issued_at, tickets.c.id).limit(1) for q in queue_ids]
-    if not parts:
+    if not queue_ids:
         return []
-    rows = conn.execute(union_all(*[part.subquery().select() for part in parts])).all()
+    stmt = _heads_statement(tuple(queue_ids), bool(getattr(ctx.policy, "uses_issue_time", False)))
+    rows = conn.execute(stmt, {"b_hall": ctx.hall_id, "b_day": day, "b_window": window_id}).all()
     seen: dict[int, Candidate] = {}
     for r in rows:
         seen.setdefault(r.id, _candidate(r))
     return list(seen.values())
 
 
+@lru_cache(maxsize=256)
+def _heads_statement(queue_ids: tuple[str, ...], by_issue_time: bool) -> Any:
+    mine = or_(tickets.c.target_window.is_(None), tickets.c.target_window == bindparam("b_window"))
+
+    def waiting_in(queue_id: str) -> Any:
+        return select(*_CANDIDATE_COLUMNS).where(
+            tickets.c.hall_id == bindparam("b_hall"), tickets.c.service_day == bindparam("b_day"),
+            tickets.c.status == TicketStatus.WAITING.value, tickets.c.queue_id == queue_id, mine)
+
+    parts = [
+        waiting_in(q).where(tickets.c.priority == p.value).order_by(tickets.c.position, tickets.c.id).limit(1)
+        for q in queue_ids for p in PriorityClass
+    ]
+    if by_issue_time:
+        parts += [waiting_in(q).order_by(tickets.c.issued_at, tickets.c.id).limit(1) for q in queue_ids]
+    return union_all(*[part.subquery().select() for part in parts])
+
+
 def open_window_weights(conn: Connection, ctx: HallContext) -> list[dict[str, int]]:
     """Queue weights of every window that is open and not paused."""
-    open_ids = {
-        r.window_id
-        for r in conn.execute(
-            select(window_states.c.window_id).where(
-                window_states.c.hall_id == ctx.hall_id, window_states.c.status == "open"
-            )
-        )
-    }
+    open_ids = set(conn.execute(_OPEN_WINDOWS, {"b_hall": ctx.hall_id}).scalars())
     return [{wq.queue: wq.weight for wq in w.queues} for w in ctx.config.windows if w.id in open_ids]
 
 
+_RECENT_SERVICE = (
+    select(tickets.c.started_at, tickets.c.finished_at)
+    .where(
+        tickets.c.hall_id == bindparam("b_hall"),
+        tickets.c.service_day == bindparam("b_day"),
+        tickets.c.queue_id == bindparam("b_queue"),
+        tickets.c.finished_at.is_not(None),
+        tickets.c.status == TicketStatus.DONE.value,
+        tickets.c.started_at.is_not(None),
+    )
+    .order_by(tickets.c.finished_at.desc())
+    .limit(20)
+)
+
+
 def recent_service_seconds(conn: Connection, ctx: HallContext, day: str, queue_id: str) -> list[float]:
-    rows = conn.execute(
-        select(tickets.c.started_at, tickets.c.finished_at)
-        .where(
-            tickets.c.hall_id == ctx.hall_id,
-            tickets.c.service_day == day,
-            tickets.c.queue_id == queue_id,
-            tickets.c.finished_at.is_not(None),
-            tickets.c.status == TicketStatus.DONE.value,
-            tickets.c.started_at.is_not(None),
-        )
-        .order_by(tickets.c.finished_at.desc())
-        .limit(20)
-    ).all()
+    rows = conn.execute(_RECENT_SERVICE, {"b_hall": ctx.hall_id, "b_day": day, "b_queue": queue_id}).all()
     return [(r.finished_at - r.started_at).total_seconds() for r in reversed(rows)]
 
 

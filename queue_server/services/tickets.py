@@ -8,9 +8,10 @@ import json
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, update
 
 from ..domain.calling import people_ahead
 from ..domain.errors import CapReached, Closed, DomainError, InvalidInput, InvalidTransition, NotFound
@@ -112,30 +113,29 @@ def _person_key(ctx: HallContext, id_number: str) -> str:
     return hmac.new(ctx.person_secret, id_number.encode(), hashlib.sha256).hexdigest()
 
 
+# Built once (see services.common): these run on every ticket.
+_COUNTER_WHERE = and_(day_counters.c.hall_id == bindparam("b_hall"), day_counters.c.kind == bindparam("b_kind"),
+                      day_counters.c.key == bindparam("b_key"), day_counters.c.service_day == bindparam("b_day"))
+_COUNTER_BUMP = (update(day_counters).where(_COUNTER_WHERE).values(value=day_counters.c.value + 1)
+                 .returning(day_counters.c.value))
+_COUNTER_INSERT = day_counters.insert()
+_COUNTER_READ = select(day_counters.c.value).where(_COUNTER_WHERE)
+_TICKET_INSERT = tickets.insert().returning(tickets.c.id)
+_IDEMPOTENCY_INSERT = idempotency_keys.insert()
+
+
 def _next_counter(conn: Connection, hall_id: str, kind: str, key: str, day: str) -> int:
     """Increment a per-day counter; the hall's write lock makes update-then-insert race-free."""
-    where = (
-        (day_counters.c.hall_id == hall_id)
-        & (day_counters.c.kind == kind)
-        & (day_counters.c.key == key)
-        & (day_counters.c.service_day == day)
-    )
-    value = conn.execute(
-        update(day_counters).where(where).values(value=day_counters.c.value + 1).returning(day_counters.c.value)
-    ).scalar()
+    where = {"b_hall": hall_id, "b_kind": kind, "b_key": key, "b_day": day}
+    value = conn.execute(_COUNTER_BUMP, where).scalar()
     if value is None:
-        conn.execute(day_counters.insert().values(hall_id=hall_id, kind=kind, key=key, service_day=day, value=1))
+        conn.execute(_COUNTER_INSERT, {"hall_id": hall_id, "kind": kind, "key": key, "service_day": day, "value": 1})
         value = 1
     return value
 
 
 def _counter(conn: Connection, hall_id: str, kind: str, key: str, day: str) -> int:
-    return conn.execute(
-        select(day_counters.c.value).where(
-            day_counters.c.hall_id == hall_id, day_counters.c.kind == kind, day_counters.c.key == key,
-            day_counters.c.service_day == day,
-        )
-    ).scalar() or 0
+    return conn.execute(_COUNTER_READ, {"b_hall": hall_id, "b_kind": kind, "b_key": key, "b_day": day}).scalar() or 0
 
 
 def ticket_view(conn: Connection, ctx: HallContext, t: Any) -> dict[str, Any]:
@@ -171,17 +171,25 @@ def _ahead(conn: Connection, ctx: HallContext, t: Any) -> int:
     class_rank = getattr(ctx.policy, "class_rank", None)
     if class_rank is None:
         return people_ahead(ctx.policy, candidates(conn, ctx, t.service_day, [t.queue_id]), t.id, ctx.now())
-    mine = class_rank(PriorityClass(t.priority))
-    ranked = case({p.value: class_rank(p) for p in PriorityClass}, value=tickets.c.priority, else_=99)
-    return conn.execute(
-        select(func.count()).where(
-            tickets.c.hall_id == ctx.hall_id, tickets.c.service_day == t.service_day,
-            tickets.c.queue_id == t.queue_id, tickets.c.status == TicketStatus.WAITING.value, tickets.c.id != t.id,
-            or_(ranked < mine, and_(ranked == mine, or_(tickets.c.position < t.position,
-                                                        and_(tickets.c.position == t.position,
-                                                             tickets.c.id < t.id)))),
-        )
-    ).scalar_one()
+    ranks = tuple((p.value, class_rank(p)) for p in PriorityClass)
+    return conn.execute(_ahead_statement(ranks), {
+        "b_hall": ctx.hall_id, "b_day": t.service_day, "b_queue": t.queue_id, "b_id": t.id,
+        "b_rank": class_rank(PriorityClass(t.priority)), "b_position": t.position,
+    }).scalar_one()
+
+
+@lru_cache(maxsize=8)
+def _ahead_statement(ranks: tuple[tuple[str, int], ...]) -> Any:
+    ranked = case(dict(ranks), value=tickets.c.priority, else_=99)
+    mine = bindparam("b_rank")
+    position = bindparam("b_position", type_=tickets.c.position.type)
+    me = bindparam("b_id")
+    return select(func.count()).where(
+        tickets.c.hall_id == bindparam("b_hall"), tickets.c.service_day == bindparam("b_day"),
+        tickets.c.queue_id == bindparam("b_queue"), tickets.c.status == TicketStatus.WAITING.value, tickets.c.id != me,
+        or_(ranked < mine, and_(ranked == mine, or_(tickets.c.position < position,
+                                                    and_(tickets.c.position == position, tickets.c.id < me)))),
+    )
 
 
 def _resolve_queue(ctx: HallContext, req: IssueRequest) -> tuple[str, Any]:
@@ -275,16 +283,15 @@ def issue_ticket(ctx: HallContext, req: IssueRequest, actor: Actor, idempotency_
             _next_counter(conn, ctx.hall_id, "item", item.id, day)
         seq = _next_counter(conn, ctx.hall_id, "queue", queue_id, day)
         number = format_number(queue.prefix, seq, queue.number_digits)
-        ticket_id = conn.execute(
-            tickets.insert().values(
-                hall_id=ctx.hall_id, service_day=day, queue_id=queue_id, seq=seq, number=number,
-                item_id=item.id if item else None, priority=priority.value, priority_reason=req.legal_reason,
-                status=TicketStatus.WAITING.value, position=now, issued_at=now, recalls=0,
-                tracker_token=secrets.token_urlsafe(16), person_key=person_key,
-                person_label=mask_name(req.name) if req.name else (card or {}).get("name_masked"),
-                appointment_code=req.appointment_code, source=req.source,
-            ).returning(tickets.c.id)
-        ).scalar_one()
+        ticket_id = conn.execute(_TICKET_INSERT, dict(
+            hall_id=ctx.hall_id, service_day=day, queue_id=queue_id, seq=seq, number=number,
+            item_id=item.id if item else None, priority=priority.value, priority_reason=req.legal_reason,
+            status=TicketStatus.WAITING.value, position=now, issued_at=now, recalls=0,
+            tracker_token=secrets.token_urlsafe(16), person_key=person_key,
+            person_label=mask_name(req.name) if req.name else (card or {}).get("name_masked"),
+            appointment_code=req.appointment_code, source=req.source, target_window=None, called_at=None,
+            started_at=None, finished_at=None, window_id=None, close_reason=None,
+        )).scalar_one()
         detail: dict[str, Any] = {"priority": priority.value, "source": req.source}
         if priority is not PriorityClass.NORMAL:
             detail["granted_by"] = str(actor)  # who vouched for the class (staff, the kiosk's reader, a check-in)
@@ -293,8 +300,8 @@ def issue_ticket(ctx: HallContext, req: IssueRequest, actor: Actor, idempotency_
         record_transition(conn, ticket_id, now, "issue", None, TicketStatus.WAITING, actor, queue_id=queue_id,
                           detail=detail)
         if idempotency_key:
-            conn.execute(idempotency_keys.insert().values(hall_id=ctx.hall_id, key=idempotency_key,
-                                                          request_hash=fingerprint, ticket_id=ticket_id, at=now))
+            conn.execute(_IDEMPOTENCY_INSERT, {"hall_id": ctx.hall_id, "key": idempotency_key,
+                                               "request_hash": fingerprint, "ticket_id": ticket_id, "at": now})
         t = get_ticket(conn, ctx, ticket_id)
         view = ticket_view(conn, ctx, t)
         rooms = [f"zone:{queue.zone}", f"queue:{queue_id}"]

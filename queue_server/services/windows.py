@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import sys
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Row, func, select, update
+from sqlalchemy import Connection, Row, bindparam, func, select, update
 
 from ..domain.calling import WindowState
 from ..domain.errors import DomainError, InvalidTransition, NotFound
@@ -39,14 +40,38 @@ def _window(ctx: HallContext, window_id: str) -> Window:
                        code="window_not_found") from None
 
 
+# Built once (see services.common): every window action runs these.
+_STATE = select(window_states).where(window_states.c.hall_id == bindparam("b_hall"),
+                                     window_states.c.window_id == bindparam("b_window"))
+_SERVED = select(tickets.c.queue_id, func.count()).where(
+    tickets.c.hall_id == bindparam("b_hall"), tickets.c.service_day == bindparam("b_day"),
+    tickets.c.window_id == bindparam("b_window"), tickets.c.called_at.is_not(None)).group_by(tickets.c.queue_id)
+
+
 def _state(conn: Connection, ctx: HallContext, window_id: str, day: str) -> Row:
-    q = select(window_states).where(window_states.c.hall_id == ctx.hall_id, window_states.c.window_id == window_id)
-    row = conn.execute(q).first()
+    params = {"b_hall": ctx.hall_id, "b_window": window_id}
+    row = conn.execute(_STATE, params).first()
     if row is None:
         conn.execute(window_states.insert().values(hall_id=ctx.hall_id, window_id=window_id, status="closed",
                                                    service_day=day, priority_streak=0))
-        row = conn.execute(q).first()
+        row = conn.execute(_STATE, params).first()
     return row
+
+
+@lru_cache(maxsize=64)
+def _set_window_statement(keys: tuple[str, ...]) -> Any:
+    return (update(window_states)
+            .where(window_states.c.hall_id == bindparam("b_hall"), window_states.c.window_id == bindparam("b_window"))
+            .values({k: bindparam(f"v_{k}") for k in keys})
+            .returning(*window_states.c))
+
+
+@lru_cache(maxsize=64)
+def _move_statement(keys: tuple[str, ...]) -> Any:
+    return (update(tickets)
+            .where(tickets.c.id == bindparam("b_id"), tickets.c.status == bindparam("b_status"))
+            .values({k: bindparam(f"v_{k}") for k in keys})
+            .returning(*tickets.c))
 
 
 def window_view(ctx: HallContext, w: Window, state: Row | None, current: Row | None) -> dict[str, Any]:
@@ -64,12 +89,12 @@ def window_view(ctx: HallContext, w: Window, state: Row | None, current: Row | N
     }
 
 
-def _set_window(conn: Connection, ctx: HallContext, window_id: str, actor: Actor, **values: Any) -> None:
-    conn.execute(
-        update(window_states)
-        .where(window_states.c.hall_id == ctx.hall_id, window_states.c.window_id == window_id)
-        .values(actor=str(actor), updated_at=ctx.now(), **values)
-    )
+def _set_window(conn: Connection, ctx: HallContext, window_id: str, actor: Actor, **values: Any) -> Row | None:
+    """Update the window's state; returns the new state row."""
+    values = {"actor": str(actor), "updated_at": ctx.now(), **values}
+    keys = tuple(sorted(values))
+    params = {f"v_{k}": values[k] for k in keys}
+    return conn.execute(_set_window_statement(keys), {"b_hall": ctx.hall_id, "b_window": window_id, **params}).first()
 
 
 class _Action:
@@ -81,6 +106,7 @@ class _Action:
         self.actor = actor
         self.published: list[dict] = []
         self.now = ctx.now()
+        self._rows: dict[int, Row] = {}  # tickets as this transaction last read or wrote them
 
     def __enter__(self) -> _Action:
         self._tx = write_tx(self.ctx.engine, self.ctx.hall_id,
@@ -123,18 +149,28 @@ class _Action:
                 raise InvalidTransition(f"window {self.window.number} has no current ticket; call one first",
                                         code="no_current_ticket")
             return None
-        return get_ticket(self.conn, self.ctx, tid, lock=True)
+        row = get_ticket(self.conn, self.ctx, tid, lock=True)
+        self._rows[row.id] = row
+        return row
+
+    def ticket(self, ticket_id: int) -> Row:
+        row = self._rows.get(ticket_id)
+        if row is None:
+            row = self._rows[ticket_id] = get_ticket(self.conn, self.ctx, ticket_id)
+        return row
 
     def move(self, t: Row, action: Action, values: dict[str, Any], detail: dict | None = None) -> Row:
         to = next_status(action, TicketStatus(t.status), t.number)
-        result = self.conn.execute(
-            update(tickets).where(tickets.c.id == t.id, tickets.c.status == t.status).values(status=to.value, **values)
-        )
-        if result.rowcount != 1:  # somebody else moved it first; never act on a stale ticket
+        changes = {"status": to.value, **values}
+        keys = tuple(sorted(changes))
+        row = self.conn.execute(_move_statement(keys), {"b_id": t.id, "b_status": t.status,
+                                                        **{f"v_{k}": changes[k] for k in keys}}).first()
+        if row is None:  # somebody else moved it first; never act on a stale ticket
             raise InvalidTransition(f"ticket {t.number} changed meanwhile; refresh and try again", code="conflict")
         record_transition(self.conn, t.id, self.now, action.value, t.status, to, self.actor,
                           window_id=self.window.id, queue_id=values.get("queue_id", t.queue_id), detail=detail)
-        return get_ticket(self.conn, self.ctx, t.id)
+        self._rows[row.id] = row
+        return row
 
     def emit(self, type_: str, t: Row, extra: dict | None = None, rooms: list[str] | None = None) -> None:
         queue = self.ctx.config.queue(t.queue_id)
@@ -146,7 +182,7 @@ class _Action:
 
     def emit_window_state(self) -> None:
         state = _state(self.conn, self.ctx, self.window.id, self.day)
-        cur = get_ticket(self.conn, self.ctx, state.current_ticket_id) if state.current_ticket_id else None
+        cur = self.ticket(state.current_ticket_id) if state.current_ticket_id else None
         self.published.append(append_event(self.conn, self.ctx.hall_id, "window_state",
                                            window_view(self.ctx, self.window, state, cur), self.rooms, self.now))
 
@@ -157,7 +193,7 @@ class _Action:
 
     def result(self, t: Row | None) -> dict[str, Any]:
         state = _state(self.conn, self.ctx, self.window.id, self.day)
-        cur = get_ticket(self.conn, self.ctx, state.current_ticket_id) if state.current_ticket_id else None
+        cur = self.ticket(state.current_ticket_id) if state.current_ticket_id else None
         out = window_view(self.ctx, self.window, state, cur)
         out["ticket"] = public_ticket(self.ctx, t) if t is not None else None
         return out
@@ -173,8 +209,7 @@ def _finish_current_for_next(a: _Action) -> None:
     if cur is None:
         return
     if cur.status == TicketStatus.SERVING.value:
-        a.move(cur, Action.FINISH, {"finished_at": a.now})
-        a.emit("ticket_finished", get_ticket(a.conn, a.ctx, cur.id))
+        a.emit("ticket_finished", a.move(cur, Action.FINISH, {"finished_at": a.now}))
         _set_window(a.conn, a.ctx, a.window.id, a.actor, current_ticket_id=None)
         return
     raise InvalidTransition(
@@ -200,10 +235,7 @@ def call_next(ctx: HallContext, window_id: str, actor: Actor) -> dict[str, Any]:
         a.require_serving_window(auto_open=True)
         _finish_current_for_next(a)
         weights = {wq.queue: wq.weight for wq in a.window.queues}
-        served = dict(a.conn.execute(
-            select(tickets.c.queue_id, func.count()).where(
-                tickets.c.hall_id == ctx.hall_id, tickets.c.service_day == a.day, tickets.c.window_id == a.window.id,
-                tickets.c.called_at.is_not(None)).group_by(tickets.c.queue_id)).all())
+        served = dict(a.conn.execute(_SERVED, {"b_hall": ctx.hall_id, "b_day": a.day, "b_window": a.window.id}).all())
         state = WindowState(a.window.id, weights, a.state.priority_streak, served)
         choice = ctx.policy.choose(call_candidates(a.conn, ctx, a.day, a.window.id, list(weights)), state, a.now)
         if choice is None:

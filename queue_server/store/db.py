@@ -11,7 +11,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, Engine, create_engine, event, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from ..domain.errors import DomainError
@@ -31,6 +31,8 @@ class HallBusy(DomainError):
     status = 503
 
 
+_HALL_ROW_LOCK = select(halls.c.event_seq).where(halls.c.id == bindparam("b_hall")).with_for_update()
+_HALL_ROW_TOUCH = update(halls).where(halls.c.id == bindparam("b_hall")).values(event_seq=halls.c.event_seq)
 WRITE_WAIT_LIMIT = 5.0  # seconds a write may wait for its hall before it is refused
 
 
@@ -168,10 +170,10 @@ def write_tx(engine: Engine, hall_id: str, after_commit: Callable[[], None] | No
             try:
                 with conn.begin():
                     if pg:
-                        conn.execute(select(halls.c.event_seq).where(halls.c.id == hall_id).with_for_update())
+                        conn.execute(_HALL_ROW_LOCK, {"b_hall": hall_id})
                     else:
                         # Touch the row so SQLite's write lock is held from the start (BEGIN IMMEDIATE has it).
-                        conn.execute(update(halls).where(halls.c.id == hall_id).values(event_seq=halls.c.event_seq))
+                        conn.execute(_HALL_ROW_TOUCH, {"b_hall": hall_id})
                     yield conn
                 if after_commit is not None:
                     after_commit()
