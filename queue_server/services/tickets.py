@@ -120,7 +120,7 @@ _COUNTER_BUMP = (update(day_counters).where(_COUNTER_WHERE).values(value=day_cou
                  .returning(day_counters.c.value))
 _COUNTER_INSERT = day_counters.insert()
 _COUNTER_READ = select(day_counters.c.value).where(_COUNTER_WHERE)
-_TICKET_INSERT = tickets.insert().returning(tickets.c.id)
+_TICKET_INSERT = tickets.insert().returning(*tickets.c)
 _IDEMPOTENCY_INSERT = idempotency_keys.insert()
 
 
@@ -283,7 +283,7 @@ def issue_ticket(ctx: HallContext, req: IssueRequest, actor: Actor, idempotency_
             _next_counter(conn, ctx.hall_id, "item", item.id, day)
         seq = _next_counter(conn, ctx.hall_id, "queue", queue_id, day)
         number = format_number(queue.prefix, seq, queue.number_digits)
-        ticket_id = conn.execute(_TICKET_INSERT, dict(
+        t = conn.execute(_TICKET_INSERT, dict(
             hall_id=ctx.hall_id, service_day=day, queue_id=queue_id, seq=seq, number=number,
             item_id=item.id if item else None, priority=priority.value, priority_reason=req.legal_reason,
             status=TicketStatus.WAITING.value, position=now, issued_at=now, recalls=0,
@@ -291,7 +291,8 @@ def issue_ticket(ctx: HallContext, req: IssueRequest, actor: Actor, idempotency_
             person_label=mask_name(req.name) if req.name else (card or {}).get("name_masked"),
             appointment_code=req.appointment_code, source=req.source, target_window=None, called_at=None,
             started_at=None, finished_at=None, window_id=None, close_reason=None,
-        )).scalar_one()
+        )).one()
+        ticket_id = t.id
         detail: dict[str, Any] = {"priority": priority.value, "source": req.source}
         if priority is not PriorityClass.NORMAL:
             detail["granted_by"] = str(actor)  # who vouched for the class (staff, the kiosk's reader, a check-in)
@@ -302,7 +303,6 @@ def issue_ticket(ctx: HallContext, req: IssueRequest, actor: Actor, idempotency_
         if idempotency_key:
             conn.execute(_IDEMPOTENCY_INSERT, {"hall_id": ctx.hall_id, "key": idempotency_key,
                                                "request_hash": fingerprint, "ticket_id": ticket_id, "at": now})
-        t = get_ticket(conn, ctx, ticket_id)
         view = ticket_view(conn, ctx, t)
         rooms = [f"zone:{queue.zone}", f"queue:{queue_id}"]
         published.append(append_event(conn, ctx.hall_id, "ticket_issued", public_ticket(ctx, t), rooms, now))

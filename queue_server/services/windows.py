@@ -130,8 +130,7 @@ class _Action:
     def require_serving_window(self, auto_open: bool = False) -> None:
         status = self.state.status
         if status == "closed" and auto_open:
-            _set_window(self.conn, self.ctx, self.window.id, self.actor, status="open", service_day=self.day)
-            self.state = _state(self.conn, self.ctx, self.window.id, self.day)
+            self.set_window(status="open", service_day=self.day)
             self.emit_window_state()
             return
         if status == "paused":
@@ -141,6 +140,11 @@ class _Action:
             raise InvalidTransition(f"window {self.window.number} has closed for the day", code="window_closed")
         if status == "closed":
             raise InvalidTransition(f"window {self.window.number} is not open; open it first", code="window_closed")
+
+    def set_window(self, **values: Any) -> None:
+        state = _set_window(self.conn, self.ctx, self.window.id, self.actor, **values)
+        if state is not None:
+            self.state = state
 
     def current(self, *, required: bool = True) -> Row | None:
         tid = self.state.current_ticket_id
@@ -181,7 +185,7 @@ class _Action:
                                            list(dict.fromkeys(all_rooms)), self.now))
 
     def emit_window_state(self) -> None:
-        state = _state(self.conn, self.ctx, self.window.id, self.day)
+        state = self.state
         cur = self.ticket(state.current_ticket_id) if state.current_ticket_id else None
         self.published.append(append_event(self.conn, self.ctx.hall_id, "window_state",
                                            window_view(self.ctx, self.window, state, cur), self.rooms, self.now))
@@ -192,7 +196,7 @@ class _Action:
         queues_changed(self.conn, self.ctx, self.day, ids, rooms, self.now, self.published)
 
     def result(self, t: Row | None) -> dict[str, Any]:
-        state = _state(self.conn, self.ctx, self.window.id, self.day)
+        state = self.state
         cur = self.ticket(state.current_ticket_id) if state.current_ticket_id else None
         out = window_view(self.ctx, self.window, state, cur)
         out["ticket"] = public_ticket(self.ctx, t) if t is not None else None
@@ -210,7 +214,7 @@ def _finish_current_for_next(a: _Action) -> None:
         return
     if cur.status == TicketStatus.SERVING.value:
         a.emit("ticket_finished", a.move(cur, Action.FINISH, {"finished_at": a.now}))
-        _set_window(a.conn, a.ctx, a.window.id, a.actor, current_ticket_id=None)
+        a.set_window(current_ticket_id=None)
         return
     raise InvalidTransition(
         f"window {a.window.number} has called {cur.number} and not started; start, recall, hold or mark it "
@@ -223,7 +227,7 @@ def _do_call(a: _Action, t: Row, rule: str, streak: int | None) -> Row:
     values: dict[str, Any] = {"current_ticket_id": t.id}
     if streak is not None:
         values["priority_streak"] = streak
-    _set_window(a.conn, a.ctx, a.window.id, a.actor, **values)
+    a.set_window(**values)
     a.emit("ticket_called", t, {"call_text": call_text(t.number, a.window.number), "rule": rule})
     a.emit_window_state()
     a.emit_stats([t.queue_id])
@@ -289,7 +293,7 @@ def start(ctx: HallContext, window_id: str, actor: Actor) -> dict[str, Any]:
 def finish(ctx: HallContext, window_id: str, actor: Actor) -> dict[str, Any]:
     with _Action(ctx, window_id, actor) as a:
         t = a.move(a.current(), Action.FINISH, {"finished_at": a.now})
-        _set_window(a.conn, ctx, a.window.id, actor, current_ticket_id=None)
+        a.set_window(current_ticket_id=None)
         a.emit("ticket_finished", t)
         a.emit_window_state()
         a.emit_stats([t.queue_id])
@@ -299,7 +303,7 @@ def finish(ctx: HallContext, window_id: str, actor: Actor) -> dict[str, Any]:
 def no_show(ctx: HallContext, window_id: str, actor: Actor) -> dict[str, Any]:
     with _Action(ctx, window_id, actor) as a:
         t = a.move(a.current(), Action.NO_SHOW, {"finished_at": a.now})
-        _set_window(a.conn, ctx, a.window.id, actor, current_ticket_id=None)
+        a.set_window(current_ticket_id=None)
         a.emit("ticket_no_show", t)
         a.emit_window_state()
         return a.result(t)
@@ -308,7 +312,7 @@ def no_show(ctx: HallContext, window_id: str, actor: Actor) -> dict[str, Any]:
 def hold(ctx: HallContext, window_id: str, actor: Actor, reason: str | None = None) -> dict[str, Any]:
     with _Action(ctx, window_id, actor) as a:
         t = a.move(a.current(), Action.HOLD, {}, detail={"reason": reason} if reason else None)
-        _set_window(a.conn, ctx, a.window.id, actor, current_ticket_id=None)
+        a.set_window(current_ticket_id=None)
         a.emit("ticket_held", t)
         a.emit_window_state()
         return a.result(t)
@@ -336,7 +340,7 @@ def call_back(ctx: HallContext, window_id: str, ticket_id: int, actor: Actor) ->
             raise InvalidTransition(f"window {a.window.number} already has a current ticket; finish or hold it "
                                     "first", code="current_ticket_pending")
         t = a.move(t, Action.CALL_BACK, {"called_at": a.now})
-        _set_window(a.conn, ctx, a.window.id, actor, current_ticket_id=t.id)
+        a.set_window(current_ticket_id=t.id)
         a.emit("ticket_called", t, {"call_text": call_text(t.number, a.window.number), "rule": "call_back"})
         a.emit_window_state()
         return a.result(t)
@@ -392,7 +396,7 @@ def transfer(
                    detail={"from_queue": old_queue, "to_queue": queue_id, "to_window": to_window,
                            "position": position})
         if was_current:
-            _set_window(a.conn, ctx, a.window.id, actor, current_ticket_id=None)
+            a.set_window(current_ticket_id=None)
         extra_rooms = [f"window:{target_window.id}"] if target_window else []
         a.emit("ticket_transferred", t, {"from_queue": old_queue, "to_window_number":
                                          target_window.number if target_window else None}, extra_rooms)
@@ -407,7 +411,7 @@ def open_window(ctx: HallContext, window_id: str, actor: Actor) -> dict[str, Any
             return a.result(None)
         if a.state.status == "paused":
             raise InvalidTransition("the window is paused; resume it", code="window_paused")
-        _set_window(a.conn, ctx, a.window.id, actor, status="open", service_day=a.day, pause_reason=None)
+        a.set_window(status="open", service_day=a.day, pause_reason=None)
         a.emit_window_state()
         a.emit_stats([wq.queue for wq in a.window.queues])
         return a.result(None)
@@ -422,7 +426,7 @@ def pause(ctx: HallContext, window_id: str, actor: Actor, reason: str | None = N
         if cur is not None and cur.status == TicketStatus.CALLED.value:
             raise InvalidTransition(f"{cur.number} has been called; start, hold or mark it no-show before pausing",
                                     code="current_ticket_pending")
-        _set_window(a.conn, ctx, a.window.id, actor, status="paused", pause_reason=reason)
+        a.set_window(status="paused", pause_reason=reason)
         a.emit_window_state()
         a.emit_stats([wq.queue for wq in a.window.queues])
         return a.result(None)
@@ -432,7 +436,7 @@ def resume(ctx: HallContext, window_id: str, actor: Actor) -> dict[str, Any]:
     with _Action(ctx, window_id, actor) as a:
         if a.state.status != "paused":
             raise InvalidTransition(f"window {a.window.number} is not paused", code="window_not_paused")
-        _set_window(a.conn, ctx, a.window.id, actor, status="open", pause_reason=None)
+        a.set_window(status="open", pause_reason=None)
         a.emit_window_state()
         a.emit_stats([wq.queue for wq in a.window.queues])
         return a.result(None)
@@ -443,7 +447,7 @@ def close_for_day(ctx: HallContext, window_id: str, actor: Actor) -> dict[str, A
         cur = a.current(required=False)
         if cur is not None:
             raise InvalidTransition(f"finish, hold or transfer {cur.number} before closing", code="current_ticket_pending")
-        _set_window(a.conn, ctx, a.window.id, actor, status="closed_for_day", pause_reason=None)
+        a.set_window(status="closed_for_day", pause_reason=None)
         a.emit_window_state()
         a.emit_stats([wq.queue for wq in a.window.queues])
         return a.result(None)

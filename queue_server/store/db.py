@@ -11,7 +11,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, Engine, bindparam, create_engine, event, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, select, text
 from sqlalchemy.exc import OperationalError
 
 from ..domain.errors import DomainError
@@ -32,7 +32,6 @@ class HallBusy(DomainError):
 
 
 _HALL_ROW_LOCK = select(halls.c.event_seq).where(halls.c.id == bindparam("b_hall")).with_for_update()
-_HALL_ROW_TOUCH = update(halls).where(halls.c.id == bindparam("b_hall")).values(event_seq=halls.c.event_seq)
 WRITE_WAIT_LIMIT = 5.0  # seconds a write may wait for its hall before it is refused
 
 
@@ -171,9 +170,7 @@ def write_tx(engine: Engine, hall_id: str, after_commit: Callable[[], None] | No
                 with conn.begin():
                     if pg:
                         conn.execute(_HALL_ROW_LOCK, {"b_hall": hall_id})
-                    else:
-                        # Touch the row so SQLite's write lock is held from the start (BEGIN IMMEDIATE has it).
-                        conn.execute(_HALL_ROW_TOUCH, {"b_hall": hall_id})
+                    # SQLite: BEGIN IMMEDIATE (see make_engine) already holds the database's write lock.
                     yield conn
                 if after_commit is not None:
                     after_commit()

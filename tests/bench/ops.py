@@ -39,7 +39,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -246,15 +246,15 @@ def run_issue(procs: list[Proc], clients: int, duration: float, path: str = "/ap
 
 # ------------------------------------------------------------------------------------------------ call-next
 
-class Refill:
-    """Keeps the call queue at ``target`` waiting tickets, writing them straight into the database (the server
-    reads them like any other; its CPU is not spent on them)."""
+class Seed:
+    """Fills the call queue to ``target`` waiting tickets, written straight into the database (the server reads them
+    like any other; its CPU is not spent on them). Done before the calls: a refill during them would contend for
+    SQLite's write lock and measure that instead."""
+
+    numbers = iter(range(100_000, 10_000_000))
 
     def __init__(self, database: str, hall_id: str, day: str, target: int) -> None:
         self.database, self.hall_id, self.day, self.target = database, hall_id, day, target
-        self.seq = 100_000
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _connect(self) -> Any:
         if self.database.startswith("postgresql"):
@@ -275,10 +275,11 @@ class Refill:
             return 0
         now = datetime.now(UTC)
         rows = []
-        for _ in range(missing):
-            self.seq += 1
-            at = now if self.database.startswith("postgresql") else now.replace(tzinfo=None).isoformat(" ")
-            rows.append((self.hall_id, self.day, CALL_QUEUE, self.seq, f"F{self.seq}", "normal", "waiting", at, at,
+        for i in range(missing):
+            seq = next(self.numbers)
+            at = now - timedelta(seconds=missing - i)
+            at = at if self.database.startswith("postgresql") else at.replace(tzinfo=None).isoformat(" ")
+            rows.append((self.hall_id, self.day, CALL_QUEUE, seq, f"F{seq}", "normal", "waiting", at, at,
                          0, secrets.token_urlsafe(16)))
         sql = ("INSERT INTO tickets (hall_id, service_day, queue_id, seq, number, priority, status, position, "
                f"issued_at, recalls, tracker_token) VALUES ({', '.join([ph] * 11)})")
@@ -291,26 +292,12 @@ class Refill:
             cur.execute("COMMIT")
         return missing
 
-    def _run(self) -> None:
+    def run(self) -> int:
         conn = self._connect()
         try:
-            while not self.stop.wait(0.05):
-                self.fill(conn)
+            return self.fill(conn)
         finally:
             conn.close()
-
-    def __enter__(self) -> Refill:
-        conn = self._connect()
-        try:
-            self.fill(conn)
-        finally:
-            conn.close()
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_exc: Any) -> None:
-        self.stop.set()
-        self.thread.join(10)
 
 
 def run_call_next(procs: list[Proc], database: str, workdir: Path, waiting: int, calls: int,
@@ -360,8 +347,8 @@ def run_call_next(procs: list[Proc], database: str, workdir: Path, waiting: int,
             done["calls"] += 1
         return None if status == 200 else f"start_{status}"
 
-    with Refill(database, hall_id, day, waiting):
-        # bounded: stop when the calls are made or after 120 s
+    Seed(database, hall_id, day, waiting + per_window * len(conns)).run()
+    if True:  # bounded: stop when the calls are made or after 120 s
         res = LoopResult()
         t0 = time.monotonic()
         cpu0 = sum(p.cpu() for p in procs)
@@ -394,7 +381,7 @@ def run_call_next(procs: list[Proc], database: str, workdir: Path, waiting: int,
         res.errors = {k: v for k, v in errors.items() if k != "idle"}
     out = res.summary()
     out["double_calls"] = double_calls(database, day)
-    out["waiting"] = waiting
+    out["waiting"] = f"{waiting + per_window * len(conns)} → {waiting}"
     return out
 
 
@@ -462,7 +449,7 @@ def session(args: argparse.Namespace, db: str, processes: int, workdir: Path) ->
         for waiting in args.waiting:
             r = run_call_next(procs, database, workdir, waiting, args.calls)
             out[f"call_{waiting}"] = r
-            print(f"  call-next, {waiting:>5} waiting, 8 windows: {_fmt(r)}; double calls {r['double_calls']}",
+            print(f"  call-next, {r['waiting']:>13} waiting, 8 windows: {_fmt(r)}; double calls {r['double_calls']}",
                   flush=True)
     out["loadavg_after"] = os.getloadavg()
     return out
