@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         always_open=settings.always_open,
         stations=stations,
     )
-    if settings.stats_interval > 0:
+    if settings.stats_interval > 0 and settings.background_tasks:
         ctx.stats = StatsCoalescer(ctx, settings.stats_interval)
     app.extensions["onewindow"] = ctx
     app.extensions["onewindow.settings"] = settings
@@ -118,6 +118,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         socketio.start_background_task(_rollover_loop, ctx)
         publisher.listeners.append(watch.notify)
         socketio.start_background_task(watch.run, socketio.sleep)
+        if ctx.stats is not None:
+            socketio.start_background_task(ctx.stats.run, socketio.sleep)
     return app
 
 

@@ -2,16 +2,16 @@
 per changed queue per interval, computed outside the write that changed the queue.
 
 Recomputing them inside every issue and call held the hall's write lock for the counts; a screen needs them a few
-times a second at most. A write marks its queues; the first mark after a quiet interval is flushed at once, the rest
-at most ``interval`` seconds later, in one transaction of its own (events are still in sequence order).
+times a second at most. A write marks its queues; the server's background loop (``run``) publishes the marked queues' figures
+every ``interval`` seconds, in one transaction of its own (events are still in sequence order). Nothing is started
+from inside a write: a thread started there (a timer) yields to the hub under gevent while the hall is locked.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -41,26 +41,21 @@ class StatsCoalescer:
         self.ctx = ctx
         self.interval = interval
         self._dirty: set[str] = set()
-        self._pending = False
-        self._last = 0.0
         self._lock = threading.Lock()
 
     def mark(self, queue_ids: Iterable[str]) -> None:
         with self._lock:
             self._dirty.update(queue_ids)
-            if self._pending or not self._dirty:
-                return
-            self._pending = True
-            delay = max(0.0, self._last + self.interval - time.monotonic())
-        timer = threading.Timer(delay, self.flush)
-        timer.daemon = True
-        timer.start()
+
+    def run(self, sleep: Callable[[float], None]) -> None:
+        """The background loop: flush, sleep, forever (``sleep`` is the async mode's, e.g. socketio.sleep)."""
+        while True:
+            sleep(self.interval)
+            self.flush()
 
     def flush(self) -> None:
         with self._lock:
             ids, self._dirty = sorted(self._dirty), set()
-            self._pending = False
-            self._last = time.monotonic()
         if not ids:
             return
         try:

@@ -1,0 +1,268 @@
+"""Call → screen fan-out: with N clients subscribed to the hall room, the time from sending call-next (HTTP) to each
+client having the matching ``ticket_called``; p50/p99 over all clients and calls, server RSS and CPU.
+
+    .venv/bin/python -m tests.bench.fanout [--clients 100,300,1000] [--calls 20] [--processes 2]
+                                           [--servers 1] [--json out.json]
+
+The clients are minimal Socket.IO-over-WebSocket clients on asyncio (engine.io v4 text frames, ping answered),
+spread over ``--processes`` worker processes: a python-socketio Client costs two threads and ~140 µs per message,
+which at 1,000+ clients would measure the generator rather than the server. Receive times and send times are wall
+clock on the same machine. With ``--servers 2`` the clients are dealt over two server processes on the Redis
+message queue (PostgreSQL database), the scaled mode; a sticky load balancer would do the dealing in a hall.
+127.0.0.1 only; every loop is bounded in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import json
+import multiprocessing as mp
+import os
+import re
+import secrets
+import struct
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import requests
+
+from tests.bench.ops import HOST, Seed, add_supervisor, onewindow, pct, pg_database
+
+CALLED = re.compile(rb'^42\["ticket_called", ?\{"id": ?(\d+)')
+
+
+# ------------------------------------------------------------------------------------------------ clients
+
+class WsClient:
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def connect(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection(HOST, self.port)
+        key = base64.b64encode(secrets.token_bytes(16)).decode()
+        self.writer.write((f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {HOST}:{self.port}\r\n"
+                           f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                           "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        if b" 101 " not in head.split(b"\r\n", 1)[0]:
+            raise RuntimeError(f"no websocket upgrade: {head[:200]!r}")
+
+    async def recv(self) -> bytes:
+        assert self.reader is not None
+        b0, b1 = await self.reader.readexactly(2)
+        n = b1 & 0x7F
+        if n == 126:
+            n = struct.unpack("!H", await self.reader.readexactly(2))[0]
+        elif n == 127:
+            n = struct.unpack("!Q", await self.reader.readexactly(8))[0]
+        data = await self.reader.readexactly(n)
+        if b0 & 0x0F == 0x8:
+            raise ConnectionError("closed by the server")
+        return data
+
+    def send(self, text: str) -> None:
+        assert self.writer is not None
+        payload = text.encode()
+        mask = secrets.token_bytes(4)
+        n = len(payload)
+        head = bytes([0x81]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack("!H", n))
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.writer.write(head + mask + masked)
+
+    async def handshake(self, since: int | None) -> int:
+        """engine.io open, Socket.IO connect, then subscribe to the hall room; returns the seq it is current to."""
+        await self.recv()  # 0{"sid":...}
+        self.send("40")
+        while not (await self.recv()).startswith(b"40"):
+            pass
+        body = {"hall": True} if since is None else {"hall": True, "since": since}
+        self.send("421" + json.dumps(["subscribe", body]))
+        while True:
+            msg = await self.recv()
+            if msg == b"2":
+                self.send("3")
+            elif msg.startswith(b"431"):
+                reply = json.loads(msg[3:])[0]
+                if not reply.get("ok"):
+                    raise RuntimeError(f"subscribe refused: {reply}")
+                return int(reply["seq"])
+
+    async def listen(self, seen: dict[int, list[float]], stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            msg = await self.recv()
+            if msg == b"2":
+                self.send("3")
+                continue
+            m = CALLED.match(msg)
+            if m:
+                seen.setdefault(int(m.group(1)), []).append(time.time())
+
+
+async def _worker(ports: list[int], n: int, since: int, pipe: Any) -> None:
+    clients = [WsClient(ports[i % len(ports)]) for i in range(n)]
+    sem = asyncio.Semaphore(50)
+    failed = 0
+
+    async def open_one(c: WsClient) -> bool:
+        async with sem:
+            try:
+                await asyncio.wait_for(c.connect(), 30)
+                await asyncio.wait_for(c.handshake(since), 60)
+                return True
+            except Exception:
+                return False
+
+    results = await asyncio.gather(*(open_one(c) for c in clients))
+    live = [c for c, ok in zip(clients, results, strict=True) if ok]
+    failed = len(clients) - len(live)
+    seen: dict[int, list[float]] = {}
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(c.listen(seen, stop)) for c in live]
+    pipe.send({"connected": len(live), "failed": failed})
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, pipe.recv)  # "stop"
+    await asyncio.sleep(0.5)
+    stop.set()
+    for t in tasks:
+        t.cancel()
+    disconnected = sum(1 for t in tasks if t.done() and not t.cancelled() and t.exception() is not None)
+    pipe.send({"seen": seen, "disconnected": disconnected})
+    for c in live:
+        with contextlib.suppress(Exception):
+            c.writer.close()  # type: ignore[union-attr]
+
+
+def worker_main(ports: list[int], n: int, since: int, pipe: Any) -> None:
+    asyncio.run(_worker(ports, n, since, pipe))
+
+
+# ------------------------------------------------------------------------------------------------ one size
+
+def measure(procs: list[Any], database: str, workdir: Path, clients: int, calls: int, processes: int,
+            credentials: tuple[str, str]) -> dict[str, Any]:
+    ports = [p.port for p in procs]
+    base = f"http://{HOST}:{ports[0]}"
+    staff = requests.Session()
+    login = staff.post(base + "/api/v1/auth/login", json={"username": credentials[0], "password": credentials[1]},
+                       timeout=30)
+    login.raise_for_status()
+    staff.headers["X-CSRF-Token"] = login.json()["csrf_token"]
+    staff.post(base + "/api/v1/windows/w03/open", json={}, timeout=30)
+    first = requests.post(base + "/api/v1/tickets", json={"queue_id": "domain"}, timeout=30).json()["ticket"]
+    hall_id = requests.get(base + "/api/v1/hall", timeout=10).json()["hall"]["id"]
+    Seed(database, hall_id, first["service_day"], calls + 5).run()
+    since = requests.get(base + "/api/v1/events?since=0&limit=0", timeout=10).json().get("seq", 0)
+    ctx = mp.get_context("spawn")
+    pipes, workers = [], []
+    t_conn = time.monotonic()
+    for i in range(processes):
+        a, b = ctx.Pipe()
+        share = clients // processes + (1 if i < clients % processes else 0)
+        p = ctx.Process(target=worker_main, args=(ports, share, since, b), daemon=True)
+        p.start()
+        pipes.append(a)
+        workers.append(p)
+    connected = failed = 0
+    for a in pipes:
+        if not a.poll(600):
+            raise RuntimeError("clients did not connect within 600 s")
+        msg = a.recv()
+        connected += msg["connected"]
+        failed += msg["failed"]
+    connect_s = time.monotonic() - t_conn
+    rss = sum(psutil.Process(p.proc.pid).memory_info().rss for p in procs) / 2**20
+    cpu0 = sum(p.cpu() for p in procs)
+    sent: dict[int, float] = {}
+    t0 = time.monotonic()
+    for _ in range(calls):
+        t_send = time.time()
+        r = staff.post(base + "/api/v1/windows/w03/call-next", json={}, timeout=30)
+        ticket = r.json().get("ticket") if r.status_code == 200 else None
+        if ticket:
+            sent[ticket["id"]] = t_send
+            staff.post(base + "/api/v1/windows/w03/start", json={}, timeout=30)
+        time.sleep(0.25 if clients < 2000 else 0.6)  # let one broadcast finish before the next
+    busy_s = time.monotonic() - t0
+    cpu = sum(p.cpu() for p in procs) - cpu0
+    for a in pipes:
+        a.send("stop")
+    lat: list[float] = []
+    received = disconnected = 0
+    for a in pipes:
+        if not a.poll(120):
+            raise RuntimeError("a client worker did not report")
+        msg = a.recv()
+        disconnected += msg["disconnected"]
+        for tid, times in msg["seen"].items():
+            if tid in sent:
+                received += len(times)
+                lat += [(t - sent[tid]) * 1000 for t in times]
+    for p in workers:
+        p.join(30)
+        if p.is_alive():
+            p.kill()
+    expected = connected * len(sent)
+    return {"clients": clients, "connected": connected, "connect_failed": failed, "connect_s": round(connect_s, 1),
+            "calls": len(sent), "delivered": received, "missing": expected - received,
+            "p50_ms": _r(pct(lat, 50)), "p99_ms": _r(pct(lat, 99)), "max_ms": _r(max(lat, default=None)),
+            "server_rss_mb": round(rss, 1), "server_cores": round(cpu / busy_s, 2), "disconnected": disconnected}
+
+
+def _r(v: float | None) -> float | None:
+    return None if v is None else round(v, 1)
+
+
+def run(sizes: list[int], calls: int, processes: int, servers: int, mode: str) -> list[dict[str, Any]]:
+    workdir = Path(tempfile.mkdtemp(prefix="onewindow-fanout-"))
+    print(f"fan-out: {servers} server process(es), {mode}; logs in {workdir}; load average {os.getloadavg()}",
+          flush=True)
+    out = []
+    for n in sizes:
+        with contextlib.ExitStack() as stack:
+            if servers > 1:
+                database = stack.enter_context(pg_database())
+                mq = f"redis://127.0.0.1:6379/{secrets.randbelow(8) + 8}"
+            else:
+                database, mq = str(workdir / f"fanout-{n}.db"), None
+            credentials = add_supervisor(database, workdir)
+            procs = []
+            for i in range(servers):
+                p = onewindow(workdir, database, mode, f"fanout-{n}-{i}", mq).start()
+                stack.callback(p.stop)
+                procs.append(p)
+            r = measure(procs, database, workdir, n, calls, processes if n >= 300 else 1, credentials)
+            r["loadavg"] = os.getloadavg()
+            out.append(r)
+            print(f"  {n:>5} clients: p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, max {r['max_ms']} ms; "
+                  f"delivered {r['delivered']}, missing {r['missing']}, connect failures {r['connect_failed']}; "
+                  f"server RSS {r['server_rss_mb']} MB, {r['server_cores']} cores; connected in {r['connect_s']} s",
+                  flush=True)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--clients", default="100,300,1000")
+    ap.add_argument("--calls", type=int, default=20)
+    ap.add_argument("--processes", type=int, default=2, help="client worker processes")
+    ap.add_argument("--servers", type=int, default=1)
+    ap.add_argument("--mode", default="gevent", choices=["gevent", "threading"])
+    ap.add_argument("--json")
+    args = ap.parse_args(argv)
+    result = run([int(x) for x in args.clients.split(",")], args.calls, args.processes, args.servers, args.mode)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1))
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
