@@ -1,4 +1,4 @@
-.PHONY: hall test setup lint bench screenshots soak
+.PHONY: hall test setup lint bench bench-ops bench-fanout bench-load screenshots soak
 
 # The demo issues tickets at any hour (labelled 演示/demo on the kiosk and the hall screen); the hall's real
 # opening hours: `make hall HALL_ARGS=`. A demo clock instead: `make hall HALL_ARGS="--clock 2026-12-07T09:30"`.
@@ -18,7 +18,18 @@ setup:
 lint: setup
 	.venv/bin/ruff check .
 
-bench: setup
+# Per-operation cost (issue and call-next beside their floors; SQLite, PostgreSQL with one and two processes on the
+# Redis queue), then the call -> screen fan-out table. ~15 min; the machine's load average is printed with the figures.
+bench: bench-ops bench-fanout
+
+bench-ops: setup
+	.venv/bin/python -m tests.bench.ops
+
+bench-fanout: setup
+	.venv/bin/python -m tests.bench.fanout --clients 100,300,1000,5000
+
+# The older mixed-load run (300 Socket.IO clients, open-loop kiosks; ~13 min).
+bench-load: setup
 	.venv/bin/python -m tests.bench.load
 
 # Screenshots of every staff page (1440×900) and every citizen page in zh/bo/en, for review: var/screenshots/.

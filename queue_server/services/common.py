@@ -13,6 +13,7 @@ from ..domain.errors import NotFound
 from ..domain.estimate import estimate_wait
 from ..domain.hall import PriorityClass
 from ..domain.tickets import OPEN_STATUSES, TicketStatus
+from ..store.db import hall_head
 from ..store.schema import halls, ticket_transitions, tickets, window_states
 from .context import SYSTEM, Actor, HallContext
 from .events import append_event
@@ -59,7 +60,8 @@ def ensure_service_day(conn: Connection, ctx: HallContext, out: list[dict]) -> s
     """
     now = ctx.now()
     today = day_str(ctx.today(now))
-    last = conn.execute(_SERVICE_DAY, {"b_hall": ctx.hall_id}).scalar_one()
+    head = hall_head(conn, ctx.hall_id)
+    last = head.service_day if head is not None else conn.execute(_SERVICE_DAY, {"b_hall": ctx.hall_id}).scalar_one()
     if last == today:
         return today
     stale = conn.execute(
@@ -85,6 +87,8 @@ def ensure_service_day(conn: Connection, ctx: HallContext, out: list[dict]) -> s
                 updated_at=now)
     )
     conn.execute(update(halls).where(halls.c.id == ctx.hall_id).values(service_day=today))
+    if head is not None:
+        head.service_day = today
     out.append(
         append_event(conn, ctx.hall_id, "day_rolled_over", {"service_day": today, "previous": last,
                                                             "closed_tickets": len(stale)}, [], now)

@@ -7,10 +7,10 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from ..policy import STATION_EVENT_STAFF_FIELDS, Audience, audience_of
-from ..store.db import write_tx
+from ..store.db import hall_head, write_tx
 from ..store.schema import events, halls
 
 if TYPE_CHECKING:
@@ -35,24 +35,43 @@ def _event_rooms(hall_id: str, audience: Audience, rooms: list[str]) -> list[str
     return [staff_room(hall_id)]
 
 
+_NEXT_SEQ = (update(halls).where(halls.c.id == bindparam("b_hall")).values(event_seq=halls.c.event_seq + 1)
+             .returning(halls.c.event_seq, halls.c.public_seq))
+_SET_PUBLIC_SEQ = update(halls).where(halls.c.id == bindparam("b_hall")).values(public_seq=bindparam("b_public"))
+_EVENT_INSERT = events.insert()
+
+
 def append_event(
     conn: Connection, hall_id: str, type_: str, payload: dict[str, Any], rooms: list[str], at: datetime
 ) -> dict[str, Any]:
     """Give the event the hall's next sequence number and store it with the rooms its audience allows.
 
     Public events also carry ``prev``, the sequence number of the hall's previous public event: the hall room
-    sees only public events, so a screen checks ``prev`` (not ``seq - 1``) to know it missed nothing."""
+    sees only public events, so a screen checks ``prev`` (not ``seq - 1``) to know it missed nothing.
+
+    Inside the hall's write transaction the numbers come from the head it read and the row is stored with the
+    transaction's other events when it ends (two statements however many events); elsewhere at once."""
     audience = audience_of(type_)
-    seq, last_public = conn.execute(
-        update(halls).where(halls.c.id == hall_id).values(event_seq=halls.c.event_seq + 1)
-        .returning(halls.c.event_seq, halls.c.public_seq)
-    ).one()
+    public = audience is Audience.PUBLIC
+    head = hall_head(conn, hall_id)
+    if head is not None:
+        head.seq += 1
+        seq, last_public = head.seq, head.public_seq
+        if public:
+            head.public_seq = seq
+    else:
+        seq, last_public = conn.execute(_NEXT_SEQ, {"b_hall": hall_id}).one()
+        if public:
+            conn.execute(_SET_PUBLIC_SEQ, {"b_hall": hall_id, "b_public": seq})
     body = {**payload, "seq": seq, "at": at.isoformat()}
-    if audience is Audience.PUBLIC:
+    if public:
         body["prev"] = last_public or 0
-        conn.execute(update(halls).where(halls.c.id == hall_id).values(public_seq=seq))
     all_rooms = _event_rooms(hall_id, audience, rooms)
-    conn.execute(events.insert().values(hall_id=hall_id, seq=seq, type=type_, rooms=all_rooms, payload=body, at=at))
+    row = {"hall_id": hall_id, "seq": seq, "type": type_, "rooms": all_rooms, "payload": body, "at": at}
+    if head is not None:
+        head.events.append(row)
+    else:
+        conn.execute(_EVENT_INSERT, row)
     return {"type": type_, "seq": seq, "rooms": all_rooms, "payload": body}
 
 
@@ -78,6 +97,9 @@ def deliveries(event: dict[str, Any]) -> list[tuple[list[str], dict[str, Any]]]:
 
 
 def current_seq(conn: Connection, hall_id: str) -> int:
+    head = hall_head(conn, hall_id)
+    if head is not None:
+        return head.seq
     return conn.execute(select(halls.c.event_seq).where(halls.c.id == hall_id)).scalar_one()
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, Engine, bindparam, create_engine, event, select, text
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from ..domain.errors import DomainError
-from .schema import halls
+from .schema import events, halls
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -31,7 +31,12 @@ class HallBusy(DomainError):
     status = 503
 
 
-_HALL_ROW_LOCK = select(halls.c.event_seq).where(halls.c.id == bindparam("b_hall")).with_for_update()
+_HALL_HEAD = select(halls.c.event_seq, halls.c.public_seq, halls.c.service_day).where(
+    halls.c.id == bindparam("b_hall"))
+_HALL_HEAD_LOCKED = _HALL_HEAD.with_for_update()
+_SET_SEQ = update(halls).where(halls.c.id == bindparam("b_hall")).values(event_seq=bindparam("b_seq"),
+                                                                         public_seq=bindparam("b_public"))
+_EVENTS_INSERT = events.insert()
 WRITE_WAIT_LIMIT = 5.0  # seconds a write may wait for its hall before it is refused
 
 
@@ -146,6 +151,25 @@ def _advisory_key(hall_id: str) -> int:
     return zlib.crc32(f"onewindow:{hall_id}".encode())
 
 
+class HallHead:
+    """A hall's event sequences and service day inside its write transaction, and the events it appended."""
+
+    __slots__ = ("hall_id", "seq", "public_seq", "service_day", "events")
+
+    def __init__(self, hall_id: str, seq: int, public_seq: int, service_day: str | None) -> None:
+        self.hall_id = hall_id
+        self.seq = seq
+        self.public_seq = public_seq
+        self.service_day = service_day
+        self.events: list[dict] = []
+
+
+def hall_head(conn: Connection, hall_id: str) -> HallHead | None:
+    """The head ``write_tx`` read for this hall on this connection, if the connection is inside one."""
+    head = conn.info.get("hall_head")
+    return head if head is not None and head.hall_id == hall_id else None
+
+
 @contextmanager
 def write_tx(engine: Engine, hall_id: str, after_commit: Callable[[], None] | None = None) -> Iterator[Connection]:
     """One write transaction for a hall: serialised with every other writer of that hall, on any database.
@@ -168,14 +192,22 @@ def write_tx(engine: Engine, hall_id: str, after_commit: Callable[[], None] | No
                 conn.commit()
             try:
                 with conn.begin():
-                    if pg:
-                        conn.execute(_HALL_ROW_LOCK, {"b_hall": hall_id})
-                    # SQLite: BEGIN IMMEDIATE (see make_engine) already holds the database's write lock.
+                    # The hall's head (event sequence, service day), read once: the transaction numbers its events
+                    # from it and stores them in one statement at the end (services.events.append_event). On
+                    # PostgreSQL the row lock orders writers that do not take the advisory lock; on SQLite
+                    # BEGIN IMMEDIATE (see make_engine) already holds the database's write lock.
+                    head = conn.execute(_HALL_HEAD_LOCKED if pg else _HALL_HEAD, {"b_hall": hall_id}).one()
+                    pending = HallHead(hall_id, head.event_seq, head.public_seq or 0, head.service_day)
+                    conn.info["hall_head"] = pending
                     yield conn
+                    if pending.events:
+                        conn.execute(_EVENTS_INSERT, pending.events)
+                        conn.execute(_SET_SEQ, {"b_hall": hall_id, "b_seq": pending.seq, "b_public": pending.public_seq})
                 if after_commit is not None:
                     after_commit()
             finally:
                 conn.info.pop("write", None)
+                conn.info.pop("hall_head", None)
                 if pg:
                     conn.rollback()
                     conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _advisory_key(hall_id)})
