@@ -1,4 +1,4 @@
-.PHONY: hall test setup lint bench bench-ops bench-fanout bench-load screenshots soak
+.PHONY: hall scaled test setup lint bench bench-ops bench-fanout bench-load screenshots soak
 
 # The demo issues tickets at any hour (labelled 演示/demo on the kiosk and the hall screen); the hall's real
 # opening hours: `make hall HALL_ARGS=`. A demo clock instead: `make hall HALL_ARGS="--clock 2026-12-07T09:30"`.
@@ -7,6 +7,10 @@ HALL_ARGS ?= --always-open
 # Set up (idempotent) and start the whole hall on embedded defaults.
 hall: setup
 	.venv/bin/onewindow hall $(HALL_ARGS)
+
+# Scaled mode: two server processes on PostgreSQL + Redis behind HAProxy (see scripts/scaled for the variables).
+scaled: setup
+	./scripts/scaled
 
 # Set up (idempotent) and run the whole test suite.
 test: setup
