@@ -9,6 +9,7 @@ from flask import Flask, Response
 
 from .clock import OffsetClock, SystemClock
 from .domain.calling import DefaultCallingPolicy
+from .domain.search import release_dictionaries
 from .extensions import socketio
 from .hall_config import load_calendar, load_hall, load_stations
 from .services.alerts import AlertWatch
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(display_bp)
     app.register_blueprint(kiosk_bp)
     app.register_blueprint(backoffice_bp)
+    release_dictionaries()  # the kiosk's search index is built (kiosk routes' record_once)
 
     socketio.init_app(
         app,

@@ -7,12 +7,12 @@ Pinyin comes from pypinyin (phrase-aware), and every reading of a polyphonic cha
 
 from __future__ import annotations
 
+import gc
 import re
+import sys
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-
-from pypinyin import Style, lazy_pinyin, pinyin
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _DROP = re.compile(r"[\s·・,，、。.;；:：()（）\[\]【】“”\"'‘’《》<>/\\-]+")
@@ -34,6 +34,9 @@ class Spelling:
 
     @classmethod
     def of(cls, text: str) -> Spelling:
+        # Imported here, not at the top: see release_dictionaries.
+        from pypinyin import Style, lazy_pinyin, pinyin
+
         chars = normalise(text)
         phrase = lazy_pinyin(chars, style=Style.NORMAL, errors=lambda s: list(s))
         # lazy_pinyin gives one entry per CJK character and per other character (errors= splits the rest).
@@ -187,3 +190,12 @@ class SearchIndex:
         hits = [h for e in self.entries if e.kind in kinds and (h := score(e, query)) is not None]
         hits.sort(key=lambda h: (-h.score, h.kind != "tile", len(h.name), h.id))
         return hits[:limit]
+
+
+def release_dictionaries() -> None:
+    """Unload pypinyin once every spelling is worked out (~50 MB of dictionaries in a server that has 200 MB for
+    1,000 connected screens): a query compares against the stored spellings and never needs them; a later
+    ``Spelling.of`` imports them again."""
+    for name in [m for m in sys.modules if m == "pypinyin" or m.startswith("pypinyin.")]:
+        del sys.modules[name]
+    gc.collect()
