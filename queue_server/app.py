@@ -82,11 +82,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     from kiosk import bp as kiosk_bp
 
     from .api import bp as api_bp
+    from .api.bounds import register_converters
     from .auth import enforce_route
     from .backoffice import bp as backoffice_bp
     from .pages import bp as pages_bp
 
     app.before_request(enforce_route)
+    register_converters(app)
     app.register_blueprint(api_bp)
     app.register_blueprint(pages_bp)
     app.register_blueprint(display_bp)

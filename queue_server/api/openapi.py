@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
+
+from .bounds import INT4_MAX
 
 
 @dataclass
@@ -20,6 +23,9 @@ class Operation:
 
 
 OPERATIONS: list[Operation] = []
+
+_RULE_RE = re.compile(r"<(?:(\w+):)?(\w+)>")  # a Flask rule's <converter:name>
+ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": INT4_MAX}
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -43,11 +49,11 @@ def build(title: str, version: str) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     schemas: dict[str, Any] = {"Error": ERROR_SCHEMA}
     for op in OPERATIONS:
-        oa_path = op.path.replace("<int:", "{").replace("<", "{").replace(">", "}")
+        oa_path = _RULE_RE.sub(lambda m: "{" + m.group(2) + "}", op.path)
         params = [
-            {"name": seg.strip("{}"), "in": "path", "required": True,
-             "schema": {"type": "integer" if f"<int:{seg.strip('{}')}>" in op.path else "string"}}
-            for seg in oa_path.split("/") if seg.startswith("{")
+            {"name": name, "in": "path", "required": True,
+             "schema": ID_SCHEMA if conv == "id" else {"type": "string", "minLength": 1}}
+            for conv, name in _RULE_RE.findall(op.path)
         ] + op.params
         entry: dict[str, Any] = {"summary": op.summary, "tags": [op.tag], "parameters": params}
         responses: dict[str, Any] = {

@@ -121,7 +121,7 @@ def intake_page():  # type: ignore[no-untyped-def]
                    windows=cfg.windows, marks=[(m.value, MARK_ZH[m]) for m in Mark])
 
 
-@bp.get("/cases/for-ticket/<int:ticket_id>")
+@bp.get("/cases/for-ticket/<id:ticket_id>")
 def case_for_ticket(ticket_id: int):  # type: ignore[no-untyped-def]
     """The panel's link for the current ticket: the case to hand over for a pick-up ticket, the case already taken
     with this ticket, or intake carrying the ticket."""
@@ -138,7 +138,7 @@ def case_for_ticket(ticket_id: int):  # type: ignore[no-untyped-def]
     return redirect(f"/staff/cases/intake?{urlencode(args)}")
 
 
-@bp.get("/cases/<int:case_id>")
+@bp.get("/cases/<id:case_id>")
 def case_page(case_id: int):  # type: ignore[no-untyped-def]
     member = _page_member("approver", "supervisor", "window_staff")
     case = _service(lambda: case_service.get_case(_ctx(), case_id, _departments(member)))
@@ -159,7 +159,7 @@ def supervision_page():  # type: ignore[no-untyped-def]
                    followups=evaluation_service.list_followups(_ctx()), indicators=INDICATORS)
 
 
-@bp.get("/notices/<int:notice_id>")
+@bp.get("/notices/<id:notice_id>")
 def notice_page(notice_id: int):  # type: ignore[no-untyped-def]
     member = _page_member("window_staff", "supervisor", "approver")
     notice = _service(lambda: case_service.get_notice(_ctx(), notice_id, _departments(member)))
