@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response
+from sqlalchemy.exc import DBAPIError
 
 from .clock import OffsetClock, SystemClock
 from .domain.calling import DefaultCallingPolicy
@@ -17,7 +18,7 @@ from .services.events import deliveries
 from .services.rollover import roll_over
 from .services.staff import LoginGuard
 from .settings import ASYNC_MODES, Settings
-from .store.db import check_connection, ensure_hall, make_engine, migrate
+from .store.db import check_connection, ensure_hall, make_engine, migrate, start_failure
 
 log = logging.getLogger("onewindow")
 
@@ -46,8 +47,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     stations = load_stations(config, settings.config_path, settings.devices_path)
     engine = make_engine(settings.database, synchronous=settings.sqlite_synchronous)
     check_connection(engine)
-    migrate(engine)
-    ensure_hall(engine, config.hall.id)
+    try:
+        migrate(engine)
+        ensure_hall(engine, config.hall.id)
+    except DBAPIError as exc:  # read-only, immutable, full, damaged: one line naming it, no traceback
+        raise start_failure(engine, exc) from exc
 
     app = Flask(__name__)
     app.config["SECRET_KEY"] = settings.resolve_secret_key()

@@ -103,7 +103,7 @@ document("/health", "get", "liveness and the current service day", tag="meta")
 def health():  # type: ignore[no-untyped-def]
     c = ctx()
     return {"status": "ok", "hall_id": c.hall_id, "service_day": c.today().isoformat(),
-            "sample_data": c.config.sample_data}
+            "sample_data": c.config.sample_data, "storage": c.storage.view()}
 
 
 document("/hall", "get", "the hall's public configuration: sites, zones, queues, windows")

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from flask import redirect, render_template, request
 
+from ..api.errors import status_for
 from ..auth import auth_required, csrf_token, current_identity
 from ..domain.cases import MARK_ZH, Mark
 from ..domain.errors import DomainError
@@ -76,7 +77,7 @@ def _service(call: Any) -> Any:
     except DomainError as exc:
         zh = _REFUSAL_ZH.get(exc.code)
         message = f"{zh}（{exc.message}）" if zh else exc.message
-        raise _PageRefused(exc.status if exc.status != 500 else 503, message) from None
+        raise _PageRefused(status_for(exc), message) from None
 
 
 @bp.get("/cases")

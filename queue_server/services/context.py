@@ -15,6 +15,7 @@ from ..domain.calling import CallingPolicy
 from ..domain.hall import HallConfig
 from ..domain.hours import service_day
 from ..domain.workdays import WorkCalendar
+from .storage_health import StorageHealth
 
 if TYPE_CHECKING:
     from ..hall_config import StationBinding
@@ -59,6 +60,7 @@ class HallContext:
     # Device stations from devices.toml (role, bound window); None: no devices file, stations unbound.
     stations: dict[str, StationBinding] | None = None
     hooks: list[Callable[[list[dict[str, Any]]], None]] = field(default_factory=list)
+    storage: StorageHealth = field(default_factory=StorageHealth)  # this process's view of its database
 
     @property
     def hall_id(self) -> str:

@@ -54,12 +54,10 @@ EXPORT_FIELDS = (
 
 class _WrongStation(DomainError):
     code = "wrong_station"
-    status = 403
 
 
 class AlreadyRated(DomainError):
     code = "already_rated"
-    status = 409
 
 
 def evaluation_url(ctx: HallContext, token: str) -> str:
