@@ -102,6 +102,8 @@ def error_reply(exc: BaseException) -> tuple[int, dict[str, Any]]:
     if isinstance(exc, ValidationError):
         return 422, error_body("invalid_request", "the request has invalid fields; see details",
                                validation_details(exc))
+    if isinstance(exc, TimeoutError):  # the client stopped sending its body (serving.py's read timeout)
+        return 408, error_body("request_timeout", "the request body did not arrive in time; send it again")
     storage = storage_problem(exc)
     if storage is not None:  # read-only, disk full, corrupt, server down: a clear 503, and staff are told
         return error_reply(storage)
