@@ -470,7 +470,7 @@ def followup_step(followup_id: int):  # type: ignore[no-untyped-def]
 
 
 document("/evaluations/export", "get", "evaluations for the provincial system (docs/evaluations-export.md)",
-         tag="evaluations",
+         tag="evaluations", content=("application/x-ndjson", "text/csv"),
          params=[{"name": "format", "in": "query", "schema": {"type": "string", "enum": ["jsonl", "csv"]}},
                  {"name": "since", "in": "query", "schema": {"type": "string", "format": "date"}},
                  {"name": "until", "in": "query", "schema": {"type": "string", "format": "date"}}])

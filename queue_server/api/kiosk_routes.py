@@ -178,7 +178,8 @@ def kiosk_identify():  # type: ignore[no-untyped-def]
 
 document("/kiosk/tickets", "post", "issue a ticket at a kiosk and print it through the agent (or show it on "
          "screen and alert staff when the printer cannot print)", body=KioskTicketBody, tag="kiosk",
-         params=[{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 100}}],
+         params=[{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "minLength": 1,
+                                                                           "maxLength": 100}}],
          responses={"201": "issued", "200": "an existing ticket (retry, or this person already has one)"})
 
 
@@ -226,7 +227,7 @@ def kiosk_print_failed():  # type: ignore[no-untyped-def]
 
 
 document("/kiosk/alerts", "get", "recent kiosk alerts for staff (newest first)", tag="kiosk",
-         params=[{"name": "since", "in": "query", "schema": {"type": "integer"}}])
+         params=[{"name": "since", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": INT4_MAX}}])
 
 
 @bp.get("/kiosk/alerts")

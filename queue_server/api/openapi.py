@@ -20,6 +20,7 @@ class Operation:
     tag: str
     params: list[dict[str, Any]]
     responses: dict[str, str]
+    content: tuple[str, ...] = ()  # the success reply's content types when not JSON
 
 
 OPERATIONS: list[Operation] = []
@@ -41,8 +42,28 @@ ERROR_SCHEMA = {
 
 
 def document(path: str, method: str, summary: str, *, body: type[BaseModel] | None = None, tag: str = "hall",
-             params: list[dict[str, Any]] | None = None, responses: dict[str, str] | None = None) -> None:
-    OPERATIONS.append(Operation(path, method.lower(), summary, body, tag, params or [], responses or {}))
+             params: list[dict[str, Any]] | None = None, responses: dict[str, str] | None = None,
+             content: tuple[str, ...] = ()) -> None:
+    OPERATIONS.append(Operation(path, method.lower(), summary, body, tag, params or [], responses or {}, content))
+
+
+# Every operation may answer these (api/errors.py): a malformed request, an unknown id, a state that forbids it,
+# invalid fields, and storage unavailable / busy. Login and roles (401/403) apply outside the public "meta"
+# operations; 415 where there is a body; 423 is the login lock-out.
+_COMMON = (("400", "malformed JSON or a bad query parameter"), ("404", "unknown id (or out of range)"),
+           ("409", "impossible in the current state"), ("422", "invalid fields; see details"),
+           ("503", "storage unavailable or the hall busy; Retry-After says when to try again"))
+
+
+def _error_statuses(op: Operation) -> list[tuple[str, str]]:
+    out = list(_COMMON)
+    if op.tag != "meta":
+        out += [("401", "not logged in, or a bad device token"), ("403", "not allowed for this caller")]
+    if op.body is not None:
+        out.append(("415", "the body is not application/json"))
+    if op.path == "/auth/login":
+        out.append(("423", "the account is locked after repeated wrong passwords"))
+    return out
 
 
 def build(title: str, version: str) -> dict[str, Any]:
@@ -56,12 +77,13 @@ def build(title: str, version: str) -> dict[str, Any]:
             for conv, name in _RULE_RE.findall(op.path)
         ] + op.params
         entry: dict[str, Any] = {"summary": op.summary, "tags": [op.tag], "parameters": params}
+        ok_content = {ct: {"schema": {"type": "string"}} for ct in op.content} if op.content else \
+            {"application/json": {"schema": {"type": "object"}}}
         responses: dict[str, Any] = {
-            code: {"description": text, "content": {"application/json": {"schema": {"type": "object"}}}}
+            code: {"description": text, "content": ok_content}
             for code, text in ({"200": "OK"} | op.responses).items()
         }
-        for code, text in (("400", "malformed JSON"), ("404", "unknown id"), ("409", "impossible now"),
-                           ("422", "invalid fields")):
+        for code, text in _error_statuses(op):
             responses.setdefault(code, {"description": text, "content": {"application/json": {
                 "schema": {"$ref": "#/components/schemas/Error"}}}})
         entry["responses"] = responses

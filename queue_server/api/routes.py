@@ -30,6 +30,7 @@ from .bounds import INT4_MAX, int_arg
 from .errors import ApiError, register_error_handlers
 from .openapi import build, document
 from .schemas import (
+    IDEMPOTENCY_KEY_MAX,
     DeviceCommandBody,
     EmptyBody,
     IssueTicketBody,
@@ -159,7 +160,8 @@ def snapshot():  # type: ignore[no-untyped-def]
 
 
 document("/events", "get", "events after a sequence number, for the rooms given (comma separated)",
-         params=[{"name": "since", "in": "query", "required": True, "schema": {"type": "integer"}},
+         params=[{"name": "since", "in": "query", "required": True,
+                  "schema": {"type": "integer", "minimum": 0, "maximum": INT4_MAX}},
                  {"name": "rooms", "in": "query", "schema": {"type": "string"}}])
 
 
@@ -197,7 +199,8 @@ def check_room(c: HallContext, ident: Identity, room: str) -> None:
 
 document("/tickets", "post", "issue a ticket (send Idempotency-Key so a retry never makes two)",
          body=IssueTicketBody, tag="tickets",
-         params=[{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 100}}],
+         params=[{"name": "Idempotency-Key", "in": "header",
+                  "schema": {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX}}],
          responses={"201": "issued", "200": "an existing ticket (retry, or this person already has one)"})
 
 
@@ -272,7 +275,8 @@ def held(window_id: str):  # type: ignore[no-untyped-def]
 
 
 document("/windows/<window_id>/waiting", "get", "per queue of the window: counts and the next few tickets",
-         tag="windows", params=[{"name": "limit", "in": "query", "schema": {"type": "integer"}}])
+         tag="windows", params=[{"name": "limit", "in": "query",
+                                 "schema": {"type": "integer", "minimum": 1, "maximum": 50}}])
 
 
 @bp.get("/windows/<window_id>/waiting")
