@@ -47,7 +47,7 @@ def report_fault(ctx: HallContext, exc: StorageUnavailable) -> None:
         state.problem, state.message, state.since = exc.problem, exc.message, ctx.now()
         payload = {"station": "server", "device": "storage", **state.view()}
     log.error("storage unavailable (%s): %s", exc.problem, exc.message)
-    ctx.publisher.publish([{"type": EVENT, "rooms": [f"hall:{ctx.hall_id}"], "payload": payload}])
+    ctx.publisher.publish([{"type": EVENT, "rooms": [f"staff:{ctx.hall_id}"], "payload": payload}])  # staff only
 
 
 def recovery_event(conn: Connection, ctx: HallContext) -> dict[str, Any] | None:

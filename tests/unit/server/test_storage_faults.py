@@ -75,7 +75,7 @@ def _fault_then_recover(app: Flask, pragma: str, problem: str) -> None:
     ctx.engine.dispose()
     assert _issue(c, app).status_code == 201
     assert c.get("/api/v1/health").get_json()["storage"]["status"] == "ok"
-    log = c.get("/api/v1/events?since=0").get_json()["events"]
+    log = c.get(f"/api/v1/events?since=0&rooms=staff:{ctx.hall_id}").get_json()["events"]
     record = [e for e in log if e["type"] == "storage_health"]
     assert len(record) == 1 and record[0]["payload"]["problem"] == problem
     assert record[0]["payload"]["since"] and record[0]["payload"]["until"]
