@@ -12,6 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 DEFAULT_READ_TIMEOUT = 15.0  # seconds a client may take to send a request line, its headers or its body
+_TIMEOUT_BODY = b'{"error":{"code":"request_timeout","message":"the request did not arrive in time; send it again"}}'
+_REQUEST_TIMEOUT = (b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: %d\r\n\r\n" % len(_TIMEOUT_BODY)) + _TIMEOUT_BODY
 
 
 def _is_websocket(environ_or_headers: Any) -> bool:
@@ -28,6 +31,11 @@ def gevent_handler(read_timeout: float) -> type:
             # Also bounds the idle time between keep-alive requests.
             self.socket.settimeout(read_timeout)
             return super().handle_one_request()
+
+        def _handle_client_error(self, ex):  # type: ignore[no-untyped-def]
+            if isinstance(ex, TimeoutError):  # headers too slow: answer 408 and close, without a log line each
+                return "408", _REQUEST_TIMEOUT
+            return super()._handle_client_error(ex)
 
         def run_application(self) -> None:
             websocket = _is_websocket(self.environ)
@@ -49,6 +57,11 @@ def threading_handler(read_timeout: float) -> type:
 
     class TimedHandler(WSGIRequestHandler):
         timeout = read_timeout  # socketserver applies it to the connection in setup()
+
+        def log_error(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+            if format.startswith("Request timed out"):  # a dropped slow client is not a server error
+                return
+            super().log_error(format, *args)
 
         def run_wsgi(self) -> None:
             if _is_websocket(self.headers):
