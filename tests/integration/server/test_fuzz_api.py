@@ -16,7 +16,8 @@ import requests
 from tests.conftest_server import ServerFactory
 from tests.support.live import PASSWORD
 
-CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
+CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,"
+          "unsupported_method,allow_header_conformance")
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 
 

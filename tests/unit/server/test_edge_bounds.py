@@ -152,3 +152,12 @@ def test_idempotency_key_is_bounded_on_rest_and_socketio_alike(app: Flask) -> No
                 [1, 2], 7, {"queue_id": "x" * 41}):
         with pytest.raises(ValidationError):
             IssueTicketMessage.model_validate(bad)
+
+
+def test_405_carries_allow_and_a_json_body(app: Flask) -> None:
+    c = app.test_client()
+    r = c.delete("/api/v1/tickets")
+    assert _error(r) == (405, "method_not_allowed")
+    assert "POST" in {m.strip() for m in r.headers["Allow"].split(",")}
+    r = c.put("/api/v1/tickets/1")
+    assert r.status_code == 405 and {"GET", "HEAD"} <= {m.strip() for m in r.headers["Allow"].split(",")}
