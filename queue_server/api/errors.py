@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..domain.errors import DomainError
 from ..hall_config import ConfigError
-from ..store.db import storage_problem
+from ..store.db import lock_timeout, storage_problem
 
 log = logging.getLogger("onewindow.api")
 
@@ -104,7 +104,7 @@ def error_reply(exc: BaseException) -> tuple[int, dict[str, Any]]:
                                validation_details(exc))
     if isinstance(exc, TimeoutError):  # the client stopped sending its body (serving.py's read timeout)
         return 408, error_body("request_timeout", "the request body did not arrive in time; send it again")
-    storage = storage_problem(exc)
+    storage = storage_problem(exc) or lock_timeout(exc)
     if storage is not None:  # read-only, disk full, corrupt, server down: a clear 503, and staff are told
         return error_reply(storage)
     if isinstance(exc, ConfigError):

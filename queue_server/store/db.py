@@ -12,7 +12,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, Engine, create_engine, event, select, text, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ..domain.errors import DomainError
 from .schema import halls
@@ -53,6 +53,13 @@ STORAGE_PROBLEMS: dict[str, str] = {
 _SQLITE_SIGNS = (("readonly", "read_only"), ("read-only", "read_only"), ("disk is full", "disk_full"),
                  ("disk i/o error", "io_error"), ("malformed", "corrupt"), ("not a database", "corrupt"),
              ("unable to open database", "unreachable"))
+
+
+def lock_timeout(exc: BaseException) -> HallBusy | None:
+    """SQLite's busy timeout ran out (another process held the write lock for 30 s): busy, not a bug."""
+    if isinstance(exc, OperationalError) and "database is locked" in str(exc.orig).lower():
+        return HallBusy("the database stayed locked by another writer; try again in a moment")
+    return None
 
 
 def storage_problem(exc: BaseException) -> StorageUnavailable | None:

@@ -77,3 +77,21 @@ def test_an_unexpected_exception_is_a_logged_500_not_a_503(caplog: pytest.LogCap
         status, body = error_reply(KeyError("boom"))
     assert status == 500 and body["error"]["code"] == "internal_error"
     assert any(r.exc_info and isinstance(r.exc_info[1], KeyError) for r in caplog.records)
+
+
+def test_database_errors_are_classified_not_500() -> None:
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    def op(message: str) -> OperationalError:
+        return OperationalError("INSERT ...", {}, sqlite3.OperationalError(message))
+
+    assert error_reply(op("database is locked"))[0] == 503
+    assert error_reply(op("database is locked"))[1]["error"]["code"] == "busy"
+    for message, problem in (("attempt to write a readonly database", "read_only"),
+                             ("database or disk is full", "disk_full"), ("disk I/O error", "io_error")):
+        status, body = error_reply(op(message))
+        assert (status, body["error"]["code"], body["error"]["details"]["problem"]) == \
+            (503, "storage_unavailable", problem)
+    assert error_reply(op("no such table: tickets"))[0] == 500  # a bug, not a fault to wait out
