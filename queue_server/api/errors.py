@@ -40,6 +40,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "staff_cannot_rate": 403,
     "already_rated": 409,
     "account_locked": 423,
+    "too_many_attempts": 429,  # the per-client login throttle
+    "wrong_window": 403,
+    "priority_not_allowed": 403,
     "busy": 503,
     "storage_unavailable": 503,
 }

@@ -62,7 +62,8 @@ def _error_statuses(op: Operation) -> list[tuple[str, str]]:
     if op.body is not None:
         out.append(("415", "the body is not application/json"))
     if op.path == "/auth/login":
-        out.append(("423", "the account is locked after repeated wrong passwords"))
+        out += [("423", "the account is locked after repeated wrong passwords"),
+                ("429", "too many failed logins from this address; wait a moment")]
     return out
 
 

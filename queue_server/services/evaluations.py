@@ -97,7 +97,6 @@ def _staff_card(conn: Connection, username: str | None) -> tuple[str, str]:
 
 class NotYourWindow(DomainError):
     code = "wrong_window"
-    status = 403
 
 
 def _ticket_served_by(conn: Connection, ticket_id: int) -> str | None:

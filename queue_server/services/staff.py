@@ -47,7 +47,6 @@ class Locked(DomainError):
 
 class Throttled(DomainError):
     code = "too_many_attempts"
-    status = 429
 
 
 class LoginGuard:

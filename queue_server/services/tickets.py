@@ -60,7 +60,6 @@ class IssueRequest:
 
 class PriorityNotAllowed(DomainError):
     code = "priority_not_allowed"
-    status = 403
 
 
 @dataclass(frozen=True)

@@ -119,12 +119,15 @@ def secure_sqlite_files(url: str) -> None:
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, SQLITE_FILE_MODE)
         os.close(fd)
+        for suffix in SQLITE_SIDE_FILES:
+            side = path.with_name(path.name + suffix)
+            if side.exists() and (side.stat().st_mode & 0o777) != SQLITE_FILE_MODE:
+                side.chmod(SQLITE_FILE_MODE)
+    except OSError as exc:  # an immutable or read-only file, a read-only mount: one line, not a traceback
+        raise DatabaseError(f"cannot use the database {url}: {STORAGE_PROBLEMS['read_only']} "
+                            f"({exc.strerror}: {exc.filename})") from exc
     finally:
         os.umask(old)
-    for suffix in SQLITE_SIDE_FILES:
-        side = path.with_name(path.name + suffix)
-        if side.exists() and (side.stat().st_mode & 0o777) != SQLITE_FILE_MODE:
-            side.chmod(SQLITE_FILE_MODE)
 
 
 def make_engine(url: str, *, synchronous: str = "FULL") -> Engine:
