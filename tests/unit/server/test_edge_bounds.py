@@ -67,6 +67,9 @@ def test_every_integer_id_in_a_url_is_bounded(app: Flask) -> None:
         for value in [*HUGE, 0]:
             url = rule.replace(f"<id:{name}>", str(value))
             r = c.open(url, method=method, json={} if method == "POST" else None)
+            if not rule.startswith("/api/"):  # a staff page answers with a page of its own
+                assert r.status_code == 404, (url, r.status_code)
+                continue
             assert _error(r) == (404, "not_found"), (url, r.get_json())
             assert "2147483647" in r.get_json()["error"]["message"]
         # The largest id both databases hold is looked up normally: some 4xx, never a 500.

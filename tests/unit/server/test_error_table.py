@@ -95,3 +95,25 @@ def test_database_errors_are_classified_not_500() -> None:
         assert (status, body["error"]["code"], body["error"]["details"]["problem"]) == \
             (503, "storage_unavailable", problem)
     assert error_reply(op("no such table: tickets"))[0] == 500  # a bug, not a fault to wait out
+
+
+def test_staff_pages_map_refusals_through_the_table(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The staff pages render refusals as pages; their status comes from the table too (no 500 for want of a
+    status attribute on the error)."""
+    from queue_server.app import create_app
+    from queue_server.settings import Settings
+
+    from queue_server.services import staff as staff_service
+
+    app = create_app(Settings(database=str(tmp_path / "a.db"), background_tasks=False, testing=True))
+    ctx = app.extensions["onewindow"]
+    staff_service.add_user(ctx.engine, ctx.now(), "clerk", "李娜", "correct-horse-1", ["window_staff"], ["w01"])
+    c = app.test_client()
+    for path in ("/staff/overview", "/staff/devices"):
+        r = c.get(path)
+        assert r.status_code in (302, 401), (path, r.status_code)
+    assert c.post("/api/v1/auth/login", json={"username": "clerk", "password": "correct-horse-1"}).status_code == 200
+    for path in ("/staff/overview", "/staff/devices"):  # supervisor/technician pages, refused to a clerk
+        r = c.get(path)
+        assert r.status_code == 403, (path, r.status_code)
+        assert "<html" in r.get_data(as_text=True).lower()
