@@ -101,9 +101,8 @@ def test_staff_pages_map_refusals_through_the_table(tmp_path) -> None:  # type: 
     """The staff pages render refusals as pages; their status comes from the table too (no 500 for want of a
     status attribute on the error)."""
     from queue_server.app import create_app
-    from queue_server.settings import Settings
-
     from queue_server.services import staff as staff_service
+    from queue_server.settings import Settings
 
     app = create_app(Settings(database=str(tmp_path / "a.db"), background_tasks=False, testing=True))
     ctx = app.extensions["onewindow"]
