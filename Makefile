@@ -1,4 +1,4 @@
-.PHONY: hall scaled test setup lint bench bench-ops bench-fanout bench-load screenshots soak
+.PHONY: hall scaled test setup lint bench bench-ops bench-fanout bench-load screenshots soak fuzz
 
 # The demo issues tickets at any hour (labelled 演示/demo on the kiosk and the hall screen); the hall's real
 # opening hours: `make hall HALL_ARGS=`. A demo clock instead: `make hall HALL_ARGS="--clock 2026-12-07T09:30"`.
@@ -43,3 +43,7 @@ screenshots: setup
 # A whole service day (09:00-17:30) of the demo hall at 60x speed under faults (~10 min); figures in BENCHMARKS.md.
 soak: setup
 	.venv/bin/python -m tests.integration.soak.day --hours 8.5 --speed 60 --seed 7 --json var/soak-last.json
+
+# A longer generated-request run (schemathesis) against a live server, anonymous and as a supervisor.
+fuzz: setup
+	.venv/bin/python -m tests.bench.fuzz

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response
+from sqlalchemy.exc import DBAPIError
 
 from .clock import OffsetClock, SystemClock
 from .domain.calling import DefaultCallingPolicy
@@ -19,7 +20,7 @@ from .services.rollover import roll_over
 from .services.staff import LoginGuard
 from .services.stats import StatsCoalescer
 from .settings import ASYNC_MODES, Settings
-from .store.db import check_connection, ensure_hall, make_engine, migrate
+from .store.db import check_connection, ensure_hall, make_engine, migrate, start_failure
 
 log = logging.getLogger("onewindow")
 
@@ -48,8 +49,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     stations = load_stations(config, settings.config_path, settings.devices_path)
     engine = make_engine(settings.database, synchronous=settings.sqlite_synchronous)
     check_connection(engine)
-    migrate(engine)
-    ensure_hall(engine, config.hall.id)
+    try:
+        migrate(engine)
+        ensure_hall(engine, config.hall.id)
+    except DBAPIError as exc:  # read-only, immutable, full, damaged: one line naming it, no traceback
+        raise start_failure(engine, exc) from exc
 
     app = Flask(__name__)
     app.config["SECRET_KEY"] = settings.resolve_secret_key()
@@ -86,11 +90,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     from kiosk import bp as kiosk_bp
 
     from .api import bp as api_bp
+    from .api.bounds import register_converters
     from .auth import enforce_route
     from .backoffice import bp as backoffice_bp
     from .pages import bp as pages_bp
 
     app.before_request(enforce_route)
+    register_converters(app)
     app.register_blueprint(api_bp)
     app.register_blueprint(pages_bp)
     app.register_blueprint(display_bp)

@@ -28,12 +28,10 @@ log = logging.getLogger("onewindow.auth")
 
 class Unauthorized(DomainError):
     code = "not_logged_in"
-    status = 401
 
 
 class Forbidden(DomainError):
     code = "forbidden"
-    status = 403
 
 
 @dataclass(frozen=True)

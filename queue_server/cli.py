@@ -19,11 +19,26 @@ def _wants_gevent(argv: list[str]) -> bool:
     return mode == "gevent"
 
 
+def _without_gevent(argv: list[str]) -> list[str]:
+    """gevent is a core dependency; should an install lack it anyway, serve in threading mode and say so once."""
+    print("warning: gevent is not installed (pip install gevent); serving in threading mode instead",
+          file=sys.stderr)
+    os.environ["ONEWINDOW_ASYNC_MODE"] = "threading"
+    out = [a for a in argv if not a.startswith("--async-mode=")]
+    while "--async-mode" in out:
+        i = out.index("--async-mode")
+        del out[i:i + 2]
+    return out
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] in ("serve", "hall") and _wants_gevent(sys.argv):
-        from gevent import monkey
-
-        monkey.patch_all()
+        try:
+            from gevent import monkey
+        except ImportError:
+            sys.argv = _without_gevent(sys.argv)
+        else:
+            monkey.patch_all()
     from .commands import cli
 
     cli(prog_name="onewindow")

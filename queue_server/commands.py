@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from .serving import DEFAULT_READ_TIMEOUT
 from .settings import ASYNC_MODES, DEFAULT_ASYNC_MODE, Settings
 
 
@@ -49,7 +50,7 @@ def _run_server(settings: Settings, host: str, port: int) -> None:
     from .app import create_app
     from .extensions import socketio
     from .hall_config import ConfigError
-    from .serving import server_options
+    from .serving import server_kwargs
     from .store.db import DatabaseError
 
     try:
@@ -68,8 +69,8 @@ def _run_server(settings: Settings, host: str, port: int) -> None:
     click.echo(f"OneWindow serving {app.extensions['onewindow'].config.hall.name.zh} on http://{host}:{port}/ "
                f"(async mode {settings.async_mode}, database {settings.database})", err=True)
     sys.stderr.flush()
-    socketio.run(app, host=host, port=port, log_output=False, use_reloader=False,
-                 **server_options(settings.async_mode))
+    kwargs = server_kwargs(settings.async_mode, settings.read_timeout)
+    socketio.run(app, host=host, port=port, log_output=False, use_reloader=False, **kwargs)
 
 
 def _server_options(f):  # type: ignore[no-untyped-def]
@@ -93,6 +94,9 @@ def _server_options(f):  # type: ignore[no-untyped-def]
                      "server's own only; giving any replaces that, so list the server's own address too"),
         click.option("--secure-cookies", is_flag=True, envvar="ONEWINDOW_SECURE_COOKIES",
                      help="the hall is served over HTTPS (a reverse proxy): Secure cookies and an HSTS header"),
+        click.option("--read-timeout", type=click.FloatRange(min=0.1), default=DEFAULT_READ_TIMEOUT,
+                     show_default=True, help="seconds a client may take to send a request (line, headers, body); "
+                     "a slower or half-open connection is closed (WebSockets are exempt)"),
     ]
     for opt in reversed(options):
         f = opt(f)
@@ -116,11 +120,13 @@ def _settings(config_path, database, async_mode, message_queue, always_open, clo
 @cli.command(help="Run the queue server.")
 @_server_options
 def serve(host, port, config_path, database, async_mode, message_queue, always_open, clock, clock_speed,  # type: ignore[no-untyped-def]
-          log_level, allowed_origins, secure_cookies):
+          log_level, allowed_origins, secure_cookies, read_timeout):
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _quiet_libraries()
-    _run_server(_settings(config_path, database, async_mode, message_queue, always_open, clock, allowed_origins,
-                          secure_cookies, clock_speed), host, port)
+    settings = _settings(config_path, database, async_mode, message_queue, always_open, clock, allowed_origins,
+                         secure_cookies, clock_speed)
+    settings.read_timeout = read_timeout
+    _run_server(settings, host, port)
 
 
 @cli.command(help="Start the whole hall on embedded defaults: server, simulated devices and pages.")
@@ -128,13 +134,14 @@ def serve(host, port, config_path, database, async_mode, message_queue, always_o
 @click.option("--devices", "devices_path", type=click.Path(dir_okay=False, exists=True),
               help="devices file for the simulators and agents (default: config/devices.toml)")
 def hall(host, port, config_path, database, async_mode, message_queue, always_open, clock, clock_speed,  # type: ignore[no-untyped-def]
-         log_level, allowed_origins, secure_cookies, devices_path):
+         log_level, allowed_origins, secure_cookies, devices_path, read_timeout):
     from .hall_runner import run_hall
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _quiet_libraries()
     settings = _settings(config_path, database, async_mode, message_queue, always_open, clock, allowed_origins,
                          secure_cookies, clock_speed)
+    settings.read_timeout = read_timeout
     run_hall(settings, host, port, lambda: _run_server(settings, host, port), devices_path=devices_path)
 
 

@@ -258,7 +258,8 @@ AUDIENCES: dict[str, Audience] = {
     # Cases and ratings: their rooms (department, case, window) are joined by staff only; the hall room never.
     **{k: Audience.STAFF for k in (
         "case_received", "case_updated", "evaluation_recorded", "kiosk_alert",
-        "alert_raised", "alert_closed", "alert_acknowledged")},
+        "alert_raised", "alert_closed", "alert_acknowledged",
+        "storage_health")},  # the database is read-only/full/down, and when it came back (services/storage_health)
     **{k: Audience.STATION for k in ("device_health", "device_input", "device_command", "command_result")},
 }
 

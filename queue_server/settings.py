@@ -43,6 +43,7 @@ class Settings:
     testing: bool = False
     auth_required: bool = True  # staff log in for window actions; devices use tokens
     secure_cookies: bool = False  # served over HTTPS: Secure cookies and Strict-Transport-Security
+    read_timeout: float = 15.0  # seconds a client may take to send a request (serving.py); WebSockets exempt
 
     def resolve_secret_key(self) -> str:
         """Signs login sessions: env, or a file beside a SQLite database, so sessions survive a restart."""

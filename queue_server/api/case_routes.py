@@ -25,6 +25,7 @@ from ..services import cases as case_service
 from ..services import evaluations as evaluation_service
 from ..services.staff import StaffMember
 from . import bp
+from .bounds import DbId
 from .errors import ApiError
 from .openapi import document
 from .routes import body, ctx, current_actor
@@ -39,13 +40,13 @@ class Body(BaseModel):
 
 
 class IntakeBody(Body):
-    item_id: str
+    item_id: str = Field(min_length=1, max_length=40)
     applicant_name: str = Field(min_length=1, max_length=80)
-    id_number: str = Field(description="validated; kept whole in the case file, masked everywhere else")
+    id_number: str = Field(max_length=18, description="validated; kept whole in the case file, masked everywhere else")
     phone: str | None = Field(default=None, max_length=20)
     materials: list[str] = Field(description="one mark per checklist entry: original | copy | missing | e_licence")
-    ticket_id: int | None = Field(default=None, description="the ticket being served at the window")
-    window_id: str | None = None
+    ticket_id: DbId | None = Field(default=None, description="the ticket being served at the window")
+    window_id: str | None = Field(default=None, max_length=40)
     source: Literal["window", "online"] = "window"
 
 
@@ -76,7 +77,7 @@ class SuspendBody(Body):
 
 
 class ReassignBody(Body):
-    username: str
+    username: str = Field(min_length=1, max_length=40)
 
 
 class AbsenceBody(Body):
@@ -87,7 +88,7 @@ class AbsenceBody(Body):
 class HandOverBody(Body):
     receiver_name: str = Field(min_length=1, max_length=80)
     proxy: bool = False
-    window_id: str | None = None
+    window_id: str | None = Field(default=None, max_length=40)
 
 
 class CourierBody(Body):
@@ -100,17 +101,17 @@ class WithdrawBody(Body):
 
 
 class PrintBody(Body):
-    station: str = Field(description="the station whose printer prints the 80 mm slip, e.g. kiosk-1")
+    station: str = Field(min_length=1, max_length=40, description="the station whose printer prints the 80 mm slip, e.g. kiosk-1")
 
 
 class PersonBody(Body):
-    id_number: str
+    id_number: str = Field(max_length=18)
 
 
 class InviteBody(Body):
-    ticket_id: int | None = None
-    case_id: int | None = None
-    window_id: str | None = None
+    ticket_id: DbId | None = None
+    case_id: DbId | None = None
+    window_id: str | None = Field(default=None, max_length=40)
     start_pad: bool = True
 
 
@@ -121,7 +122,7 @@ class RateBody(Body):
 
 
 class PadRatingBody(Body):
-    station: str
+    station: str = Field(min_length=1, max_length=40)
     subject: str = Field(max_length=40, description="the ticket or case number the pad was started with")
     level: int = Field(ge=1, le=5)
     reason: int | None = None
@@ -214,11 +215,11 @@ def case_list():  # type: ignore[no-untyped-def]
     return {"cases": case_service.list_cases(ctx(), _scope(member, back_office=True), statuses, assignee)}
 
 
-document("/cases/<int:case_id>", "get", "one case: whole file, notices, suspensions, deadline, history",
+document("/cases/<id:case_id>", "get", "one case: whole file, notices, suspensions, deadline, history",
          tag="cases")
 
 
-@bp.get("/cases/<int:case_id>")
+@bp.get("/cases/<id:case_id>")
 def case_get(case_id: int):  # type: ignore[no-untyped-def]
     return {"case": _case_view(_member(*WINDOW), case_id)}
 
@@ -234,7 +235,7 @@ def case_by_number(number: str):  # type: ignore[no-untyped-def]
 
 def _case_action(name: str, summary: str, model: type[BaseModel], roles: tuple[str, ...], back_office: bool,
                  call: Any) -> None:
-    path = f"/cases/<int:case_id>/{name}"
+    path = f"/cases/<id:case_id>/{name}"
     document(path, "post", summary, body=model, tag="cases")
 
     def handler(case_id: int):  # type: ignore[no-untyped-def]
@@ -312,31 +313,31 @@ def approver_absence(username: str):  # type: ignore[no-untyped-def]
 
 # ---------------------------------------------------------------- notices
 
-document("/notices/<int:notice_id>", "get", "a notice as issued (content for the A4 page)", tag="cases")
+document("/notices/<id:notice_id>", "get", "a notice as issued (content for the A4 page)", tag="cases")
 
 
-@bp.get("/notices/<int:notice_id>")
+@bp.get("/notices/<id:notice_id>")
 def notice_get(notice_id: int):  # type: ignore[no-untyped-def]
     member = _member(*WINDOW)
     _handler(member, case_service.notice_case(ctx(), notice_id))
     return {"notice": case_service.get_notice(ctx(), notice_id, _scope(member))}
 
 
-document("/notices/<int:notice_id>/slip", "get", "the notice as an 80 mm printer document", tag="cases")
+document("/notices/<id:notice_id>/slip", "get", "the notice as an 80 mm printer document", tag="cases")
 
 
-@bp.get("/notices/<int:notice_id>/slip")
+@bp.get("/notices/<id:notice_id>/slip")
 def notice_slip(notice_id: int):  # type: ignore[no-untyped-def]
     member = _member(*WINDOW)
     _handler(member, case_service.notice_case(ctx(), notice_id))
     return {"document": case_service.notice_slip(ctx(), notice_id, _scope(member))}
 
 
-document("/notices/<int:notice_id>/print", "post", "print the 80 mm slip at a station's printer", body=PrintBody,
+document("/notices/<id:notice_id>/print", "post", "print the 80 mm slip at a station's printer", body=PrintBody,
          tag="cases")
 
 
-@bp.post("/notices/<int:notice_id>/print")
+@bp.post("/notices/<id:notice_id>/print")
 def notice_print(notice_id: int):  # type: ignore[no-untyped-def]
     member = _member(*WINDOW)
     b = body(PrintBody)
@@ -447,20 +448,20 @@ def followup_list():  # type: ignore[no-untyped-def]
     return {"followups": evaluation_service.list_followups(ctx(), request.args.get("all") not in ("1", "true"))}
 
 
-document("/followups/<int:followup_id>", "get", "one follow-up with its history", tag="evaluations")
+document("/followups/<id:followup_id>", "get", "one follow-up with its history", tag="evaluations")
 
 
-@bp.get("/followups/<int:followup_id>")
+@bp.get("/followups/<id:followup_id>")
 def followup_get(followup_id: int):  # type: ignore[no-untyped-def]
     _member("supervisor")
     return {"followup": evaluation_service.get_followup(ctx(), followup_id)}
 
 
-document("/followups/<int:followup_id>/steps", "post", "核实 → 整改 → 回复 → 回访", body=FollowUpStepBody,
+document("/followups/<id:followup_id>/steps", "post", "核实 → 整改 → 回复 → 回访", body=FollowUpStepBody,
          tag="evaluations")
 
 
-@bp.post("/followups/<int:followup_id>/steps")
+@bp.post("/followups/<id:followup_id>/steps")
 def followup_step(followup_id: int):  # type: ignore[no-untyped-def]
     _member("supervisor")
     b = body(FollowUpStepBody)
@@ -469,7 +470,7 @@ def followup_step(followup_id: int):  # type: ignore[no-untyped-def]
 
 
 document("/evaluations/export", "get", "evaluations for the provincial system (docs/evaluations-export.md)",
-         tag="evaluations",
+         tag="evaluations", content=("application/x-ndjson", "text/csv"),
          params=[{"name": "format", "in": "query", "schema": {"type": "string", "enum": ["jsonl", "csv"]}},
                  {"name": "since", "in": "query", "schema": {"type": "string", "format": "date"}},
                  {"name": "until", "in": "query", "schema": {"type": "string", "format": "date"}}])

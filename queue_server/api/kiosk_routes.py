@@ -21,6 +21,7 @@ from ..domain.flows import LegalReason
 from ..services import kiosk
 from ..services.kiosk import KioskIssue, KioskSetup
 from . import bp
+from .bounds import INT4_MAX, DbId, int_arg
 from .errors import ApiError
 from .openapi import document
 from .routes import body, ctx, current_actor
@@ -62,9 +63,10 @@ class IdentifyBody(Body):
 
 class KioskTicketBody(Body):
     station: str = StationName
-    item_id: str | None = None
-    queue_id: str | None = Field(default=None, description="the destination's queue, or its window alternative")
-    assisted: str | None = Field(default=None, description="an assisted reason of config/flows.yaml")
+    item_id: str | None = Field(default=None, max_length=40)
+    queue_id: str | None = Field(default=None, max_length=40,
+                                 description="the destination's queue, or its window alternative")
+    assisted: str | None = Field(default=None, max_length=40, description="an assisted reason of config/flows.yaml")
     legal_reason: LegalReason | None = None
     card_input_id: str | None = Field(default=None, max_length=64)
     lang: Lang = "zh"
@@ -79,19 +81,19 @@ class CheckInBody(Body):
 
 class ChecklistBody(Body):
     station: str = StationName
-    item_id: str
+    item_id: str = Field(min_length=1, max_length=40)
 
 
 class PrintFailedBody(Body):
     station: str = StationName
-    ticket_id: int
+    ticket_id: DbId
     command_id: str | None = Field(default=None, max_length=64)
     error: str | None = Field(default=None, max_length=500)
 
 
 class AppointmentBody(Body):
-    item_id: str | None = None
-    queue_id: str | None = None
+    item_id: str | None = Field(default=None, max_length=40)
+    queue_id: str | None = Field(default=None, max_length=40)
     slot_at: datetime = Field(description="the booked time; without an offset it is the hall's local time")
     name: str | None = Field(default=None, max_length=40, description="stored masked only")
     code: str | None = Field(default=None, max_length=24, description="default: a new random code")
@@ -176,7 +178,8 @@ def kiosk_identify():  # type: ignore[no-untyped-def]
 
 document("/kiosk/tickets", "post", "issue a ticket at a kiosk and print it through the agent (or show it on "
          "screen and alert staff when the printer cannot print)", body=KioskTicketBody, tag="kiosk",
-         params=[{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 100}}],
+         params=[{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "minLength": 1,
+                                                                           "maxLength": 100}}],
          responses={"201": "issued", "200": "an existing ticket (retry, or this person already has one)"})
 
 
@@ -224,15 +227,12 @@ def kiosk_print_failed():  # type: ignore[no-untyped-def]
 
 
 document("/kiosk/alerts", "get", "recent kiosk alerts for staff (newest first)", tag="kiosk",
-         params=[{"name": "since", "in": "query", "schema": {"type": "integer"}}])
+         params=[{"name": "since", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": INT4_MAX}}])
 
 
 @bp.get("/kiosk/alerts")
 def kiosk_alerts():  # type: ignore[no-untyped-def]
-    try:
-        since = int(request.args.get("since", 0))
-    except ValueError:
-        raise ApiError(400, "bad_parameter", "since must be an integer event sequence number") from None
+    since = int_arg("since", 0, minimum=0, maximum=INT4_MAX, what="the last alert's event sequence number")
     return {"alerts": kiosk.recent_alerts(ctx(), since)}
 
 

@@ -26,9 +26,11 @@ from ..services.context import Actor, HallContext
 from ..services.events import hall_room, staff_room
 from ..services.tickets import IssueRequest
 from . import bp
+from .bounds import INT4_MAX, int_arg
 from .errors import ApiError, register_error_handlers
 from .openapi import build, document
 from .schemas import (
+    IDEMPOTENCY_KEY_MAX,
     DeviceCommandBody,
     EmptyBody,
     IssueTicketBody,
@@ -102,7 +104,7 @@ document("/health", "get", "liveness and the current service day", tag="meta")
 def health():  # type: ignore[no-untyped-def]
     c = ctx()
     return {"status": "ok", "hall_id": c.hall_id, "service_day": c.today().isoformat(),
-            "sample_data": c.config.sample_data}
+            "sample_data": c.config.sample_data, "storage": c.storage.view()}
 
 
 document("/hall", "get", "the hall's public configuration: sites, zones, queues, windows")
@@ -158,17 +160,15 @@ def snapshot():  # type: ignore[no-untyped-def]
 
 
 document("/events", "get", "events after a sequence number, for the rooms given (comma separated)",
-         params=[{"name": "since", "in": "query", "required": True, "schema": {"type": "integer"}},
+         params=[{"name": "since", "in": "query", "required": True,
+                  "schema": {"type": "integer", "minimum": 0, "maximum": INT4_MAX}},
                  {"name": "rooms", "in": "query", "schema": {"type": "string"}}])
 
 
 @bp.get("/events")
 def events():  # type: ignore[no-untyped-def]
     c = ctx()
-    try:
-        since = int(request.args.get("since", ""))
-    except ValueError:
-        raise ApiError(400, "bad_parameter", "since must be an integer event sequence number") from None
+    since = int_arg("since", None, minimum=0, maximum=INT4_MAX, what="the last event sequence number seen")
     ident = current_identity()
     default = staff_room(c.hall_id) if ident.staff is not None else hall_room(c.hall_id)
     rooms = {r for r in (request.args.get("rooms") or "").split(",") if r} or {default}
@@ -199,7 +199,8 @@ def check_room(c: HallContext, ident: Identity, room: str) -> None:
 
 document("/tickets", "post", "issue a ticket (send Idempotency-Key so a retry never makes two)",
          body=IssueTicketBody, tag="tickets",
-         params=[{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 100}}],
+         params=[{"name": "Idempotency-Key", "in": "header",
+                  "schema": {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX}}],
          responses={"201": "issued", "200": "an existing ticket (retry, or this person already has one)"})
 
 
@@ -215,11 +216,11 @@ def issue():  # type: ignore[no-untyped-def]
     return jsonify(out), 201 if result.created else 200
 
 
-document("/tickets/<int:ticket_id>", "get", "one ticket (staff view; the holder reads /track/<token>)",
+document("/tickets/<id:ticket_id>", "get", "one ticket (staff view; the holder reads /track/<token>)",
          tag="tickets")
 
 
-@bp.get("/tickets/<int:ticket_id>")
+@bp.get("/tickets/<id:ticket_id>")
 def get_ticket(ticket_id: int):  # type: ignore[no-untyped-def]
     return {"ticket": tickets.get_ticket_view(ctx(), ticket_id)}
 
@@ -232,11 +233,11 @@ def track(token: str):  # type: ignore[no-untyped-def]
     return {"ticket": tickets.track(ctx(), token)}
 
 
-document("/tickets/<int:ticket_id>/requeue", "post", "put a missed (过号) ticket back in line", body=EmptyBody,
+document("/tickets/<id:ticket_id>/requeue", "post", "put a missed (过号) ticket back in line", body=EmptyBody,
          tag="tickets")
 
 
-@bp.post("/tickets/<int:ticket_id>/requeue")
+@bp.post("/tickets/<id:ticket_id>/requeue")
 def requeue(ticket_id: int):  # type: ignore[no-untyped-def]
     if auth_required():
         require_staff(current_identity().staff, "window_staff", "supervisor")
@@ -244,10 +245,10 @@ def requeue(ticket_id: int):  # type: ignore[no-untyped-def]
     return {"ticket": tickets.requeue(ctx(), ticket_id, current_actor())}
 
 
-document("/tickets/<int:ticket_id>/cancel", "post", "cancel a waiting ticket", body=EmptyBody, tag="tickets")
+document("/tickets/<id:ticket_id>/cancel", "post", "cancel a waiting ticket", body=EmptyBody, tag="tickets")
 
 
-@bp.post("/tickets/<int:ticket_id>/cancel")
+@bp.post("/tickets/<id:ticket_id>/cancel")
 def cancel(ticket_id: int):  # type: ignore[no-untyped-def]
     if auth_required():
         require_staff(current_identity().staff, "window_staff", "supervisor")
@@ -274,17 +275,15 @@ def held(window_id: str):  # type: ignore[no-untyped-def]
 
 
 document("/windows/<window_id>/waiting", "get", "per queue of the window: counts and the next few tickets",
-         tag="windows", params=[{"name": "limit", "in": "query", "schema": {"type": "integer"}}])
+         tag="windows", params=[{"name": "limit", "in": "query",
+                                 "schema": {"type": "integer", "minimum": 1, "maximum": 50}}])
 
 
 @bp.get("/windows/<window_id>/waiting")
 def waiting(window_id: str):  # type: ignore[no-untyped-def]
     if auth_required():
         require_window(current_identity().staff, window_id)
-    try:
-        limit = max(1, min(int(request.args.get("limit", 5)), 50))
-    except ValueError:
-        raise ApiError(400, "bad_parameter", "limit must be an integer from 1 to 50") from None
+    limit = int_arg("limit", 5, minimum=1, maximum=50, what="how many tickets per queue")
     return {"queues": windows.waiting_for_window(ctx(), window_id, limit)}
 
 

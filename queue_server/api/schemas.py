@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from ..domain.hall import LEGAL_PRIORITY_REASONS
+from .bounds import DbId
 
 LegalReason = Literal[LEGAL_PRIORITY_REASONS]  # type: ignore[valid-type]
 
@@ -17,9 +18,9 @@ class Body(BaseModel):
 
 
 class IssueTicketBody(Body):
-    queue_id: str | None = Field(default=None, description="queue to join, e.g. 'a'; or give item_id")
-    item_id: str | None = Field(default=None, description="service item; its queue is used")
-    id_number: str | None = Field(default=None, description="from the ID-card read: one open ticket per person "
+    queue_id: str | None = Field(default=None, max_length=40, description="queue to join, e.g. 'a'; or give item_id")
+    item_id: str | None = Field(default=None, max_length=40, description="service item; its queue is used")
+    id_number: str | None = Field(default=None, max_length=40, description="from the ID-card read: one open ticket per person "
                                   "per queue; never stored or returned")
     name: str | None = Field(default=None, max_length=40, description="stored masked only (王*娜)")
     birth_date: date | None = None
@@ -33,7 +34,7 @@ class IssueTicketBody(Body):
 
 
 class CallTicketBody(Body):
-    ticket_id: int
+    ticket_id: DbId
 
 
 class HoldBody(Body):
@@ -45,9 +46,9 @@ class PauseBody(Body):
 
 
 class TransferBody(Body):
-    ticket_id: int | None = Field(default=None, description="a held ticket of this window; default: the current one")
-    to_queue: str | None = None
-    to_window: str | None = None
+    ticket_id: DbId | None = Field(default=None, description="a held ticket of this window; default: the current one")
+    to_queue: str | None = Field(default=None, max_length=40)
+    to_window: str | None = Field(default=None, max_length=40)
     position: Literal["front", "back", "original"] = "back"
 
 
@@ -67,7 +68,11 @@ class LoginBody(Body):
     password: str = Field(min_length=1, max_length=200)
 
 
-class IssueTicketMessage(IssueTicketBody):
-    """The Socket.IO ``issue_ticket`` message: the REST body plus the Idempotency-Key REST takes as a header."""
+IDEMPOTENCY_KEY_MAX = 100  # idempotency_keys.key is varchar(100): the same bound on SQLite and PostgreSQL
 
-    idempotency_key: str | None = Field(default=None, min_length=1, max_length=100)
+
+class IssueTicketMessage(IssueTicketBody):
+    """The Socket.IO ``issue_ticket`` payload: the REST body plus the retry key that REST sends as a header."""
+
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=IDEMPOTENCY_KEY_MAX,
+                                        description="the same key on a retry never issues a second ticket")

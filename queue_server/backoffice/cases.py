@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from flask import redirect, render_template, request
 
+from ..api.errors import status_for
 from ..auth import auth_required, csrf_token, current_identity
 from ..domain.cases import MARK_ZH, Mark
 from ..domain.errors import DomainError
@@ -76,7 +77,7 @@ def _service(call: Any) -> Any:
     except DomainError as exc:
         zh = _REFUSAL_ZH.get(exc.code)
         message = f"{zh}（{exc.message}）" if zh else exc.message
-        raise _PageRefused(exc.status if exc.status != 500 else 503, message) from None
+        raise _PageRefused(status_for(exc), message) from None
 
 
 @bp.get("/cases")
@@ -121,7 +122,7 @@ def intake_page():  # type: ignore[no-untyped-def]
                    windows=cfg.windows, marks=[(m.value, MARK_ZH[m]) for m in Mark])
 
 
-@bp.get("/cases/for-ticket/<int:ticket_id>")
+@bp.get("/cases/for-ticket/<id:ticket_id>")
 def case_for_ticket(ticket_id: int):  # type: ignore[no-untyped-def]
     """The panel's link for the current ticket: the case to hand over for a pick-up ticket, the case already taken
     with this ticket, or intake carrying the ticket."""
@@ -138,7 +139,7 @@ def case_for_ticket(ticket_id: int):  # type: ignore[no-untyped-def]
     return redirect(f"/staff/cases/intake?{urlencode(args)}")
 
 
-@bp.get("/cases/<int:case_id>")
+@bp.get("/cases/<id:case_id>")
 def case_page(case_id: int):  # type: ignore[no-untyped-def]
     member = _page_member("approver", "supervisor", "window_staff")
     case = _service(lambda: case_service.get_case(_ctx(), case_id, _departments(member)))
@@ -159,7 +160,7 @@ def supervision_page():  # type: ignore[no-untyped-def]
                    followups=evaluation_service.list_followups(_ctx()), indicators=INDICATORS)
 
 
-@bp.get("/notices/<int:notice_id>")
+@bp.get("/notices/<id:notice_id>")
 def notice_page(notice_id: int):  # type: ignore[no-untyped-def]
     member = _page_member("window_staff", "supervisor", "approver")
     notice = _service(lambda: case_service.get_notice(_ctx(), notice_id, _departments(member)))

@@ -9,7 +9,7 @@ from typing import Any
 from flask import current_app, redirect, render_template, request, url_for
 from werkzeug.exceptions import NotFound as HttpNotFound
 
-from ..api.errors import error_body
+from ..api.errors import error_body, status_for
 from ..auth import csrf_token, current_identity
 from ..domain.errors import DomainError
 from ..services.staff import StaffMember
@@ -100,9 +100,10 @@ _REFUSAL_ZH = {"wrong_role": "您的角色不能打开此页面", "not_your_case
 @bp.errorhandler(DomainError)
 def _refused(exc: DomainError):  # type: ignore[no-untyped-def]
     """A refusal on a staff page (the central access check runs before the page): a Chinese page, not JSON."""
-    zh = _REFUSAL_ZH.get(exc.code) or ("您无权打开此页面" if exc.status == 403 else "无法打开此页面")
+    status = status_for(exc)  # the edge's one code -> status table
+    zh = _REFUSAL_ZH.get(exc.code) or ("您无权打开此页面" if status == 403 else "无法打开此页面")
     return render_template("cases/message.html", title="无法打开此页面", message=f"{zh}（{exc.message}）",
-                           me=current_identity().staff, csrf=None), exc.status if exc.status != 500 else 503
+                           me=current_identity().staff, csrf=None), status
 
 
 @bp.app_errorhandler(HttpNotFound)

@@ -1,11 +1,13 @@
-"""Domain errors: each carries a stable code the API returns and a message a person can act on."""
+"""Domain errors: each carries a stable code and a message a person can act on.
+
+No HTTP here: the edge (``api/errors.py``) owns the one table from code to status, for REST and Socket.IO.
+"""
 
 from __future__ import annotations
 
 
 class DomainError(Exception):
     code = "domain_error"
-    status = 409
 
     def __init__(self, message: str, *, code: str | None = None, details: dict | None = None) -> None:
         super().__init__(message)
@@ -17,31 +19,27 @@ class DomainError(Exception):
 
 class NotFound(DomainError):
     code = "not_found"
-    status = 404
 
 
 class InvalidTransition(DomainError):
     code = "invalid_transition"
-    status = 409
 
 
 class Closed(DomainError):
     """Outside business hours or a queue's issuing window."""
 
     code = "closed"
-    status = 409
 
 
 class CapReached(DomainError):
     code = "daily_cap_reached"
-    status = 409
 
 
 class CalendarUnknown(DomainError):
-    code = "calendar_unknown"
-    status = 500
+    """A date in a year no working-day calendar covers: a configuration gap a retry never closes."""
+
+    code = "calendar_missing"
 
 
 class InvalidInput(DomainError):
     code = "invalid_input"
-    status = 422

@@ -56,7 +56,6 @@ class Channel(StrEnum):
 
 class StaffCannotRate(DomainError):
     code = "staff_cannot_rate"
-    status = 403
 
 
 def check_rating(level: int, indicators: Sequence[int], comment: str | None) -> tuple[Level, list[int]]:

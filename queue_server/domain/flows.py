@@ -245,7 +245,7 @@ def check_flows(flows: FlowsConfig, hall: HallConfig) -> list[str]:
         elif kind == "flow" and value not in flows.flows:
             errors.append(f"{where}: flow {value!r} is not defined (flows: {', '.join(sorted(flows.flows))})")
         elif kind == "item" and value not in items:
-            errors.append(f"{where}: item {value!r} is not a service item of the hall; see GET /api/v1/items")
+            errors.append(f"{where}: item {value!r} is not a service item of the hall")
         elif kind == "queue":
             need_queue(where, value, "queue")
         elif kind == "assisted" and value not in flows.assisted_reasons:

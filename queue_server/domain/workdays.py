@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, timedelta
 
 import chinese_calendar
@@ -43,6 +43,10 @@ class WorkCalendar:
             return False
         return True
 
+    def knows_year(self, year: int) -> bool:
+        """The whole year is covered: by the library, or declared complete in the overlay (``full_years``)."""
+        return year in self._overlay_years or (self.knows(date(year, 1, 1)) and self.knows(date(year, 12, 31)))
+
     def add_workdays(self, start: date, days: int) -> date:
         """The date ``days`` working days after ``start`` (``start`` itself not counted)."""
         if days < 0:
@@ -66,3 +70,16 @@ class WorkCalendar:
             if self.is_workday(current):
                 count += 1
         return count
+
+
+# The State Council publishes the next year's holiday schedule in the autumn (usually November): from this day on
+# the hall is warned until its calendar has the next year.
+WARN_FROM = (11, 1)
+
+
+def missing_calendar_years(today: date, knows_year: Callable[[int], bool]) -> list[int]:
+    """Years the hall needs a working-day calendar for and lacks: this year always, next year from November 1."""
+    needed = [today.year]
+    if (today.month, today.day) >= WARN_FROM:
+        needed.append(today.year + 1)
+    return [y for y in needed if not knows_year(y)]

@@ -19,7 +19,8 @@ from flask_wtf.csrf import validate_csrf
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from wtforms import ValidationError as CSRFError
 
-from ..api.errors import domain_error_response, error_body, validation_details
+from ..api.bounds import INT4_MAX
+from ..api.errors import error_reply
 from ..api.schemas import IssueTicketMessage
 from ..api.window_actions import WINDOW_ACTIONS
 from ..auth import (
@@ -66,11 +67,11 @@ class Subscription(_Msg):
     windows: list[str] = Field(default=[], max_length=100)
     queues: list[str] = Field(default=[], max_length=100)
     ticket_token: str | None = Field(default=None, max_length=64)
-    since: int | None = Field(default=None, ge=0, le=2**62, description="last event seq seen; omit for a snapshot")
+    since: int | None = Field(default=None, ge=0, le=INT4_MAX, description="last event seq seen; omit for a snapshot")
 
 
 class Resync(_Msg):
-    since: int = Field(ge=0, le=2**62)
+    since: int = Field(ge=0, le=INT4_MAX)
 
 
 class WindowActionMsg(BaseModel):
@@ -82,7 +83,7 @@ class WindowActionMsg(BaseModel):
 class AgentHello(_Msg):
     station: str = Field(max_length=40)
     window_id: str | None = Field(default=None, max_length=40, description="must match devices.toml if given")
-    since: int | None = Field(default=None, ge=0, le=2**62)
+    since: int | None = Field(default=None, ge=0, le=INT4_MAX)
     devices: dict[str, str] = {}
     version: str | None = Field(default=None, max_length=40, description="the agent's software version")
 
@@ -130,12 +131,8 @@ def socket_identity() -> Identity:
 
 
 def _reply_error(exc: Exception) -> dict[str, Any]:
-    if isinstance(exc, DomainError):
-        body, status = domain_error_response(exc)
-        return {"ok": False, "status": status, **body}
-    assert isinstance(exc, ValidationError)
-    return {"ok": False, "status": 422, **error_body("invalid_request", "invalid fields; see details",
-                                                     validation_details(exc))}
+    status, body = error_reply(exc)  # the edge's one code -> status table (a storage fault is a 503 there)
+    return {"ok": False, "status": status, **body}
 
 
 def event(name: str, model: type[M] | None = None) -> Callable[[Callable[[Identity, M], dict[str, Any]]],
@@ -163,10 +160,8 @@ def event(name: str, model: type[M] | None = None) -> Callable[[Callable[[Identi
                 return {"ok": True, **fn(ident, msg)}
             except (DomainError, ValidationError) as exc:
                 return _reply_error(exc)
-            except Exception:  # a bug: logged with its traceback, answered as a 500 (never disguised)
-                log.exception("unexpected error in the Socket.IO event %s", name)
-                return {"ok": False, "status": 500, **error_body("internal_error", "an unexpected error occurred; "
-                                                                                   "it has been logged")}
+            except Exception as exc:  # a storage fault: 503; a bug: logged with its traceback, a 500
+                return _reply_error(exc)
 
         dispatch.__name__ = f"on_{name}"
         HANDLERS[name] = dispatch

@@ -59,7 +59,6 @@ PROCEDURES = {"hearing": "听证", "testing": "检验检测", "expert_review": "
 
 class Forbidden(DomainError):
     code = "wrong_department"
-    status = 403
 
 
 # ---------------------------------------------------------------- settings
@@ -132,7 +131,7 @@ def _item(ctx: HallContext, item_id: str) -> ServiceItem:
     try:
         return ctx.config.item(item_id)
     except KeyError:
-        raise NotFound(f"service item {item_id!r} does not exist; see GET /api/v1/items", code="item_not_found") \
+        raise NotFound(f"service item {item_id!r} does not exist", code="item_not_found") \
             from None
 
 

@@ -15,6 +15,7 @@ from ..domain.calling import CallingPolicy
 from ..domain.hall import HallConfig
 from ..domain.hours import service_day
 from ..domain.workdays import WorkCalendar
+from .storage_health import StorageHealth
 
 if TYPE_CHECKING:
     from ..hall_config import StationBinding
@@ -62,6 +63,7 @@ class HallContext:
     hooks: list[Callable[[list[dict[str, Any]]], None]] = field(default_factory=list)
     # Set by the server: queue figures published at most once a second per queue instead of inside every write.
     stats: StatsCoalescer | None = None
+    storage: StorageHealth = field(default_factory=StorageHealth)  # this process's view of its database
 
     @property
     def hall_id(self) -> str:

@@ -54,12 +54,10 @@ EXPORT_FIELDS = (
 
 class _WrongStation(DomainError):
     code = "wrong_station"
-    status = 403
 
 
 class AlreadyRated(DomainError):
     code = "already_rated"
-    status = 409
 
 
 def evaluation_url(ctx: HallContext, token: str) -> str:
@@ -99,7 +97,6 @@ def _staff_card(conn: Connection, username: str | None) -> tuple[str, str]:
 
 class NotYourWindow(DomainError):
     code = "wrong_window"
-    status = 403
 
 
 def _ticket_served_by(conn: Connection, ticket_id: int) -> str | None:

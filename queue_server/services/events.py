@@ -12,6 +12,7 @@ from sqlalchemy import Connection, bindparam, select, update
 from ..policy import STATION_EVENT_STAFF_FIELDS, Audience, audience_of
 from ..store.db import hall_head, write_tx
 from ..store.schema import events, halls
+from . import storage_health
 
 if TYPE_CHECKING:
     from .context import HallContext
@@ -132,5 +133,14 @@ def hall_write(ctx: HallContext) -> Iterator[tuple[Connection, list[dict[str, An
     """A use case's transaction and the list its events go into; they are published after the commit, in
     sequence order with every other writer of the hall (see ``store.db.write_tx``)."""
     published: list[dict[str, Any]] = []
-    with write_tx(ctx.engine, ctx.hall_id, after_commit=lambda: ctx.publisher.publish(published)) as conn:
+    with write_tx(ctx.engine, ctx.hall_id, after_commit=lambda: _publish(ctx, published)) as conn:
         yield conn, published
+        recovery = storage_health.recovery_event(conn, ctx)  # the first write after a storage fault records it
+        if recovery is not None:
+            published.append(recovery)
+
+
+def _publish(ctx: HallContext, published: list[dict[str, Any]]) -> None:
+    ctx.publisher.publish(published)
+    if any(ev["type"] == storage_health.EVENT for ev in published):
+        storage_health.recovered(ctx)

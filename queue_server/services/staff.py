@@ -39,17 +39,14 @@ def _dummy_hash() -> str:
 
 class AuthFailed(DomainError):
     code = "login_failed"
-    status = 401
 
 
 class Locked(DomainError):
     code = "account_locked"
-    status = 423
 
 
 class Throttled(DomainError):
     code = "too_many_attempts"
-    status = 429
 
 
 class LoginGuard:

@@ -61,7 +61,6 @@ class IssueRequest:
 
 class PriorityNotAllowed(DomainError):
     code = "priority_not_allowed"
-    status = 403
 
 
 @dataclass(frozen=True)
@@ -198,7 +197,7 @@ def _resolve_queue(ctx: HallContext, req: IssueRequest) -> tuple[str, Any]:
         try:
             item = ctx.config.item(req.item_id)
         except KeyError:
-            raise NotFound(f"service item {req.item_id!r} does not exist; see GET /api/v1/items",
+            raise NotFound(f"service item {req.item_id!r} does not exist",
                            code="item_not_found") from None
         if req.queue_id is not None and req.queue_id != item.queue:
             raise DomainError(f"item {item.id!r} is served by queue {item.queue!r}, not {req.queue_id!r}; "
@@ -209,7 +208,7 @@ def _resolve_queue(ctx: HallContext, req: IssueRequest) -> tuple[str, Any]:
     try:
         ctx.config.queue(req.queue_id)
     except KeyError:
-        raise NotFound(f"queue {req.queue_id!r} does not exist; see GET /api/v1/queues",
+        raise NotFound(f"queue {req.queue_id!r} does not exist",
                        code="queue_not_found") from None
     return req.queue_id, None
 

@@ -36,7 +36,7 @@ def _window(ctx: HallContext, window_id: str) -> Window:
     try:
         return ctx.config.window(window_id)
     except KeyError:
-        raise NotFound(f"window {window_id!r} does not exist; see GET /api/v1/windows",
+        raise NotFound(f"window {window_id!r} does not exist",
                        code="window_not_found") from None
 
 

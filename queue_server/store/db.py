@@ -12,7 +12,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, Engine, bindparam, create_engine, event, select, text, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ..domain.errors import DomainError
 from .schema import events, halls
@@ -28,7 +28,63 @@ class HallBusy(DomainError):
     """Too many writers queued for one hall: refused rather than left waiting (the caller retries)."""
 
     code = "busy"
-    status = 503
+
+
+class StorageUnavailable(DomainError):
+    """The database cannot be used right now (read-only, full, corrupt, unreachable): nothing the caller sent is
+    wrong, and nothing was written. ``problem`` names the fault for staff; the message says what to check."""
+
+    code = "storage_unavailable"
+
+    def __init__(self, problem: str, message: str) -> None:
+        super().__init__(message, details={"problem": problem})
+        self.problem = problem
+
+
+# What each storage fault means for the hall, and what to check first.
+STORAGE_PROBLEMS: dict[str, str] = {
+    "read_only": "the database is read-only (file or directory permissions, an immutable file, or a read-only "
+                 "mount or server)",
+    "disk_full": "the disk holding the database is full",
+    "io_error": "the disk reported an input/output error",
+    "corrupt": "the database file is damaged (restore the last backup)",
+    "unreachable": "the database server cannot be reached",
+}
+_SQLITE_SIGNS = (("readonly", "read_only"), ("read-only", "read_only"), ("disk is full", "disk_full"),
+                 ("disk i/o error", "io_error"), ("malformed", "corrupt"), ("not a database", "corrupt"),
+             ("unable to open database", "unreachable"))
+
+
+def lock_timeout(exc: BaseException) -> HallBusy | None:
+    """SQLite's busy timeout ran out (another process held the write lock for 30 s): busy, not a bug."""
+    if isinstance(exc, OperationalError) and "database is locked" in str(exc.orig).lower():
+        return HallBusy("the database stayed locked by another writer; try again in a moment")
+    return None
+
+
+def storage_problem(exc: BaseException) -> StorageUnavailable | None:
+    """A database error that means "storage unavailable", as that error; None for anything else (a bug)."""
+    if not isinstance(exc, DBAPIError):
+        return None
+    problem = None
+    sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+    if exc.connection_invalidated or sqlstate.startswith(("08", "57P")):
+        problem = "unreachable"
+    elif sqlstate == "53100":
+        problem = "disk_full"
+    elif sqlstate == "25006":
+        problem = "read_only"
+    elif sqlstate.startswith("58"):
+        problem = "io_error"
+    elif not sqlstate:  # SQLite (no SQLSTATE), or a PostgreSQL connection that failed before any statement
+        text_ = str(exc.orig).lower()
+        problem = next((p for sign, p in _SQLITE_SIGNS if sign in text_), None)
+        if problem is None and type(exc.orig).__module__.startswith("psycopg"):
+            problem = "unreachable"  # psycopg gives no SQLSTATE only when there is no usable connection
+    if problem is None:
+        return None
+    return StorageUnavailable(problem, f"storage unavailable: {STORAGE_PROBLEMS[problem]} ({str(exc.orig)[:120]}); "
+                                       "nothing was saved, staff have been alerted — try again once it is fixed")
 
 
 _HALL_HEAD = select(halls.c.event_seq, halls.c.public_seq, halls.c.service_day).where(
@@ -69,12 +125,15 @@ def secure_sqlite_files(url: str) -> None:
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, SQLITE_FILE_MODE)
         os.close(fd)
+        for suffix in SQLITE_SIDE_FILES:
+            side = path.with_name(path.name + suffix)
+            if side.exists() and (side.stat().st_mode & 0o777) != SQLITE_FILE_MODE:
+                side.chmod(SQLITE_FILE_MODE)
+    except OSError as exc:  # an immutable or read-only file, a read-only mount: one line, not a traceback
+        raise DatabaseError(f"cannot use the database {url}: {STORAGE_PROBLEMS['read_only']} "
+                            f"({exc.strerror}: {exc.filename})") from exc
     finally:
         os.umask(old)
-    for suffix in SQLITE_SIDE_FILES:
-        side = path.with_name(path.name + suffix)
-        if side.exists() and (side.stat().st_mode & 0o777) != SQLITE_FILE_MODE:
-            side.chmod(SQLITE_FILE_MODE)
 
 
 def make_engine(url: str, *, synchronous: str = "FULL") -> Engine:
@@ -136,6 +195,8 @@ def ensure_hall(engine: Engine, hall_id: str) -> None:
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
         if conn.execute(select(halls.c.id).where(halls.c.id == hall_id)).first() is None:
             conn.execute(halls.insert().values(id=hall_id, event_seq=0, service_day=None))
+        else:  # a write that changes nothing: a read-only or immutable database is found at start, not later
+            conn.execute(update(halls).where(halls.c.id == hall_id).values(event_seq=halls.c.event_seq))
 
 
 def _process_lock(engine: Engine, hall_id: str) -> threading.RLock:
@@ -236,8 +297,18 @@ def read_tx(engine: Engine) -> Iterator[Connection]:
 
 
 def check_connection(engine: Engine) -> None:
+    """Open the database and read its schema (a damaged or foreign file fails here, not on the first ticket)."""
     try:
         with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except OperationalError as exc:
-        raise DatabaseError(f"cannot open the database {engine.url.render_as_string(hide_password=True)}: {exc.orig}") from exc
+            conn.execute(text("SELECT count(*) FROM sqlite_master" if engine.dialect.name == "sqlite" else "SELECT 1"))
+    except DBAPIError as exc:
+        raise start_failure(engine, exc) from exc
+
+
+def start_failure(engine: Engine, exc: DBAPIError) -> DatabaseError:
+    """One line for the technician: which database, what is wrong with it, the driver's own words (first line)."""
+    fault = storage_problem(exc)
+    what = STORAGE_PROBLEMS[fault.problem] if fault else "it cannot be used"
+    driver = " ".join(str(exc.orig).split())[:200]
+    return DatabaseError(f"cannot use the database {engine.url.render_as_string(hide_password=True)}: {what} "
+                         f"({driver})")

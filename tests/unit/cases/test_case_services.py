@@ -368,7 +368,7 @@ def test_notice_numbers_count_per_kind_and_year_and_2027_needs_calendar_data(hal
     a = take(h)
     with pytest.raises(DomainError) as exc:  # the promised deadline runs into 2027, which nobody knows yet
         cs.accept(h, a["id"], WINDOW)
-    assert exc.value.code == "calendar_unknown" and exc.value.details == {"year": 2027}
+    assert exc.value.code == "calendar_missing" and exc.value.details == {"year": 2027}
     h.calendar = WorkCalendar({date(2027, 1, 1): False}, {2027})  # config/calendar.yaml gets the 2027 schedule
     out = cs.accept(h, a["id"], WINDOW)
     assert out["notice"]["number"] == "合政服受〔2026〕0001号" and out["case"]["due_on"] == "2027-01-08"

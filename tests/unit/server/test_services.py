@@ -3,6 +3,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from queue_server.api.errors import status_for
 from queue_server.domain.errors import (
     CapReached,
     Closed,
@@ -300,7 +301,7 @@ def test_a_write_that_would_queue_too_long_is_refused_as_busy(hall, monkeypatch)
         assert held.wait(5)
         with pytest.raises(db.HallBusy) as e:
             T.issue_ticket(hall, T.IssueRequest(queue_id="a"), KIOSK)
-        assert e.value.status == 503 and e.value.code == "busy"
+        assert status_for(e.value) == 503 and e.value.code == "busy"
     finally:
         release.set()
         holder.join(5)

@@ -11,7 +11,7 @@ import threading
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from queue_server.serving import NoDelayRequestHandler, server_options
+from queue_server.serving import NoDelayRequestHandler, server_kwargs
 
 
 def _nodelay_seen_by_werkzeug(handler: type[WSGIRequestHandler]) -> int:
@@ -36,8 +36,9 @@ def _nodelay_seen_by_werkzeug(handler: type[WSGIRequestHandler]) -> int:
 
 
 def test_threading_mode_sets_nodelay_on_accepted_connections() -> None:
-    assert server_options("threading")["request_handler"] is NoDelayRequestHandler
-    assert _nodelay_seen_by_werkzeug(NoDelayRequestHandler) != 0
+    ours = server_kwargs("threading")["request_handler"]
+    assert issubclass(ours, NoDelayRequestHandler)
+    assert _nodelay_seen_by_werkzeug(ours) != 0
     assert _nodelay_seen_by_werkzeug(WSGIRequestHandler) == 0
 
 
@@ -45,9 +46,9 @@ GEVENT_PROBE = textwrap.dedent("""
     import socket, sys
     import gevent
     from gevent import pywsgi, socket as gsocket
-    from queue_server.serving import server_options
+    from queue_server.serving import server_kwargs
 
-    base = server_options("gevent")["handler_class"] if sys.argv[1] == "ours" else pywsgi.WSGIHandler
+    base = server_kwargs("gevent")["handler_class"] if sys.argv[1] == "ours" else pywsgi.WSGIHandler
     seen = []
 
     class Probe(base):

@@ -1,0 +1,73 @@
+"""Storage health: when the database cannot be written, staff hear of it once (event ``storage_health``), and
+the recovery is recorded in the hall's event log by the first write that succeeds again.
+
+While the database is down its own log cannot hold the fault, so the fault event goes out unsequenced (live
+clients that resync by ``seq`` ignore it) and the state is kept here, in the process, for ``GET /health``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection
+
+from ..store.db import StorageUnavailable
+
+if TYPE_CHECKING:
+    from .context import HallContext
+
+log = logging.getLogger("onewindow.storage")
+EVENT = "storage_health"
+
+
+@dataclass
+class StorageHealth:
+    """This process's view of its database: ``problem`` is None while writes succeed."""
+
+    problem: str | None = None
+    message: str = ""
+    since: datetime | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def view(self) -> dict[str, Any]:
+        return {"status": "unavailable" if self.problem else "ok", "problem": self.problem,
+                "message": self.message, "since": self.since.isoformat() if self.since else None}
+
+
+def report_fault(ctx: HallContext, exc: StorageUnavailable) -> None:
+    """Called by the edge for each request that met the fault: the first one (or a new kind of fault) tells staff."""
+    state = ctx.storage
+    with state._lock:
+        if state.problem == exc.problem:
+            return
+        state.problem, state.message, state.since = exc.problem, exc.message, ctx.now()
+        payload = {"station": "server", "device": "storage", **state.view()}
+    log.error("storage unavailable (%s): %s", exc.problem, exc.message)
+    ctx.publisher.publish([{"type": EVENT, "rooms": [f"staff:{ctx.hall_id}"], "payload": payload}])  # staff only
+
+
+def recovery_event(conn: Connection, ctx: HallContext) -> dict[str, Any] | None:
+    """Inside a write transaction: after a fault, the event that records it and its end (None while healthy)."""
+    state = ctx.storage
+    if state.problem is None:
+        return None
+    from .events import append_event  # events imports the store's transactions; keep this module light
+
+    now = ctx.now()
+    payload = {"station": "server", "device": "storage", "status": "ok", "problem": state.problem,
+               "message": f"storage available again after: {state.message}",
+               "since": state.since.isoformat() if state.since else None, "until": now.isoformat()}
+    return append_event(conn, ctx.hall_id, EVENT, payload, [], now)
+
+
+def recovered(ctx: HallContext) -> None:
+    """After the transaction holding the recovery event committed."""
+    state = ctx.storage
+    with state._lock:
+        if state.problem is not None:
+            log.warning("storage available again (was %s)", state.problem)
+        state.problem, state.message, state.since = None, "", None
