@@ -58,6 +58,7 @@ def test_a_clerks_day_from_call_to_rating(night_server: HallServer, new_page: An
     clerk = _page(new_page, dialogs)
     _login(clerk, base, "li.na", "/staff/panel?window=w01")
     clerk.wait_for_function("() => !document.querySelector('[data-action=call-next]').disabled")
+    clerk.wait_for_function(f"() => document.querySelector('#waiting').innerText.includes('{ticket['number']}')")
     clerk.keyboard.press("F1")
     clerk.wait_for_function(f"() => document.querySelector('#current-number').innerText === '{ticket['number']}'")
     assert "00:30" in clerk.inner_text("#current-meta")  # called at 00:30 hall time, not 16:30 UTC
@@ -121,6 +122,8 @@ def test_a_clerks_day_from_call_to_rating(night_server: HallServer, new_page: An
     issuer = _page(new_page, dialogs)
     _login(issuer, base, "chu.jian", "/staff/panel?window=w28")
     issuer.wait_for_function("() => !document.querySelector('[data-action=call-next]').disabled")
+    # the panel has loaded its waiting list (a loaded machine may still be refreshing it when the page is up)
+    issuer.wait_for_function(f"() => document.querySelector('#waiting').innerText.includes('{pickup}')")
     issuer.keyboard.press("F1")
     issuer.wait_for_function(f"() => document.querySelector('#current-number').innerText === '{pickup}'")
     assert "出件" in issuer.inner_text("#intake-link")
