@@ -21,6 +21,7 @@ from devices.agent.outbox import Outbox
 from devices.agent.state import AgentState
 from devices.agent.workers import DeviceWorker, Health, WorkerUnavailable, worker_class
 from devices.agent.workers.unavailable import UnavailableWorker
+from devices.contract.messages import DeviceHealth
 from devices.stations import DevicesConfig, DevicesConfigError
 
 log = logging.getLogger(__name__)
@@ -140,8 +141,9 @@ class Agent:
                     break
             for kind in self.workers:
                 with contextlib.suppress(LinkDown):
-                    self.link.call("device_health", {"station": self.station, "device": kind, "status": "unknown",
-                                                     "detail": {"error": "the device agent stopped"}}, timeout=1.0)
+                    stopped = DeviceHealth(station=self.station, device=kind, status="unknown",
+                                           detail={"error": "the device agent stopped"})
+                    self.link.call("device_health", stopped.model_dump(), timeout=1.0)
         self.courier.stop()
         self.link.stop()
         self.dispatcher.stop()
@@ -189,8 +191,8 @@ class Agent:
             return {kind: (self._health[kind].status if kind in self._health else "unknown") for kind in self.workers}
 
     def _send_health(self, kind: str, health: Health) -> None:
-        self.link.emit("device_health", {"station": self.station, "device": kind, "status": health.status,
-                                         "detail": health.detail})
+        message = DeviceHealth(station=self.station, device=kind, status=health.status, detail=health.detail)
+        self.link.emit("device_health", message.model_dump())
 
     def _send_all_health(self) -> None:
         for kind, health in self.health().items():

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from devices.common.control import ControlError
-from devices.common.masking import mask_name
 from devices.common.pty import PtyEndpoint
 from devices.common.simthread import ThreadedSimulator
+from devices.contract.privacy import mask_name
 from devices.evaluator import codec
 from devices.evaluator.codec import REASONS, ErrCode, Level, Message, PadState, Rating, StartRequest, Verb
 
@@ -115,7 +115,7 @@ class EvaluatorPadSimulator(ThreadedSimulator):
         lvl = Level(level)
         with self._lock:
             session = self._open_session()
-            if not lvl.needs_reason:
+            if not lvl.is_bad:
                 if reason is not None:
                     raise ControlError(f"{lvl.label} asks for no reason; only 不满意 and 非常不满意 do")
                 outgoing = self._close_with_result(session, lvl, None)
