@@ -2,8 +2,8 @@
 
 A technician (``onewindow sim ctl URL CMD ...``) or a test sends one JSON object per line, e.g.
 ``{"cmd": "fault", "name": "paper_out", "on": true}``; the simulator answers one JSON line,
-``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``. Each simulator decides which commands it knows
-by the handler it passes in.
+``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``. Each simulator declares its commands in a
+:class:`ControlTable`, which adds ``fault``, ``status`` and ``help`` the same way for all of them.
 """
 
 from __future__ import annotations
@@ -13,7 +13,11 @@ import socket
 import socketserver
 import threading
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from devices.common.faults import FaultBoard
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -86,3 +90,67 @@ def send_control(url: str, request: dict[str, Any], timeout: float = 5.0) -> dic
                 break
             reply += chunk
     return json.loads(reply)
+
+
+# ----------------------------------------------------------------------------------------- the command table
+
+Run = Callable[[dict[str, Any], list[Any]], "dict[str, Any] | None"]
+
+
+@dataclass(frozen=True)
+class Command:
+    """One control command: ``run(request, args)`` returns the reply's fields (None: just ``ok``)."""
+
+    run: Run
+    usage: str  # "place NAME    put a card on the reader": the first word is the command
+
+
+def fault_request(request: dict[str, Any]) -> tuple[str, bool, int | None, Any]:
+    """``fault NAME on|off [VALUE] [count=N]`` as (name, on, count, value), read the same way for every device.
+
+    The value may also come as ``seconds`` or ``mm_s`` (the names the first simulators used)."""
+    name = request.get("name")
+    if not isinstance(name, str) or not name:
+        raise ControlError("fault needs a name: fault NAME on|off [VALUE] [count=N]")
+    value = request.get("value", request.get("seconds", request.get("mm_s")))
+    return name, request.get("on", True), request.get("count"), value
+
+
+class ControlTable:
+    """The commands a simulator answers: its own, plus ``fault``, ``status`` and ``help``, shared by all.
+
+    ``fault`` sets the simulator's :class:`~devices.common.faults.FaultBoard` (through ``set_fault`` when given,
+    so a simulator can react), ``status`` returns ``status()``, ``help`` the usage lines.
+    """
+
+    def __init__(self, commands: dict[str, Command], *, status: Callable[[], dict[str, Any]],
+                 faults: FaultBoard | None = None, set_fault: Callable[..., str] | None = None,
+                 after_fault: Callable[[str], dict[str, Any]] | None = None) -> None:
+        self.faults = faults
+        self._status = status
+        self._set_fault = set_fault or (faults.set if faults is not None else None)
+        self._after_fault = after_fault or (lambda text: {"text": text})
+        table: dict[str, Command] = {}
+        if faults is not None:
+            table["fault"] = Command(self._fault, "fault NAME on|off [VALUE] [count=N]   faults: "
+                                                  + " ".join(faults.names))
+        table["status"] = Command(lambda _r, _a: self._status(), "status   state and faults")
+        table.update(commands)
+        table.setdefault("help", Command(lambda _r, _a: {"text": self.help_text()}, "help   this list"))
+        self.commands = table
+
+    def help_text(self) -> str:
+        return "\n".join("  " + c.usage for c in self.commands.values())
+
+    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Serve one request; ControlError says what was wrong and what is allowed."""
+        cmd = str(request.get("cmd", "")).lower()
+        command = self.commands.get(cmd)
+        if command is None:
+            raise ControlError(f"unknown command {cmd!r}; commands: {', '.join(self.commands)}")
+        return command.run(request, list(request.get("args") or [])) or {"text": "ok"}
+
+    def _fault(self, request: dict[str, Any], _args: list[Any]) -> dict[str, Any]:
+        assert self._set_fault is not None
+        name, on, count, value = fault_request(request)
+        return self._after_fault(self._set_fault(name, on, count=count, value=value))
