@@ -251,7 +251,7 @@ def enforce_route() -> ResponseReturnValue | None:
     """Before every request: the endpoint's declared rule admits the caller, and the window or station in the
     URL is theirs. An endpoint missing from the table is refused (the coverage test names it)."""
     if not auth_required() or request.endpoint is None:
-        return
+        return None
     rule = ROUTES.get(request.endpoint)
     ident = current_identity()
     if rule is None:

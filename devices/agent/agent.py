@@ -20,6 +20,7 @@ from devices.agent.link import LinkDown, ServerLink
 from devices.agent.outbox import Outbox
 from devices.agent.state import AgentState
 from devices.agent.workers import DeviceWorker, Health, WorkerUnavailable, worker_class
+from devices.agent.workers.base import OrderedWindowScreen, WindowScreen
 from devices.agent.workers.unavailable import UnavailableWorker
 from devices.contract.messages import DeviceHealth
 from devices.stations import DevicesConfig, DevicesConfigError
@@ -205,8 +206,8 @@ class Agent:
         self._send_all_health()
         self.courier.kick()
         led = self.workers.get("led")
-        if self.window_id and hasattr(led, "apply_window"):
-            led.forget_order()  # type: ignore[union-attr]
+        if self.window_id and isinstance(led, OrderedWindowScreen):
+            led.forget_order()
             threading.Thread(target=self._load_window, name=f"agent-window-{self.station}", daemon=True).start()
 
     def _load_window(self) -> None:
@@ -219,9 +220,10 @@ class Agent:
         except (requests.RequestException, ValueError) as exc:
             log.info("cannot load the window's state from the server (%s); the LED waits for the next event", exc)
             return
+        led = self.workers.get("led")
         for view in snapshot.get("windows", []):
-            if view.get("window_id") == self.window_id:
-                self.workers["led"].apply_window(view, snapshot.get("seq"))  # type: ignore[attr-defined]
+            if view.get("window_id") == self.window_id and isinstance(led, WindowScreen):
+                led.apply_window(view, snapshot.get("seq"))
                 return
         log.warning("the server has no window %s; the LED shows only commands", self.window_id)
 

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from devices.agent.courier import Courier
 from devices.agent.state import AgentState
-from devices.agent.workers.base import Command, DeviceWorker
+from devices.agent.workers.base import Command, DeviceWorker, WindowScreen
 from devices.contract.messages import DeviceCommand
 
 # Commands older than this when they reach the agent are refused rather than carried out.
@@ -124,13 +124,13 @@ class Dispatcher:
         if not self.window_id or payload.get("window_id") != self.window_id:
             return
         led = self.workers.get("led")
-        if led is None or not hasattr(led, "apply_window"):
+        if not isinstance(led, WindowScreen):
             return
         seq = payload.get("seq") if isinstance(payload.get("seq"), int) else None
         if event == "window_state":
-            led.apply_window(payload, seq)  # type: ignore[attr-defined]
+            led.apply_window(payload, seq)
         else:
-            led.apply_call(payload, seq)  # type: ignore[attr-defined]
+            led.apply_call(payload, seq)
 
 
 def _sent_at(at: Any) -> datetime | None:

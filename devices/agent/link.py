@@ -268,6 +268,7 @@ class ServerLink:
         close = getattr(ws, "close", None)
         if close is not None and not isinstance(close, functools.partial):
             with contextlib.suppress(Exception):
+                # python-engineio's ws is untyped (None until connected; checked just above).
                 ws.close = functools.partial(close, timeout=0.2)  # type: ignore[union-attr]
         with contextlib.suppress(Exception):
             self._sio.disconnect()

@@ -47,12 +47,12 @@ def words_to_request(words: list[str]) -> dict[str, Any]:
         raise ControlError("empty command; try: help")
     if len(words) == 1 and words[0].lstrip().startswith("{"):
         try:
-            request = json.loads(words[0])
+            parsed = json.loads(words[0])
         except json.JSONDecodeError as exc:
             raise ControlError(f"not JSON: {exc.msg} at column {exc.colno}") from exc
-        if not isinstance(request, dict) or "cmd" not in request:
+        if not isinstance(parsed, dict) or "cmd" not in parsed:
             raise ControlError('a JSON request must be an object with a "cmd" field')
-        return request
+        return parsed
     request: dict[str, Any] = {"cmd": words[0].lower()}
     args: list[Any] = []
     for word in words[1:]:

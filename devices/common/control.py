@@ -27,6 +27,8 @@ class ControlError(Exception):
 
 
 class _RequestHandler(socketserver.StreamRequestHandler):
+    server: _Server
+
     def handle(self) -> None:
         for raw in self.rfile:
             line = raw.strip()
@@ -36,7 +38,7 @@ class _RequestHandler(socketserver.StreamRequestHandler):
                 request = json.loads(line)
                 if not isinstance(request, dict) or "cmd" not in request:
                     raise ControlError('send a JSON object with a "cmd" field, e.g. {"cmd": "status"}')
-                reply = {"ok": True, **(self.server.handler(request) or {})}  # type: ignore[attr-defined]
+                reply = {"ok": True, **(self.server.handler(request) or {})}
             except json.JSONDecodeError as exc:
                 reply = {"ok": False, "error": f"not JSON: {exc.msg} at column {exc.colno}"}
             except ControlError as exc:
@@ -51,20 +53,23 @@ class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def __init__(self, address: tuple[str, int], handler: Handler) -> None:
+        self.handler = handler
+        super().__init__(address, _RequestHandler)
+
 
 class ControlServer:
     """Serves a handler on 127.0.0.1; ``url`` is ``tcp://127.0.0.1:PORT``."""
 
     def __init__(self, handler: Handler, port: int = 0) -> None:
-        self._server = _Server(("127.0.0.1", port), _RequestHandler)
-        self._server.handler = handler  # type: ignore[attr-defined]
+        self._server = _Server(("127.0.0.1", port), handler)
         # A short poll interval so close() returns at once instead of after the default half second.
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="sim-control", daemon=True)
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
+        host, port = self._server.socket.getsockname()[:2]
         return f"tcp://{host}:{port}"
 
     def start(self) -> ControlServer:

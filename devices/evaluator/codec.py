@@ -269,6 +269,7 @@ class Rating:
         session, level, reason = message.args
         if not _is_number(level) or (reason and not _is_number(reason)):
             raise EvaluatorCodecError(f"RESULT level and reason must be numbers, got {level!r}, {reason!r}")
+        # An int on purpose: __post_init__ checks it (EvaluatorCodecError, not ValueError) and stores the Level.
         return cls(session, int(level), int(reason) if reason else None)  # type: ignore[arg-type]
 
 

@@ -77,7 +77,7 @@ class EvaluatorPadSimulator(ThreadedSimulator):
         self.controls = ControlTable({
             "press": Command(self._ctl_press, "press LEVEL [REASON]"),
             "reason": Command(self._ctl_reason, "reason CODE"),
-            "reboot": Command(lambda _r, _a: {"text": self.reboot() or "pad restarted"}, "reboot"),
+            "reboot": Command(self._ctl_reboot, "reboot"),
             "reasons": Command(lambda _r, _a: {"reasons": REASONS, "text": self._reason_menu()}, "reasons"),
             "help": Command(lambda _r, _a: {"text": HELP}, "help"),
         }, status=self._status_reply, faults=self.faults)
@@ -116,7 +116,7 @@ class EvaluatorPadSimulator(ThreadedSimulator):
 
     # -- what a citizen (played by a technician) does -----------------------------------------------------------
 
-    def press(self, level: int, reason: object = None) -> PadState:
+    def press(self, level: object, reason: object = None) -> PadState:
         """Press a level key, with a reason chosen at once or not; returns the pad's state afterwards."""
         if isinstance(level, bool) or not isinstance(level, int) or level not in Level._value2member_map_:
             raise ControlError(f"level {level!r} is not a key on the pad; keys: 5 非常满意 ... 1 非常不满意")
@@ -213,12 +213,16 @@ class EvaluatorPadSimulator(ThreadedSimulator):
         reason = request.get("reason", args[1] if len(args) > 1 else None)
         if isinstance(level, str) and level.isdigit():
             level = int(level)
-        state = self.press(level, reason)  # type: ignore[arg-type]
+        state = self.press(level, reason)
         asking = state == PadState.REASON
         return {
             "state": state.value,
             "text": ("the pad asks for a reason: " + self._reason_menu()) if asking else "rating sent",
         }
+
+    def _ctl_reboot(self, _request: dict[str, Any], _args: list[Any]) -> dict[str, Any]:
+        self.reboot()
+        return {"text": "pad restarted"}
 
     def _ctl_reason(self, request: dict[str, Any], args: list[Any]) -> dict[str, Any]:
         self.choose_reason(request.get("reason", args[0] if args else None))

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import jsonify
+from flask.sansio.app import App
+from flask.typing import ResponseReturnValue
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -40,32 +42,32 @@ def domain_error_response(exc: DomainError) -> tuple[dict[str, Any], int]:
     return error_body(exc.code, exc.message, exc.details or None), status
 
 
-def register_error_handlers(app: Flask) -> None:
+def register_error_handlers(app: App) -> None:
     @app.errorhandler(ApiError)
-    def _api(exc: ApiError):  # type: ignore[no-untyped-def]
+    def _api(exc: ApiError) -> ResponseReturnValue:
         return jsonify(error_body(exc.code, exc.message, exc.details)), exc.status
 
     @app.errorhandler(DomainError)
-    def _domain(exc: DomainError):  # type: ignore[no-untyped-def]
+    def _domain(exc: DomainError) -> ResponseReturnValue:
         body, status = domain_error_response(exc)
         headers = {"Retry-After": "1"} if status == 503 else {}
         return jsonify(body), status, headers
 
     @app.errorhandler(ValidationError)
-    def _validation(exc: ValidationError):  # type: ignore[no-untyped-def]
+    def _validation(exc: ValidationError) -> ResponseReturnValue:
         return jsonify(error_body("invalid_request", "the request body has invalid fields; see details",
                                   validation_details(exc))), 422
 
     @app.errorhandler(ConfigError)
-    def _config(exc: ConfigError):  # type: ignore[no-untyped-def]
+    def _config(exc: ConfigError) -> ResponseReturnValue:
         return jsonify(error_body("config_error", str(exc))), 500
 
     @app.errorhandler(HTTPException)
-    def _http(exc: HTTPException):  # type: ignore[no-untyped-def]
+    def _http(exc: HTTPException) -> ResponseReturnValue:
         code = (exc.name or "error").lower().replace(" ", "_")
         return jsonify(error_body(code, exc.description or exc.name)), exc.code or 500
 
     @app.errorhandler(Exception)
-    def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]
+    def _unexpected(exc: Exception) -> ResponseReturnValue:
         log.exception("unexpected error")
         return jsonify(error_body("internal_error", "an unexpected error occurred; it has been logged")), 500

@@ -80,7 +80,7 @@ def _service(call: Any) -> Any:
 
 
 @bp.get("/cases")
-def cases_page():  # type: ignore[no-untyped-def]
+def cases_page() -> ResponseReturnValue:
     member = _page_member("approver", "supervisor", "window_staff")
     statuses = [s for s in (request.args.get("status") or "").split(",") if s]
     rows = case_service.list_cases(_ctx(), _departments(member), statuses or None)
@@ -139,7 +139,7 @@ def case_for_ticket(ticket_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/cases/<int:case_id>")
-def case_page(case_id: int):  # type: ignore[no-untyped-def]
+def case_page(case_id: int) -> ResponseReturnValue:
     member = _page_member("approver", "supervisor", "window_staff")
     case = _service(lambda: case_service.get_case(_ctx(), case_id, _departments(member)))
     from ..domain.notices import WORDING
@@ -153,14 +153,14 @@ def case_page(case_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/cases/supervision")
-def supervision_page():  # type: ignore[no-untyped-def]
+def supervision_page() -> ResponseReturnValue:
     member = _page_member("supervisor")
     return _render("cases/supervision.html", member, lists=case_service.supervision(_ctx()),
                    followups=evaluation_service.list_followups(_ctx()), indicators=INDICATORS)
 
 
 @bp.get("/notices/<int:notice_id>")
-def notice_page(notice_id: int):  # type: ignore[no-untyped-def]
+def notice_page(notice_id: int) -> ResponseReturnValue:
     member = _page_member("window_staff", "supervisor", "approver")
     notice = _service(lambda: case_service.get_notice(_ctx(), notice_id, _departments(member)))
     return _render("cases/notice.html", member, n=notice, autoprint=request.args.get("print") == "1",

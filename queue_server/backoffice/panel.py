@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from flask import current_app, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from ..auth import csrf_token, current_identity
 from ..services import cases as case_service
 from . import bp
 
 
-def _ctx():  # type: ignore[no-untyped-def]
+def _ctx() -> HallContext:
     return current_app.extensions["onewindow"]
 
 
@@ -19,7 +20,7 @@ def login_page():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/panel")
-def panel_page():  # type: ignore[no-untyped-def]
+def panel_page() -> ResponseReturnValue:
     member = current_identity().staff
     if member is None:
         return redirect(url_for("backoffice.login_page", next=request.full_path))

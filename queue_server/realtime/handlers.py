@@ -134,7 +134,7 @@ def event(name: str, model: type[M] | None = None) -> Callable[[Callable[[Identi
                 if not isinstance(data, dict):
                     raise InvalidInput(f"the {name} message must be a JSON object, not {type(data).__name__}",
                                        code="bad_message")
-                msg = model.model_validate(data) if model is not None else data
+                msg: Any = model.model_validate(data) if model is not None else data  # no model: the dict
                 return {"ok": True, **fn(ident, msg)}
             except (DomainError, ValidationError) as exc:
                 return _reply_error(exc)
@@ -209,6 +209,7 @@ def _agent_detail(station: str) -> dict[str, Any]:
 
 
 def _joined() -> set[str]:
+    # Flask-SocketIO puts the connection's sid on the request; Flask's Request type does not know it.
     return {r for r in rooms() if r != request.sid}  # type: ignore[attr-defined]
 
 

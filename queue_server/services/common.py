@@ -233,7 +233,7 @@ def queue_stats(conn: Connection, ctx: HallContext, day: str, queue_ids: list[st
     recent service times (``ix_tickets_finished``)."""
     ids = queue_ids or [q.id for q in ctx.config.queues]
     hall_id = ctx.hall_id
-    counts = dict(
+    counts: dict[str, int] = dict(
         conn.execute(
             select(tickets.c.queue_id, func.count())
             .where(tickets.c.hall_id == hall_id, tickets.c.service_day == day,

@@ -322,7 +322,7 @@ def rate_from_pad(ctx: HallContext, station: str, subject: str, level: int, reas
 def rate_from_device_input(ctx: HallContext, station: str, data: dict[str, Any], actor: Actor) -> dict[str, Any]:
     """Adapter for the agents' ``device_input`` of kind ``rating_given`` ({session, subject, level, reason})."""
     try:
-        level = int(data.get("level"))  # type: ignore[arg-type]
+        level = int(data.get("level", ""))  # missing: ValueError, like any other non-number
         reason = data.get("reason")
         reason = int(reason) if reason not in (None, "") else None
     except (TypeError, ValueError):
