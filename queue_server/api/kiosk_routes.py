@@ -113,7 +113,7 @@ document("/kiosk/session", "post", "enrol this browser as a kiosk station with t
 
 
 @bp.post("/kiosk/session")
-def kiosk_enroll():  # type: ignore[no-untyped-def]
+def kiosk_enroll() -> ResponseReturnValue:
     station = enroll_kiosk(body(EnrollBody).token)
     return {"station": station, "csrf_token": csrf_token()}
 
