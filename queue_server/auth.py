@@ -294,7 +294,7 @@ def require_own_case(member: StaffMember | None, owner: ownership.CaseOwner | No
     if owner.department_id in member.departments or (owner.window_id and owner.window_id in member.windows):
         return
     if member.has("window_staff"):
-        from .services.cases import settings_of
+        from .services.case_settings import settings_of
 
         if set(member.windows) & ownership.issuance_windows(_ctx(), settings_of(_ctx()).issuance_queue):
             return

@@ -21,7 +21,7 @@ def _context(config_path: str | None, database: str | None, cases_path: str | No
     from .domain.calling import DefaultCallingPolicy
     from .domain.errors import DomainError
     from .hall_config import ConfigError, load_calendar, load_hall
-    from .services.cases import load_case_settings
+    from .services.case_settings import load_case_settings
     from .services.context import HallContext, NullPublisher
     from .settings import Settings
     from .store.db import DatabaseError, check_connection, ensure_hall, make_engine, migrate
@@ -43,7 +43,7 @@ def _context(config_path: str | None, database: str | None, cases_path: str | No
         sys.exit(2)
     ctx = HallContext(config=config, engine=engine, clock=SystemClock(), policy=DefaultCallingPolicy(config.calling),
                       calendar=load_calendar(), publisher=NullPublisher(), person_secret=b"unused-here")
-    ctx.__dict__["case_settings"] = settings
+    ctx.case_settings = settings
     return ctx
 
 
