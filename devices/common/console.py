@@ -39,7 +39,7 @@ def coerce(word: str) -> Any:
 def words_to_request(words: list[str]) -> dict[str, Any]:
     """``["fault", "slow", "1.5"]`` -> ``{"cmd": "fault", "name": "slow", "on": True, "value": 1.5, "args": [...]}``.
 
-    Positional words go to ``args``; ``key=value`` words become fields. ``fault NAME [on|off|NUMBER]`` also fills
+    Positional words go to ``args``; ``key=value`` words become fields. ``fault NAME [on|off] [NUMBER]`` also fills
     ``name``/``on``/``value`` so every simulator reads faults the same way. A single word starting with ``{`` is
     taken as the JSON request itself.
     """
@@ -68,6 +68,8 @@ def words_to_request(words: list[str]) -> dict[str, Any]:
             state = args[1]
             if isinstance(state, bool):
                 request.setdefault("on", state)
+                if len(args) > 2:  # fault slow on 20
+                    request.setdefault("value", args[2])
             else:
                 request.setdefault("on", True)
                 request.setdefault("value", state)

@@ -148,10 +148,17 @@ class LedBusSimulator(ThreadedSimulator):
     def _ctl_fault(self, request: dict[str, Any], args: list[Any]) -> dict[str, Any]:
         name, on, count, value = fault_request(request)
         address = request.get("address")
-        if address is None and len(args) > 2:
-            address = args[2]
-        if name != "slow" and isinstance(value, int) and address is None:
-            address, value = value, None  # `fault no_answer 3` names a screen, not a duration
+        rest = list(args[1:])  # after NAME: [on|off] [SECONDS] [ADDRESS]
+        if rest and isinstance(rest[0], bool):
+            rest = rest[1:]
+        if name == "slow":
+            if address is None and len(rest) > 1:
+                address = rest[1]  # fault slow 0.5 3
+        elif rest:
+            if address is None:
+                address = rest[0]  # fault no_answer on 3: the number names a screen
+            if value == rest[0]:
+                value = None
         return {"text": self.set_fault(name, on, count=count, value=value,
                                        address=None if address is None else int(address))}
 

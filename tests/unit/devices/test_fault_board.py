@@ -62,6 +62,7 @@ def test_control_table_reads_fault_words_the_same_way_for_every_device() -> None
     table = ControlTable({"press": Command(lambda r, a: pressed.append(a[0]), "press N")},
                          status=lambda: {"faults": board.status()}, faults=board)
     assert table.handle(words_to_request(["fault", "slow", "2.5"])) == {"text": "fault slow on (2.5 s)"}
+    assert table.handle(words_to_request(["fault", "slow", "on", "3"])) == {"text": "fault slow on (3 s)"}
     assert table.handle(words_to_request(["fault", "paper_out", "on", "count=1"]))["text"].endswith("1 occurrence(s)")
     assert set(table.handle({"cmd": "status"})["faults"]) == {"slow", "paper_out"}
     assert table.handle(words_to_request(["press", "4"])) == {"text": "ok"} and pressed == [4]
