@@ -177,7 +177,7 @@ def tracker(token: str) -> ResponseReturnValue:
 
 
 @bp.get("/display/hours")
-def hours():  # type: ignore[no-untyped-def]
+def hours() -> ResponseReturnValue:
     """Whether tickets are issued now and when next (public: the hall's opening hours)."""
     from queue_server.services.hours import open_status
 

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import redirect, render_template, request
+from flask.typing import ResponseReturnValue
 
 from ..auth import auth_required, csrf_token, current_identity
 from ..domain.cases import MARK_ZH, Mark
@@ -37,7 +38,7 @@ class _PageRefused(Exception):
 
 
 @bp.errorhandler(_PageRefused)
-def _refused(exc: _PageRefused):  # type: ignore[no-untyped-def]
+def _refused(exc: _PageRefused) -> ResponseReturnValue:
     if exc.status == 401:
         return redirect(f"/staff/login?{urlencode({'next': request.full_path.rstrip('?')})}")
     return render_template("cases/message.html", title="无法打开此页面", message=exc.message, csrf=None,
@@ -89,7 +90,7 @@ def cases_page() -> ResponseReturnValue:
 
 
 @bp.get("/cases/intake")
-def intake_page():  # type: ignore[no-untyped-def]
+def intake_page() -> ResponseReturnValue:
     """收件. From a called ticket (``ticket_id``; ``ticket`` is the panel's old spelling) the form carries the
     ticket, its window and its item; every material starts as not yet checked, so nothing is marked received by
     default."""
@@ -122,17 +123,17 @@ def intake_page():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/cases/for-ticket/<int:ticket_id>")
-def case_for_ticket(ticket_id: int):  # type: ignore[no-untyped-def]
+def case_for_ticket(ticket_id: int) -> ResponseReturnValue:
     """The panel's link for the current ticket: the case to hand over for a pick-up ticket, the case already taken
     with this ticket, or intake carrying the ticket."""
     _page_member("window_staff", "supervisor", "approver")
     link = _service(lambda: workbench.ticket_case_link(_ctx(), ticket_id))
     if link["case_id"] is not None:
-        query = {"from_ticket": ticket_id} if link["kind"] == "issuance" else {}
+        query: dict[str, Any] = {"from_ticket": ticket_id} if link["kind"] == "issuance" else {}
         if query and (request.args.get("window_id") or link["window_id"]):
             query["window_id"] = request.args.get("window_id") or link["window_id"]
         return redirect(f"/staff/cases/{link['case_id']}" + (f"?{urlencode(query)}" if query else ""))
-    args = {"ticket_id": ticket_id}
+    args: dict[str, Any] = {"ticket_id": ticket_id}
     if request.args.get("window_id") or link["window_id"]:
         args["window_id"] = request.args.get("window_id") or link["window_id"]
     return redirect(f"/staff/cases/intake?{urlencode(args)}")

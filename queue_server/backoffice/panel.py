@@ -7,6 +7,7 @@ from flask.typing import ResponseReturnValue
 
 from ..auth import csrf_token, current_identity
 from ..services import cases as case_service
+from ..services.context import HallContext
 from . import bp
 
 
@@ -15,7 +16,7 @@ def _ctx() -> HallContext:
 
 
 @bp.get("/login")
-def login_page():  # type: ignore[no-untyped-def]
+def login_page() -> ResponseReturnValue:
     return render_template("panel/login.html", next=request.args.get("next", ""), csrf=csrf_token(), me=None)
 
 

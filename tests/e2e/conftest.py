@@ -49,12 +49,13 @@ class HallServer(LiveServer):
                          env={**os.environ, "ONEWINDOW_VAR": str(workdir / "var")})
         self.base_url = self.url
         self._staff: StaffSession | None = None
-        self._staffed = False
+        # The log of each start (all the same file); a caller that added its own staff puts a marker in first.
+        self.logs: list[Path] = []
 
     def start(self, timeout: float = 30.0) -> HallServer:
-        if not self._staffed:
+        if not self.logs:
             add_staff(self.database)  # a supervisor the tests act as (window actions need a login)
-            self._staffed = True
+        self.logs.append(self.log_path)
         super().start(timeout)
         return self
 
