@@ -24,6 +24,8 @@ import socketio
 
 from queue_server.domain.errors import DomainError
 from tests.support.live import PASSWORD, add_staff
+from tests.support.server import ONEWINDOW as ONEWINDOW  # re-exported: the server tests' launcher path
+from tests.support.server import REPO as REPO
 from tests.support.server import LiveServer, free_port
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
