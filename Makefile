@@ -19,8 +19,10 @@ test: setup
 setup:
 	./scripts/setup
 
+# ruff, then mypy on queue_server/ devices/ kiosk/ display/ (settings in pyproject.toml; unused ignores are errors).
 lint: setup
 	.venv/bin/ruff check .
+	.venv/bin/python -m mypy
 
 # Per-operation cost (issue and call-next beside their floors; SQLite, PostgreSQL with one and two processes on the
 # Redis queue), then the call -> screen fan-out table. ~15 min; the machine's load average is printed with the figures.

@@ -158,7 +158,8 @@ class _ThreadStdio(io.TextIOBase):
     def flush(self) -> None:
         self._target().flush()
 
-    def readline(self, size: int | None = -1) -> str:
+    # typeshed types readline on _IOBase (bytes) and TextIOBase does not re-declare it: a stub gap, not ours.
+    def readline(self, size: int | None = -1) -> str:  # type: ignore[override]
         return self._target().readline(size if size is not None else -1)
 
     def read(self, size: int | None = -1) -> str:
@@ -173,7 +174,7 @@ class _ThreadStdio(io.TextIOBase):
     def writable(self) -> bool:
         return True
 
-    @property
+    @property  # typeshed declares encoding a plain attribute of TextIOBase; a property reads the same
     def encoding(self) -> str:  # type: ignore[override]
         return "utf-8"
 
@@ -256,14 +257,16 @@ def _remote_handler(control_url: str) -> Callable[[dict[str, Any]], dict[str, An
 
 def _kind_args(module: ModuleType, sim: SimDevice) -> argparse.Namespace:
     """The kind's own defaults, with what the devices file says about this simulator."""
+    from devices.stations import LedDevice
+
     parser = argparse.ArgumentParser(prog=f"onewindow sim {sim.kind}")
     module.add_arguments(parser)
     args = parser.parse_args([])
-    if sim.kind == "led":
+    if isinstance(sim.device, LedDevice):
         members = [sim.device, *(device for _, device in sim.sharers)]
-        args.addresses = [device.address for device in members]  # type: ignore[attr-defined]
-        args.rows = sim.device.rows  # type: ignore[attr-defined]
-        args.cols = sim.device.cols  # type: ignore[attr-defined]
+        args.addresses = [device.address for device in members if isinstance(device, LedDevice)]
+        args.rows = sim.device.rows
+        args.cols = sim.device.cols
         args.quiet = True  # ten screens redrawing boxes would drown the hall's own lines
     return args
 

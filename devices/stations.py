@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 KINDS = ("printer", "idcard", "scanner", "camera", "led", "evaluator")
 ROLE_DEVICES: dict[str, tuple[str, ...]] = {
@@ -231,16 +232,16 @@ class DevicesConfig:
                     owners.setdefault(self.sim_key(name, kind), []).append((name, device))
         out = []
         for key, members in owners.items():
-            station, kind = key.split("/")
-            device = self.device(station, kind)
-            sharers = tuple((n, d) for n, d in members if n != station)
+            owner, kind = key.split("/")
+            device = self.device(owner, kind)
+            sharers = tuple((n, d) for n, d in members if n != owner)
             if kind == "led":
-                addresses = [d.address for _, d in members]  # type: ignore[attr-defined]
+                addresses = [d.address for _, d in members if isinstance(d, LedDevice)]
                 if len(set(addresses)) != len(addresses):
                     raise DevicesConfigError(
                         f"{self.path}: the LED screens sharing {key}'s line need different addresses, got {addresses}"
                     )
-            out.append(SimDevice(station, kind, device, sharers))
+            out.append(SimDevice(owner, kind, device, sharers))
         return out
 
     def resolve(self, station: str, kind: str, runtime_file: Path | None = None) -> ResolvedDevice:
@@ -297,7 +298,7 @@ def write_runtime(path: Path, config_path: Path, devices: dict[str, dict[str, st
     os.replace(tmp, path)
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: ErrorDetails) -> str:
     loc = [str(part) for part in error["loc"]]
     where: list[str] = []
     if loc[:1] == ["stations"] and len(loc) > 1:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import abort, current_app, render_template, request, send_file, url_for
+from flask.typing import ResponseReturnValue
 
 from queue_server.domain.errors import NotFound
 from queue_server.services import tickets
@@ -91,7 +92,7 @@ def _public_config(site: str | None = None) -> dict[str, Any]:
 
 
 @bp.get("/display/")
-def index():  # type: ignore[no-untyped-def]
+def index() -> ResponseReturnValue:
     cfg = _ctx().config
     return render_template("display/index.html", cfg=cfg, v=ASSET_VERSION)
 
@@ -112,7 +113,7 @@ def _with_fallback(requested: list[str], sets: dict[str, ClipSet]) -> tuple[list
 
 
 @bp.get("/display/hall")
-def hall():  # type: ignore[no-untyped-def]
+def hall() -> ResponseReturnValue:
     """The hall TV (1920×1080). Query: site=<id> (default the first site), voice=zh,bo | off, repeat=2."""
     cfg = _ctx().config
     site = request.args.get("site") or cfg.sites[0].id
@@ -140,7 +141,7 @@ def hall():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/display/window/<window_id>")
-def window(window_id: str):  # type: ignore[no-untyped-def]
+def window(window_id: str) -> ResponseReturnValue:
     cfg = _ctx().config
     try:
         w = cfg.window(window_id)
@@ -152,7 +153,7 @@ def window(window_id: str):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/t/<token>")
-def tracker(token: str):  # type: ignore[no-untyped-def]
+def tracker(token: str) -> ResponseReturnValue:
     """The phone tracker behind the ticket's QR: this ticket only, read-only."""
     ctx = _ctx()
     found = True
@@ -176,7 +177,7 @@ def tracker(token: str):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/display/hours")
-def hours():  # type: ignore[no-untyped-def]
+def hours() -> ResponseReturnValue:
     """Whether tickets are issued now and when next (public: the hall's opening hours)."""
     from queue_server.services.hours import open_status
 
@@ -184,12 +185,12 @@ def hours():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/display/version")
-def version():  # type: ignore[no-untyped-def]
+def version() -> ResponseReturnValue:
     return {"asset_version": ASSET_VERSION}
 
 
 @bp.get("/display/voice/", endpoint="voice_base")
-def voice_status():  # type: ignore[no-untyped-def]
+def voice_status() -> ResponseReturnValue:
     """Which clip sets exist, which are complete, which the hall screen announces in by default."""
     sets = _clip_sets()
     return {
@@ -202,7 +203,7 @@ def voice_status():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/display/voice/<lang>/manifest.json")
-def voice_manifest(lang: str):  # type: ignore[no-untyped-def]
+def voice_manifest(lang: str) -> ResponseReturnValue:
     s = _clip_sets().get(lang)
     if s is None:
         abort(404)
@@ -210,7 +211,7 @@ def voice_manifest(lang: str):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/display/voice/<lang>/<clip>.wav")
-def voice_clip(lang: str, clip: str):  # type: ignore[no-untyped-def]
+def voice_clip(lang: str, clip: str) -> ResponseReturnValue:
     sets = _clip_sets()
     if lang not in sets or not CLIP_RE.match(clip):
         abort(404)
@@ -221,7 +222,7 @@ def voice_clip(lang: str, clip: str):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/display/staff-photo/<window_id>")
-def staff_photo(window_id: str):  # type: ignore[no-untyped-def]
+def staff_photo(window_id: str) -> ResponseReturnValue:
     """A window's staff photo from the hall config folder (``photos/<file>``), when the config names one."""
     try:
         w = _ctx().config.window(window_id)

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 from flask import current_app, render_template
+from flask.typing import ResponseReturnValue
 
 from queue_server.auth import current_identity
 from queue_server.domain.errors import CalendarUnknown, NotFound
@@ -100,7 +101,7 @@ def case_view(token: str) -> dict[str, Any] | None:
 
 
 @bp.get("/case/<token>")
-def citizen_case(token: str):  # type: ignore[no-untyped-def]
+def citizen_case(token: str) -> ResponseReturnValue:
     """办件进度 behind the QR on every notice: this case only, read-only (it may take a pick-up ticket)."""
     view = case_view(token)
     data = _page_data("case")
@@ -110,7 +111,7 @@ def citizen_case(token: str):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/case/<token>/status")
-def citizen_case_status(token: str):  # type: ignore[no-untyped-def]
+def citizen_case_status(token: str) -> ResponseReturnValue:
     """The same data as JSON, for the page's refresh."""
     view = case_view(token)
     if view is None:
@@ -125,7 +126,7 @@ _FORM_FIELDS = ("subject_kind", "subject", "item_name", "window_number", "staff_
 
 
 @bp.get("/evaluate/<token>")
-def citizen_evaluate(token: str):  # type: ignore[no-untyped-def]
+def citizen_evaluate(token: str) -> ResponseReturnValue:
     """扫码评价: the five levels with the fixed indicators, for the citizen holding this link only."""
     ctx = _ctx()
     data = _page_data("evaluate")

@@ -10,10 +10,12 @@ import io
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import qrcode
 import qrcode.image.svg
 from flask import abort, current_app, render_template, request
+from flask.typing import ResponseReturnValue
 
 from . import bp
 
@@ -42,7 +44,7 @@ def translations() -> dict[str, dict[str, str]]:
 
 
 @bp.get("/")
-def page():  # type: ignore[no-untyped-def]
+def page() -> ResponseReturnValue:
     """The kiosk. Query: station=<the PC's station in devices.toml> (default kiosk-1), lang=zh|bo|en, and for
     demos and tests idle=<seconds> (a shorter idle timeout than config/flows.yaml's)."""
     station = request.args.get("station", "kiosk-1")
@@ -52,7 +54,7 @@ def page():  # type: ignore[no-untyped-def]
     from queue_server.auth import csrf_token, current_identity
 
     enrolled = current_identity().station
-    data = {"station": station, "lang": lang if lang in LANGUAGES else "zh", "version": ASSET_VERSION,
+    data: dict[str, Any] = {"station": station, "lang": lang if lang in LANGUAGES else "zh", "version": ASSET_VERSION,
             "i18n": translations(), "api": "/api/v1",
             # The station this browser is enrolled as (None: not yet; the URL fragment #token=… enrols it).
             "enrolled": enrolled, "csrf": csrf_token() if enrolled else None}
@@ -67,7 +69,7 @@ def page():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/qr.svg")
-def qr_svg():  # type: ignore[no-untyped-def]
+def qr_svg() -> ResponseReturnValue:
     """A QR code drawn here (no network): the tracker address of a ticket, a portal address."""
     data = request.args.get("d", "")
     if not data or len(data) > 512:
@@ -83,5 +85,5 @@ def qr_svg():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/version")
-def version():  # type: ignore[no-untyped-def]
+def version() -> ResponseReturnValue:
     return {"asset_version": ASSET_VERSION}

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response
+from flask.json.provider import DefaultJSONProvider
 from sqlalchemy.exc import DBAPIError
 
 from .clock import OffsetClock, SystemClock
@@ -62,8 +63,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["SESSION_COOKIE_SECURE"] = settings.secure_cookies
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # a window panel stays open all day
     app.config["TESTING"] = settings.testing
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    assert isinstance(app.json, DefaultJSONProvider)  # Flask's own, unless an extension replaced it
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
 
     publisher = SocketIOPublisher()
     clock = OffsetClock(settings.clock_start, settings.clock_speed) if settings.clock_start else SystemClock()

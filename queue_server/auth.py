@@ -249,7 +249,7 @@ def enforce_route() -> ResponseReturnValue | None:
     """Before every request: the endpoint's declared rule admits the caller, and the window or station in the
     URL is theirs. An endpoint missing from the table is refused (the coverage test names it)."""
     if not auth_required() or request.endpoint is None:
-        return
+        return None
     rule = ROUTES.get(request.endpoint)
     ident = current_identity()
     if rule is None:
@@ -292,7 +292,7 @@ def require_own_case(member: StaffMember | None, owner: ownership.CaseOwner | No
     if owner.department_id in member.departments or (owner.window_id and owner.window_id in member.windows):
         return
     if member.has("window_staff"):
-        from .services.cases import settings_of
+        from .services.case_settings import settings_of
 
         if set(member.windows) & ownership.issuance_windows(_ctx(), settings_of(_ctx()).issuance_queue):
             return

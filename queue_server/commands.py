@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
 
 from .serving import DEFAULT_READ_TIMEOUT
 from .settings import ASYNC_MODES, DEFAULT_ASYNC_MODE, Settings
+
+P = ParamSpec("P")
+R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Any])
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from .domain.hall import HallConfig
 
 
 @click.group(help="OneWindow: queue server, device simulators and agents for a government service hall.")
@@ -29,7 +40,7 @@ def _parse_clock(value: str | None, tz: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(tz))
 
 
-def _config_or_exit(path: str | None):  # type: ignore[no-untyped-def]
+def _config_or_exit(path: str | None) -> HallConfig:
     from .hall_config import ConfigError, load_hall
 
     try:
@@ -73,7 +84,7 @@ def _run_server(settings: Settings, host: str, port: int) -> None:
     socketio.run(app, host=host, port=port, log_output=False, use_reloader=False, **kwargs)
 
 
-def _server_options(f):  # type: ignore[no-untyped-def]
+def _server_options(f: F) -> F:
     options = [
         click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on"),
         click.option("--port", default=5000, show_default=True, type=int),
@@ -103,8 +114,9 @@ def _server_options(f):  # type: ignore[no-untyped-def]
     return f
 
 
-def _settings(config_path, database, async_mode, message_queue, always_open, clock,  # type: ignore[no-untyped-def]
-              allowed_origins=(), secure_cookies=False, clock_speed=1.0) -> Settings:
+def _settings(config_path: str | None, database: str | None, async_mode: str, message_queue: str | None,
+              always_open: bool, clock: str | None, allowed_origins: tuple[str, ...] = (),
+              secure_cookies: bool = False, clock_speed: float = 1.0) -> Settings:
     cfg = _config_or_exit(config_path)
     start = _parse_clock(clock, cfg.hall.timezone)
     if start is None and clock_speed != 1.0:
@@ -119,8 +131,9 @@ def _settings(config_path, database, async_mode, message_queue, always_open, clo
 
 @cli.command(help="Run the queue server.")
 @_server_options
-def serve(host, port, config_path, database, async_mode, message_queue, always_open, clock, clock_speed,  # type: ignore[no-untyped-def]
-          log_level, allowed_origins, secure_cookies, read_timeout):
+def serve(host: str, port: int, config_path: str | None, database: str | None, async_mode: str,
+          message_queue: str | None, always_open: bool, clock: str | None, clock_speed: float, log_level: str,
+          allowed_origins: tuple[str, ...], secure_cookies: bool, read_timeout: float) -> None:
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _quiet_libraries()
     settings = _settings(config_path, database, async_mode, message_queue, always_open, clock, allowed_origins,
@@ -133,8 +146,9 @@ def serve(host, port, config_path, database, async_mode, message_queue, always_o
 @_server_options
 @click.option("--devices", "devices_path", type=click.Path(dir_okay=False, exists=True),
               help="devices file for the simulators and agents (default: config/devices.toml)")
-def hall(host, port, config_path, database, async_mode, message_queue, always_open, clock, clock_speed,  # type: ignore[no-untyped-def]
-         log_level, allowed_origins, secure_cookies, devices_path, read_timeout):
+def hall(host: str, port: int, config_path: str | None, database: str | None, async_mode: str,
+         message_queue: str | None, always_open: bool, clock: str | None, clock_speed: float, log_level: str,
+         allowed_origins: tuple[str, ...], secure_cookies: bool, devices_path: str | None, read_timeout: float) -> None:
     from .hall_runner import run_hall
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -156,7 +170,7 @@ def policy_table(readme: str | None) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app(Settings(database=f"{tmp}/policy.db", background_tasks=False, sqlite_synchronous="OFF"))
-        rows = [(r.endpoint, ",".join(sorted(r.methods - {"HEAD", "OPTIONS"})), r.rule)
+        rows = [(r.endpoint, ",".join(sorted((r.methods or set()) - {"HEAD", "OPTIONS"})), r.rule)
                 for r in app.url_map.iter_rules()]
         app.extensions["onewindow"].engine.dispose()
     table = markdown_table(rows)
@@ -253,7 +267,7 @@ def agent(args: tuple[str, ...]) -> None:
 
 
 
-def _engine(database: str | None):  # type: ignore[no-untyped-def]
+def _engine(database: str | None) -> Engine:
     from .store.db import DatabaseError, check_connection, make_engine, migrate
 
     s = Settings()
@@ -267,17 +281,17 @@ def _engine(database: str | None):  # type: ignore[no-untyped-def]
     return engine
 
 
-def _now():  # type: ignore[no-untyped-def]
+def _now() -> datetime:
     from .clock import SystemClock
 
     return SystemClock().now()
 
 
-def _domain_errors(fn):  # type: ignore[no-untyped-def]
+def _domain_errors(fn: Callable[P, R]) -> Callable[P, R]:
     import functools
 
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         from .domain.errors import DomainError
 
         try:
@@ -309,7 +323,9 @@ def users() -> None:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False))
 @_db_option
 @_domain_errors
-def users_add(username, display_name, roles, windows, departments, post, password_stdin, config_path, database):  # type: ignore[no-untyped-def]
+def users_add(username: str, display_name: str, roles: tuple[str, ...], windows: tuple[str, ...],
+              departments: tuple[str, ...], post: str | None, password_stdin: bool, config_path: str | None,
+              database: str | None) -> None:
     from .services import staff as staff_service
 
     cfg = _config_or_exit(config_path)
@@ -326,7 +342,7 @@ def users_add(username, display_name, roles, windows, departments, post, passwor
 
 @users.command("list", help="List staff accounts.")
 @_db_option
-def users_list(database):  # type: ignore[no-untyped-def]
+def users_list(database: str | None) -> None:
     from .services import staff as staff_service
 
     for m in staff_service.list_users(_engine(database)):
@@ -339,7 +355,7 @@ def users_list(database):  # type: ignore[no-untyped-def]
 @click.argument("username")
 @_db_option
 @_domain_errors
-def users_disable(username, database):  # type: ignore[no-untyped-def]
+def users_disable(username: str, database: str | None) -> None:
     from .services import staff as staff_service
 
     staff_service.set_disabled(_engine(database), username, True, _now())
@@ -350,7 +366,7 @@ def users_disable(username, database):  # type: ignore[no-untyped-def]
 @click.argument("username")
 @_db_option
 @_domain_errors
-def users_enable(username, database):  # type: ignore[no-untyped-def]
+def users_enable(username: str, database: str | None) -> None:
     from .services import staff as staff_service
 
     staff_service.set_disabled(_engine(database), username, False, _now())
@@ -362,7 +378,7 @@ def users_enable(username, database):  # type: ignore[no-untyped-def]
 @click.option("--password-stdin", is_flag=True)
 @_db_option
 @_domain_errors
-def users_passwd(username, password_stdin, database):  # type: ignore[no-untyped-def]
+def users_passwd(username: str, password_stdin: bool, database: str | None) -> None:
     from .services import staff as staff_service
 
     password = sys.stdin.readline().rstrip("\n") if password_stdin else click.prompt(
@@ -380,7 +396,7 @@ def devices() -> None:
 @click.argument("station")
 @_db_option
 @_domain_errors
-def devices_token(station, database):  # type: ignore[no-untyped-def]
+def devices_token(station: str, database: str | None) -> None:
     from .services import staff as staff_service
     from .services.devices import check_station
 
@@ -391,7 +407,7 @@ def devices_token(station, database):  # type: ignore[no-untyped-def]
 @devices.command("revoke", help="Revoke every token of a station.")
 @click.argument("station")
 @_db_option
-def devices_revoke(station, database):  # type: ignore[no-untyped-def]
+def devices_revoke(station: str, database: str | None) -> None:
     from .services import staff as staff_service
 
     n = staff_service.revoke_device_tokens(_engine(database), _now(), station)

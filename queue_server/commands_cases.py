@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import date
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+F = TypeVar("F", bound=Callable[..., Any])
 
-def _context(config_path: str | None, database: str | None, cases_path: str | None):  # type: ignore[no-untyped-def]
+if TYPE_CHECKING:
+    from .services.context import HallContext
+
+
+def _context(config_path: str | None, database: str | None, cases_path: str | None) -> HallContext:
     """A HallContext on the hall's database, for commands run beside (or without) the server."""
     from .clock import SystemClock
     from .domain.calling import DefaultCallingPolicy
     from .domain.errors import DomainError
     from .hall_config import ConfigError, load_calendar, load_hall
-    from .services.cases import load_case_settings
+    from .services.case_settings import load_case_settings
     from .services.context import HallContext, NullPublisher
     from .settings import Settings
     from .store.db import DatabaseError, check_connection, ensure_hall, make_engine, migrate
@@ -36,7 +43,7 @@ def _context(config_path: str | None, database: str | None, cases_path: str | No
         sys.exit(2)
     ctx = HallContext(config=config, engine=engine, clock=SystemClock(), policy=DefaultCallingPolicy(config.calling),
                       calendar=load_calendar(), publisher=NullPublisher(), person_secret=b"unused-here")
-    ctx.__dict__["case_settings"] = settings
+    ctx.case_settings = settings
     return ctx
 
 
@@ -57,7 +64,7 @@ _options = [
 ]
 
 
-def _with_options(f):  # type: ignore[no-untyped-def]
+def _with_options(f: F) -> F:
     for opt in reversed(_options):
         f = opt(f)
     return f
@@ -77,7 +84,8 @@ def register(cli: click.Group) -> None:
     @click.option("--until", help="last local date to include, e.g. 2026-11-30")
     @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="file (default: stdout)")
     @_with_options
-    def evaluations_export(fmt, since, until, output, config_path, cases_path, database):  # type: ignore[no-untyped-def]
+    def evaluations_export(fmt: str, since: str | None, until: str | None, output: str | None,
+                           config_path: str | None, cases_path: str | None, database: str | None) -> None:
         from .services.evaluations import export
 
         ctx = _context(config_path, database, cases_path)
@@ -100,7 +108,7 @@ def register(cli: click.Group) -> None:
 
     @cases.command("supervision", help="电子监察: list the yellow (near deadline) and red (overdue) cases.")
     @_with_options
-    def cases_supervision(config_path, cases_path, database):  # type: ignore[no-untyped-def]
+    def cases_supervision(config_path: str | None, cases_path: str | None, database: str | None) -> None:
         from .services.cases import supervision
 
         ctx = _context(config_path, database, cases_path)

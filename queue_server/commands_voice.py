@@ -14,8 +14,12 @@ import subprocess
 import sys
 import wave
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from display.voice import ClipSet
 
 _LANG = click.Choice(["zh", "bo", "en"])
 
@@ -26,7 +30,7 @@ def _folder(directory: Path | None) -> Path:
     return directory or default_voice_dir()
 
 
-def _sets(directory: Path | None):  # type: ignore[no-untyped-def]
+def _sets(directory: Path | None) -> dict[str, ClipSet]:
     from display.voice import load_clip_sets
 
     return load_clip_sets(_folder(directory))

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from config import CONFIG_DIR, DEFAULT_HALL
 
@@ -64,7 +65,7 @@ _PATTERN_HINTS = {
 }
 
 
-def _explain(err: dict[str, Any]) -> str:
+def _explain(err: ErrorDetails) -> str:
     kind = err.get("type", "")
     last = str(err["loc"][-1]) if err.get("loc") else ""
     if kind == "string_pattern_mismatch" and last in _PATTERN_HINTS:

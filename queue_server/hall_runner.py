@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -136,9 +137,14 @@ def _refuse_leftovers(leftovers: list[tuple[int, str]]) -> None:
     sys.exit(1)
 
 
+def _command_line(args: Any) -> str:
+    """Popen's args as one line: we always start children with a list, but Popen also takes a string."""
+    return args if isinstance(args, str) else " ".join(str(a) for a in args)
+
+
 def _write_hall_file(var: Path, children: list[subprocess.Popen]) -> None:
     payload = {"pid": os.getpid(), "children": [
-        {"pid": child.pid, "command": " ".join(str(a) for a in child.args)}  # type: ignore[union-attr]
+        {"pid": child.pid, "command": _command_line(child.args)}
         for child in children]}
     tmp = var / (HALL_FILE + ".tmp")
     tmp.write_text(json.dumps(payload, indent=1), encoding="utf-8")

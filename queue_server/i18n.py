@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ def default_catalogue() -> Catalogue:
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, str]:
     """{"case": {"status": {"ready": "…"}}} -> {"case.status.ready": "…"}; list entries get their index."""
+    items: Iterable[tuple[Any, Any]]
     if isinstance(tree, dict):
         items = tree.items()
     elif isinstance(tree, list):

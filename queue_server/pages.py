@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template_string
+from flask.typing import ResponseReturnValue
 
 bp = Blueprint("pages", __name__)
 
@@ -19,7 +20,7 @@ official one.</p>{% endif %}
 
 
 @bp.get("/")
-def index():  # type: ignore[no-untyped-def]
+def index() -> ResponseReturnValue:
     ctx = current_app.extensions["onewindow"]
     return render_template_string(_INDEX, name=ctx.config.hall.name.zh, day=ctx.today().isoformat(),
                                   sample=ctx.config.sample_data)

@@ -10,10 +10,7 @@ import contextlib
 import os
 import queue
 import secrets
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -27,11 +24,9 @@ import socketio
 
 from queue_server.domain.errors import DomainError
 from tests.support.live import PASSWORD, add_staff
-
-REPO = Path(__file__).resolve().parents[1]
-ONEWINDOW = Path(sys.executable).with_name("onewindow")
-if not ONEWINDOW.exists():  # pragma: no cover - a venv without the console script
-    ONEWINDOW = REPO / ".venv" / "bin" / "onewindow"
+from tests.support.server import ONEWINDOW as ONEWINDOW  # re-exported: the server tests' launcher path
+from tests.support.server import REPO as REPO
+from tests.support.server import LiveServer, free_port
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -88,70 +83,11 @@ def write_hall(directory: Path, hall_id: str = "testhall", name: str = "hall.yam
     return path
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class ServerProcess:
-    """One ``onewindow serve`` subprocess with its log file."""
+class ServerProcess(LiveServer):
+    """One ``onewindow serve`` subprocess with its log file (the shared launcher, named for the factory)."""
 
     def __init__(self, name: str, args: list[str], log_path: Path, port: int, env: dict[str, str]) -> None:
-        self.name, self.args, self.log_path, self.port, self.env = name, args, log_path, port, env
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.url = f"http://127.0.0.1:{port}"
-        self.api = f"{self.url}/api/v1"
-
-    def start(self, timeout: float = 30.0) -> ServerProcess:
-        cmd = [str(ONEWINDOW), "serve", "--host", "127.0.0.1", "--port", str(self.port), *self.args]
-        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
-        try:
-            log.write(f"\n===== start: {' '.join(cmd)}\n".encode())
-            log.flush()
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         env=self.env, cwd=self.log_path.parent)
-        finally:
-            log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server {self.name} exited with {self.proc.returncode} while starting:\n"
-                                   + self.log_text())
-            try:
-                if requests.get(f"{self.api}/health", timeout=1).status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"server {self.name} did not answer /api/v1/health within {timeout}s:\n" + self.log_text())
-
-    @property
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self) -> None:
-        """Terminate (SIGTERM, then SIGKILL after 5 s)."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-
-    def kill9(self) -> None:
-        assert self.proc is not None and self.proc.poll() is None, "server is not running"
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(5)
-
-    def log_text(self) -> str:
-        try:
-            return self.log_path.read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            return "(no log)"
+        super().__init__(args, log_path, port=port, env=env, name=name)
 
 
 class ServerFactory:

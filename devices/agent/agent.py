@@ -20,7 +20,9 @@ from devices.agent.link import LinkDown, ServerLink
 from devices.agent.outbox import Outbox
 from devices.agent.state import AgentState
 from devices.agent.workers import DeviceWorker, Health, WorkerUnavailable, worker_class
+from devices.agent.workers.base import OrderedWindowScreen, WindowScreen
 from devices.agent.workers.unavailable import UnavailableWorker
+from devices.contract.messages import DeviceHealth
 from devices.stations import DevicesConfig, DevicesConfigError
 
 log = logging.getLogger(__name__)
@@ -140,8 +142,9 @@ class Agent:
                     break
             for kind in self.workers:
                 with contextlib.suppress(LinkDown):
-                    self.link.call("device_health", {"station": self.station, "device": kind, "status": "unknown",
-                                                     "detail": {"error": "the device agent stopped"}}, timeout=1.0)
+                    stopped = DeviceHealth(station=self.station, device=kind, status="unknown",
+                                           detail={"error": "the device agent stopped"})
+                    self.link.call("device_health", stopped.model_dump(), timeout=1.0)
         self.courier.stop()
         self.link.stop()
         self.dispatcher.stop()
@@ -189,8 +192,8 @@ class Agent:
             return {kind: (self._health[kind].status if kind in self._health else "unknown") for kind in self.workers}
 
     def _send_health(self, kind: str, health: Health) -> None:
-        self.link.emit("device_health", {"station": self.station, "device": kind, "status": health.status,
-                                         "detail": health.detail})
+        message = DeviceHealth(station=self.station, device=kind, status=health.status, detail=health.detail)
+        self.link.emit("device_health", message.model_dump())
 
     def _send_all_health(self) -> None:
         for kind, health in self.health().items():
@@ -203,8 +206,8 @@ class Agent:
         self._send_all_health()
         self.courier.kick()
         led = self.workers.get("led")
-        if self.window_id and hasattr(led, "apply_window"):
-            led.forget_order()  # type: ignore[union-attr]
+        if self.window_id and isinstance(led, OrderedWindowScreen):
+            led.forget_order()
             threading.Thread(target=self._load_window, name=f"agent-window-{self.station}", daemon=True).start()
 
     def _load_window(self) -> None:
@@ -217,9 +220,10 @@ class Agent:
         except (requests.RequestException, ValueError) as exc:
             log.info("cannot load the window's state from the server (%s); the LED waits for the next event", exc)
             return
+        led = self.workers.get("led")
         for view in snapshot.get("windows", []):
-            if view.get("window_id") == self.window_id:
-                self.workers["led"].apply_window(view, snapshot.get("seq"))  # type: ignore[attr-defined]
+            if view.get("window_id") == self.window_id and isinstance(led, WindowScreen):
+                led.apply_window(view, snapshot.get("seq"))
                 return
         log.warning("the server has no window %s; the LED shows only commands", self.window_id)
 

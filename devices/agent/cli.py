@@ -133,8 +133,8 @@ def _run(args: argparse.Namespace) -> int:
     try:
         agent.run(stop)
     finally:
-        for signum, handler in saved.items():
-            signal.signal(signum, handler)
+        for number, handler in saved.items():
+            signal.signal(number, handler)
     return 0
 
 

@@ -18,6 +18,7 @@ from devices.agent.backoff import Backoff
 from devices.agent.link import LinkDown, ServerLink
 from devices.agent.outbox import Outbox
 from devices.agent.privacy import safe_error
+from devices.contract.messages import CommandResult
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +64,8 @@ class Courier:
         self._kick.set()
 
     def add_result(self, command_id: str, ok: bool, error: str | None, result: dict[str, Any] | None) -> None:
-        body: dict[str, Any] = {"station": self.station, "command_id": command_id, "ok": ok}
-        if error is not None:
-            body["error"] = error[:500]
-        if result is not None:
-            body["result"] = result
+        body = CommandResult(station=self.station, command_id=command_id, ok=ok,
+                             error=None if error is None else error[:500], result=result).model_dump(exclude_none=True)
         with self._lock:
             self._results.append(body)
         self._kick.set()

@@ -15,9 +15,12 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from devices.agent.courier import Courier
 from devices.agent.state import AgentState
-from devices.agent.workers.base import Command, DeviceWorker
+from devices.agent.workers.base import Command, DeviceWorker, WindowScreen
+from devices.contract.messages import DeviceCommand
 
 # Commands older than this when they reach the agent are refused rather than carried out.
 COMMAND_TTL = 300.0
@@ -79,21 +82,28 @@ class Dispatcher:
     def _command(self, payload: dict[str, Any]) -> None:
         if payload.get("station") != self.station:
             return
-        command_id, device, name = payload.get("command_id"), payload.get("device"), payload.get("command")
+        command_id = payload.get("command_id")
         if not isinstance(command_id, str) or not command_id:
             log.warning("a device_command without a command_id was ignored")
             return
+        try:
+            cmd = DeviceCommand.model_validate(payload)
+        except ValidationError as exc:
+            fields = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors())
+            self.courier.add_result(command_id, False, f"the command does not match the contract: {fields}", None)
+            return
+        device, name = cmd.device, cmd.command
         if not self.state.claim_command(command_id):
             log.info("command %s (%s.%s) was already carried out; ignored", command_id, device, name)
             return
-        age = self.server_clock.age(payload.get("at"))
+        age = self.server_clock.age(cmd.at)
         if age is not None and age > self.command_ttl:
             # Sent while this agent was away for long: a ticket printed now would be for someone long gone.
             log.warning("command %s (%s.%s) expired: sent %.0f s ago", command_id, device, name, age)
             self.courier.add_result(command_id, False, f"expired: sent {age:.0f} s ago, before the agent was back",
                                     None)
             return
-        args = payload.get("args") if isinstance(payload.get("args"), dict) else {}
+        args = cmd.args
         worker = self.workers.get(str(device))
         if worker is None:
             have = ", ".join(self.workers) or "no devices"
@@ -114,13 +124,13 @@ class Dispatcher:
         if not self.window_id or payload.get("window_id") != self.window_id:
             return
         led = self.workers.get("led")
-        if led is None or not hasattr(led, "apply_window"):
+        if not isinstance(led, WindowScreen):
             return
         seq = payload.get("seq") if isinstance(payload.get("seq"), int) else None
         if event == "window_state":
-            led.apply_window(payload, seq)  # type: ignore[attr-defined]
+            led.apply_window(payload, seq)
         else:
-            led.apply_call(payload, seq)  # type: ignore[attr-defined]
+            led.apply_call(payload, seq)
 
 
 def _sent_at(at: Any) -> datetime | None:

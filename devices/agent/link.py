@@ -26,6 +26,7 @@ import socketio.exceptions
 
 from devices.agent.backoff import Backoff
 from devices.agent.state import AgentState
+from devices.contract.messages import AgentHello
 
 
 @functools.cache
@@ -204,13 +205,9 @@ class ServerLink:
                            "it requires a device token (onewindow devices token STATION; --token-file)")
                     ) from None
                 raise
-            hello: dict[str, Any] = {"station": self.station, "devices": dict(self.device_summary()),
-                                     "version": agent_version()}
-            if self.window_id:
-                hello["window_id"] = self.window_id
             since = self._since()
-            if since is not None:
-                hello["since"] = since
+            hello = AgentHello(station=self.station, devices=dict(self.device_summary()), version=agent_version(),
+                               window_id=self.window_id or None, since=since).model_dump(exclude_none=True)
             try:
                 reply = self._sio.call("agent_hello", hello, timeout=self.ack_timeout)
             except socketio.exceptions.TimeoutError:
@@ -271,6 +268,7 @@ class ServerLink:
         close = getattr(ws, "close", None)
         if close is not None and not isinstance(close, functools.partial):
             with contextlib.suppress(Exception):
+                # python-engineio's ws is untyped (None until connected; checked just above).
                 ws.close = functools.partial(close, timeout=0.2)  # type: ignore[union-attr]
         with contextlib.suppress(Exception):
             self._sio.disconnect()

@@ -22,9 +22,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from devices.contract.messages import DeviceInput
+
 log = logging.getLogger(__name__)
 
-MAX_INPUT_ID = 64
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,8 @@ class OutboxEntry:
     queued_at: str = ""
 
     def message(self, station: str) -> dict[str, Any]:
-        return {"station": station, "device": self.device, "input_id": self.input_id, "kind": self.kind,
-                "data": self.data}
+        return DeviceInput(station=station, device=self.device, input_id=self.input_id, kind=self.kind,
+                           data=self.data).model_dump()
 
 
 class Outbox:

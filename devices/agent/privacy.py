@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 
-from devices.common.masking import mask_id_number, mask_name
 from devices.common.redaction import redact_text
+from devices.contract.privacy import mask_id, mask_name
 
 
 def card_label(name: str, id_number: str) -> str:
     """``李*然 6201**********0357``: what a log may say about a card."""
-    return f"{mask_name(name)} {mask_id_number(id_number)}"
+    return f"{mask_name(name)} {mask_id(id_number)}"
 
 
 class RedactingFilter(logging.Filter):

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import qrcode
 
-from devices.common.control import ControlError
+from devices.common.control import Command, ControlError, ControlTable
 from devices.common.redaction import redact_text
 
 BACKGROUND = 200  # a grey desk or counter, not paper-white, so a code has to stand out on its own
@@ -92,6 +92,7 @@ class VirtualCamera:
         self.on_event = on_event
         self.description = f"virtual camera {width}x{height}@{fps:g}"
         self._rng = np.random.default_rng(seed)
+        self._controls = self._control_table()
         self._lock = threading.Lock()
         self._scene = np.full((height, width, 3), BACKGROUND, np.uint8)
         self._scene_name = "blank"
@@ -205,34 +206,36 @@ class VirtualCamera:
 
     def handle_control(self, request: dict[str, Any]) -> dict[str, Any]:
         """``{"cmd": "show", "text": "..."}``, ``{"cmd": "image", "path": ...}``, ``blank``, ``noise``, ``video``."""
-        cmd = str(request.get("cmd", "")).lower()
-        args = list(request.get("args") or [])
-        if cmd == "show":
-            text = request.get("text", " ".join(str(a) for a in args))
-            if not isinstance(text, str):
-                raise ControlError('show needs "text" as a string')
-            self.show_text(text)
-        elif cmd in ("image", "video"):
-            path = request.get("path", args[0] if args else None)
-            if not path:
-                raise ControlError(f"{cmd} needs a file: {cmd} PATH")
-            (self.show_image if cmd == "image" else self.show_video)(str(path))
-        elif cmd == "blank":
-            self.blank()
-        elif cmd == "noise":
-            sigma = request.get("sigma", request.get("value", args[0] if args else None))
-            if sigma is None:
-                raise ControlError("noise needs a level: noise SIGMA (0 = none)")
-            self.set_noise(sigma)
-        elif cmd == "status":
-            return self.status()
-        elif cmd == "help":
-            return {"text": HELP}
-        else:
-            raise ControlError(
-                f"unknown command {cmd!r}; commands: show, image, video, blank, noise, status, help"
-            )
-        return {"text": "ok"}
+        return self._controls.handle(request)
+
+    def _control_table(self) -> ControlTable:
+        # A camera has no faults of its own: a hard-to-read picture is the scene (noise, blank), not a fault.
+        return ControlTable({
+            "show": Command(self._ctl_show, "show TEXT"),
+            "image": Command(lambda r, a: self._ctl_file("image", r, a), "image PATH"),
+            "video": Command(lambda r, a: self._ctl_file("video", r, a), "video PATH"),
+            "blank": Command(lambda _r, _a: self.blank(), "blank"),
+            "noise": Command(self._ctl_noise, "noise SIGMA"),
+            "help": Command(lambda _r, _a: {"text": HELP}, "help"),
+        }, status=self.status)
+
+    def _ctl_show(self, request: dict[str, Any], args: list[Any]) -> None:
+        text = request.get("text", " ".join(str(a) for a in args))
+        if not isinstance(text, str):
+            raise ControlError('show needs "text" as a string')
+        self.show_text(text)
+
+    def _ctl_file(self, cmd: str, request: dict[str, Any], args: list[Any]) -> None:
+        path = request.get("path", args[0] if args else None)
+        if not path:
+            raise ControlError(f"{cmd} needs a file: {cmd} PATH")
+        (self.show_image if cmd == "image" else self.show_video)(str(path))
+
+    def _ctl_noise(self, request: dict[str, Any], args: list[Any]) -> None:
+        sigma = request.get("sigma", request.get("value", args[0] if args else None))
+        if sigma is None:
+            raise ControlError("noise needs a level: noise SIGMA (0 = none)")
+        self.set_noise(sigma)
 
 
 class MjpegServer:

@@ -39,7 +39,7 @@ def coerce(word: str) -> Any:
 def words_to_request(words: list[str]) -> dict[str, Any]:
     """``["fault", "slow", "1.5"]`` -> ``{"cmd": "fault", "name": "slow", "on": True, "value": 1.5, "args": [...]}``.
 
-    Positional words go to ``args``; ``key=value`` words become fields. ``fault NAME [on|off|NUMBER]`` also fills
+    Positional words go to ``args``; ``key=value`` words become fields. ``fault NAME [on|off] [NUMBER]`` also fills
     ``name``/``on``/``value`` so every simulator reads faults the same way. A single word starting with ``{`` is
     taken as the JSON request itself.
     """
@@ -47,12 +47,12 @@ def words_to_request(words: list[str]) -> dict[str, Any]:
         raise ControlError("empty command; try: help")
     if len(words) == 1 and words[0].lstrip().startswith("{"):
         try:
-            request = json.loads(words[0])
+            parsed = json.loads(words[0])
         except json.JSONDecodeError as exc:
             raise ControlError(f"not JSON: {exc.msg} at column {exc.colno}") from exc
-        if not isinstance(request, dict) or "cmd" not in request:
+        if not isinstance(parsed, dict) or "cmd" not in parsed:
             raise ControlError('a JSON request must be an object with a "cmd" field')
-        return request
+        return parsed
     request: dict[str, Any] = {"cmd": words[0].lower()}
     args: list[Any] = []
     for word in words[1:]:
@@ -68,6 +68,8 @@ def words_to_request(words: list[str]) -> dict[str, Any]:
             state = args[1]
             if isinstance(state, bool):
                 request.setdefault("on", state)
+                if len(args) > 2:  # fault slow on 20
+                    request.setdefault("value", args[2])
             else:
                 request.setdefault("on", True)
                 request.setdefault("value", state)

@@ -2,8 +2,8 @@
 
 A technician (``onewindow sim ctl URL CMD ...``) or a test sends one JSON object per line, e.g.
 ``{"cmd": "fault", "name": "paper_out", "on": true}``; the simulator answers one JSON line,
-``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``. Each simulator decides which commands it knows
-by the handler it passes in.
+``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``. Each simulator declares its commands in a
+:class:`ControlTable`, which adds ``fault``, ``status`` and ``help`` the same way for all of them.
 """
 
 from __future__ import annotations
@@ -13,7 +13,11 @@ import socket
 import socketserver
 import threading
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from devices.common.faults import FaultBoard
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -23,6 +27,8 @@ class ControlError(Exception):
 
 
 class _RequestHandler(socketserver.StreamRequestHandler):
+    server: _Server
+
     def handle(self) -> None:
         for raw in self.rfile:
             line = raw.strip()
@@ -32,7 +38,7 @@ class _RequestHandler(socketserver.StreamRequestHandler):
                 request = json.loads(line)
                 if not isinstance(request, dict) or "cmd" not in request:
                     raise ControlError('send a JSON object with a "cmd" field, e.g. {"cmd": "status"}')
-                reply = {"ok": True, **(self.server.handler(request) or {})}  # type: ignore[attr-defined]
+                reply = {"ok": True, **(self.server.handler(request) or {})}
             except json.JSONDecodeError as exc:
                 reply = {"ok": False, "error": f"not JSON: {exc.msg} at column {exc.colno}"}
             except ControlError as exc:
@@ -47,20 +53,23 @@ class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def __init__(self, address: tuple[str, int], handler: Handler) -> None:
+        self.handler = handler
+        super().__init__(address, _RequestHandler)
+
 
 class ControlServer:
     """Serves a handler on 127.0.0.1; ``url`` is ``tcp://127.0.0.1:PORT``."""
 
     def __init__(self, handler: Handler, port: int = 0) -> None:
-        self._server = _Server(("127.0.0.1", port), _RequestHandler)
-        self._server.handler = handler  # type: ignore[attr-defined]
+        self._server = _Server(("127.0.0.1", port), handler)
         # A short poll interval so close() returns at once instead of after the default half second.
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="sim-control", daemon=True)
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
+        host, port = self._server.socket.getsockname()[:2]
         return f"tcp://{host}:{port}"
 
     def start(self) -> ControlServer:
@@ -86,3 +95,67 @@ def send_control(url: str, request: dict[str, Any], timeout: float = 5.0) -> dic
                 break
             reply += chunk
     return json.loads(reply)
+
+
+# ----------------------------------------------------------------------------------------- the command table
+
+Run = Callable[[dict[str, Any], list[Any]], "dict[str, Any] | None"]
+
+
+@dataclass(frozen=True)
+class Command:
+    """One control command: ``run(request, args)`` returns the reply's fields (None: just ``ok``)."""
+
+    run: Run
+    usage: str  # "place NAME    put a card on the reader": the first word is the command
+
+
+def fault_request(request: dict[str, Any]) -> tuple[str, bool, int | None, Any]:
+    """``fault NAME on|off [VALUE] [count=N]`` as (name, on, count, value), read the same way for every device.
+
+    The value may also come as ``seconds`` or ``mm_s`` (the names the first simulators used)."""
+    name = request.get("name")
+    if not isinstance(name, str) or not name:
+        raise ControlError("fault needs a name: fault NAME on|off [VALUE] [count=N]")
+    value = request.get("value", request.get("seconds", request.get("mm_s")))
+    return name, request.get("on", True), request.get("count"), value
+
+
+class ControlTable:
+    """The commands a simulator answers: its own, plus ``fault``, ``status`` and ``help``, shared by all.
+
+    ``fault`` sets the simulator's :class:`~devices.common.faults.FaultBoard` (through ``set_fault`` when given,
+    so a simulator can react), ``status`` returns ``status()``, ``help`` the usage lines.
+    """
+
+    def __init__(self, commands: dict[str, Command], *, status: Callable[[], dict[str, Any]],
+                 faults: FaultBoard | None = None, set_fault: Callable[..., str] | None = None,
+                 after_fault: Callable[[str], dict[str, Any]] | None = None) -> None:
+        self.faults = faults
+        self._status = status
+        self._set_fault = set_fault or (faults.set if faults is not None else None)
+        self._after_fault = after_fault or (lambda text: {"text": text})
+        table: dict[str, Command] = {}
+        if faults is not None:
+            table["fault"] = Command(self._fault, "fault NAME on|off [VALUE] [count=N]   faults: "
+                                                  + " ".join(faults.names))
+        table["status"] = Command(lambda _r, _a: self._status(), "status   state and faults")
+        table.update(commands)
+        table.setdefault("help", Command(lambda _r, _a: {"text": self.help_text()}, "help   this list"))
+        self.commands = table
+
+    def help_text(self) -> str:
+        return "\n".join("  " + c.usage for c in self.commands.values())
+
+    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Serve one request; ControlError says what was wrong and what is allowed."""
+        cmd = str(request.get("cmd", "")).lower()
+        command = self.commands.get(cmd)
+        if command is None:
+            raise ControlError(f"unknown command {cmd!r}; commands: {', '.join(self.commands)}")
+        return command.run(request, list(request.get("args") or [])) or {"text": "ok"}
+
+    def _fault(self, request: dict[str, Any], _args: list[Any]) -> dict[str, Any]:
+        assert self._set_fault is not None
+        name, on, count, value = fault_request(request)
+        return self._after_fault(self._set_fault(name, on, count=count, value=value))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from devices.common.masking import mask_id_number
+from devices.contract.privacy import mask_id, mask_phone
 
 # An 18-character resident ID number (17 digits and a check character) or a 15-character
 # foreign permanent-resident number (3 letters, 12 digits).
@@ -13,14 +13,7 @@ _ID_LIKE = re.compile(r"(?<![0-9A-Za-z])(?:\d{17}[\dXx]|[A-Z]{3}\d{12})(?![0-9A-
 _PHONE_LIKE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 
 
-def mask_phone(number: str) -> str:
-    """``13912345678`` -> ``139****5678``."""
-    if len(number) < 7:
-        return "*" * len(number)
-    return number[:3] + "*" * (len(number) - 7) + number[-4:]
-
-
 def redact_text(text: str) -> str:
     """``text`` with ID-number-like and phone-like runs masked; everything else unchanged."""
-    text = _ID_LIKE.sub(lambda m: mask_id_number(m.group()), text)
+    text = _ID_LIKE.sub(lambda m: mask_id(m.group()), text)
     return _PHONE_LIKE.sub(lambda m: mask_phone(m.group()), text)

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import IntEnum, StrEnum
+from enum import StrEnum
 
 from devices.common.crc import crc16_modbus
+from devices.contract.ratings import REASONS, Level
 
 MAX_LINE = 512
 MAX_SEQ = 65535
@@ -28,42 +29,6 @@ _DIGITS = re.compile(r"[0-9]{1,9}")  # ASCII only, and short enough that int() i
 
 def _is_number(text: str) -> bool:
     return _DIGITS.fullmatch(text) is not None
-
-
-class Level(IntEnum):
-    """The five 好差评 levels; 1 and 2 are 差评 and need a reason."""
-
-    VERY_DISSATISFIED = 1
-    DISSATISFIED = 2
-    BASIC = 3
-    SATISFIED = 4
-    VERY_SATISFIED = 5
-
-    @property
-    def label(self) -> str:
-        return LEVEL_LABELS[self]
-
-    @property
-    def needs_reason(self) -> bool:
-        return self <= Level.DISSATISFIED
-
-
-LEVEL_LABELS = {
-    Level.VERY_SATISFIED: "非常满意",
-    Level.SATISFIED: "满意",
-    Level.BASIC: "基本满意",
-    Level.DISSATISFIED: "不满意",
-    Level.VERY_DISSATISFIED: "非常不满意",
-}
-
-# The pad's fixed list; the code travels on the wire, the text is what the citizen reads.
-REASONS = {
-    1: "办事效率低",
-    2: "服务态度差",
-    3: "多次跑腿",
-    4: "材料要求不明确",
-    5: "其他",
-}
 
 
 class Verb(StrEnum):
@@ -266,7 +231,7 @@ def check_rating(level: int, reason: int | None) -> tuple[Level, int | None]:
     if level not in Level._value2member_map_:
         raise EvaluatorCodecError(f"level {level!r} is not one of 1..5 (5 非常满意 ... 1 非常不满意)")
     lvl = Level(level)
-    if lvl.needs_reason:
+    if lvl.is_bad:
         if reason is None:
             raise EvaluatorCodecError(f"{lvl.label} needs a reason; reasons: {REASONS}")
         if reason not in REASONS:
@@ -304,6 +269,7 @@ class Rating:
         session, level, reason = message.args
         if not _is_number(level) or (reason and not _is_number(reason)):
             raise EvaluatorCodecError(f"RESULT level and reason must be numbers, got {level!r}, {reason!r}")
+        # An int on purpose: __post_init__ checks it (EvaluatorCodecError, not ValueError) and stores the Level.
         return cls(session, int(level), int(reason) if reason else None)  # type: ignore[arg-type]
 
 

@@ -196,7 +196,10 @@ class EvaluatorPad:
         # the pad is silent or already idle; the outcome stands either way
         with contextlib.suppress(EvaluatorError):
             self._request(Verb.CANCEL.value, session_id)
-        return result or session.result  # type: ignore[return-value]
+        final = result or session.result
+        if final is None:  # pragma: no cover - whoever ended the session first recorded its result
+            raise EvaluatorError(f"evaluation {session_id!r} ended without a result")
+        return final
 
     def start(self, subject: str, staff_name: str, post: str, window: str | int, timeout_s: int = 120) -> Evaluation:
         """Show the evaluation on the pad for ``subject`` (ticket or case number) and wait for the outcome."""

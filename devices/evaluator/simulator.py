@@ -17,15 +17,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from devices.common.control import ControlError
-from devices.common.masking import mask_name
+from devices.common.control import Command, ControlError, ControlTable
+from devices.common.faults import FaultBoard, FaultSpec
 from devices.common.pty import PtyEndpoint
 from devices.common.simthread import ThreadedSimulator
+from devices.contract.privacy import mask_name
 from devices.evaluator import codec
 from devices.evaluator.codec import REASONS, ErrCode, Level, Message, PadState, Rating, StartRequest, Verb
 
-FAULTS = ("offline", "garbage", "slow")
 DEFAULT_SLOW_SECONDS = 1.0
+FAULTS = (FaultSpec("offline"), FaultSpec("garbage"), FaultSpec("slow", "s", default=DEFAULT_SLOW_SECONDS, high=60))
 
 
 @dataclass
@@ -72,7 +73,14 @@ class EvaluatorPadSimulator(ThreadedSimulator):
         self.on_event = on_event or (lambda _text: None)
         self.retransmit_interval = retransmit_interval
         self.max_tries = max_tries
-        self.faults: dict[str, float | bool] = {"offline": False, "garbage": False, "slow": 0.0}
+        self.faults = FaultBoard(FAULTS)
+        self.controls = ControlTable({
+            "press": Command(self._ctl_press, "press LEVEL [REASON]"),
+            "reason": Command(self._ctl_reason, "reason CODE"),
+            "reboot": Command(self._ctl_reboot, "reboot"),
+            "reasons": Command(lambda _r, _a: {"reasons": REASONS, "text": self._reason_menu()}, "reasons"),
+            "help": Command(lambda _r, _a: {"text": HELP}, "help"),
+        }, status=self._status_reply, faults=self.faults)
         self.lines_rejected = 0
         self.results_sent = 0
         self._session: _Session | None = None
@@ -108,14 +116,14 @@ class EvaluatorPadSimulator(ThreadedSimulator):
 
     # -- what a citizen (played by a technician) does -----------------------------------------------------------
 
-    def press(self, level: int, reason: object = None) -> PadState:
+    def press(self, level: object, reason: object = None) -> PadState:
         """Press a level key, with a reason chosen at once or not; returns the pad's state afterwards."""
         if isinstance(level, bool) or not isinstance(level, int) or level not in Level._value2member_map_:
             raise ControlError(f"level {level!r} is not a key on the pad; keys: 5 非常满意 ... 1 非常不满意")
         lvl = Level(level)
         with self._lock:
             session = self._open_session()
-            if not lvl.needs_reason:
+            if not lvl.is_bad:
                 if reason is not None:
                     raise ControlError(f"{lvl.label} asks for no reason; only 不满意 and 非常不满意 do")
                 outgoing = self._close_with_result(session, lvl, None)
@@ -142,7 +150,7 @@ class EvaluatorPadSimulator(ThreadedSimulator):
         return PadState.IDLE
 
     def _open_session(self) -> _Session:
-        if self.faults["offline"]:
+        if self.faults.active("offline"):
             raise ControlError("the pad is offline (fault offline on): its screen is dark, keys do nothing")
         if self._session is None:
             raise ControlError("no evaluation is open, so the keys do nothing; the window starts one first")
@@ -162,17 +170,9 @@ class EvaluatorPadSimulator(ThreadedSimulator):
 
     # -- the technician's console --------------------------------------------------------------------------------
 
-    def set_fault(self, name: str, on: bool = True, seconds: float | None = None) -> None:
-        if name not in FAULTS:
-            raise ControlError(f"unknown fault {name!r}; faults: {', '.join(FAULTS)}")
-        with self._lock:
-            if name == "slow":
-                delay = (seconds if seconds is not None else DEFAULT_SLOW_SECONDS) if on else 0.0
-                if not 0 <= delay <= 60:
-                    raise ControlError(f"slow needs 0..60 seconds, got {delay}")
-                self.faults["slow"] = float(delay)
-            else:
-                self.faults[name] = bool(on)
+    def set_fault(self, name: str, on: bool = True, *, count: int | None = None, value: float | None = None) -> str:
+        """Switch a fault on (``slow`` takes seconds, 0..60) or off."""
+        return self.faults.set(name, on, count=count, value=value)
 
     def reboot(self) -> None:
         """Power-cycle the pad: any open evaluation is lost and the pad announces READY."""
@@ -194,7 +194,7 @@ class EvaluatorPadSimulator(ThreadedSimulator):
                 "path": self.path,
                 "state": self.state.value,
                 "session": self.session_id,
-                "faults": [k for k, v in self.faults.items() if v],
+                "faults": self.faults.status(),
                 "results_sent": self.results_sent,
                 "awaiting_ack": len(self._unacked),
                 "lines_rejected": self.lines_rejected,
@@ -202,43 +202,31 @@ class EvaluatorPadSimulator(ThreadedSimulator):
 
     def handle_control(self, request: dict[str, Any]) -> dict[str, Any]:
         """Commands: press LEVEL [REASON], reason CODE, status, fault NAME on|off|SECONDS, reboot, reasons, help."""
-        cmd = request.get("cmd")
-        args = list(request.get("args") or [])
-        if cmd == "help":
-            return {"text": HELP}
-        if cmd == "reasons":
-            return {"reasons": REASONS, "text": self._reason_menu()}
-        if cmd == "status":
-            status = self.status()
-            return {**status, "text": " ".join(f"{k}={v}" for k, v in status.items())}
-        if cmd == "press":
-            level = request.get("level", args[0] if args else None)
-            reason = request.get("reason", args[1] if len(args) > 1 else None)
-            if isinstance(level, str) and level.isdigit():
-                level = int(level)
-            state = self.press(level, reason)  # type: ignore[arg-type]
-            asking = state == PadState.REASON
-            return {
-                "state": state.value,
-                "text": ("the pad asks for a reason: " + self._reason_menu()) if asking else "rating sent",
-            }
-        if cmd == "reason":
-            reason = request.get("reason", args[0] if args else None)
-            self.choose_reason(reason)
-            return {"state": PadState.IDLE.value, "text": "rating sent"}
-        if cmd == "fault":
-            name = request.get("name")
-            if not isinstance(name, str):
-                raise ControlError(f"fault needs a name; faults: {', '.join(FAULTS)}")
-            on = bool(request.get("on", True))
-            value = request.get("value", request.get("seconds"))
-            self.set_fault(name, on, None if value is None else float(value))
-            shown = "off" if not on else (f"{value if value is not None else DEFAULT_SLOW_SECONDS} s" if name == "slow" else "on")
-            return {"text": f"fault {name} {shown}"}
-        if cmd == "reboot":
-            self.reboot()
-            return {"text": "pad restarted"}
-        raise ControlError(f"unknown command {cmd!r}; commands: press, reason, status, fault, reboot, reasons, help")
+        return self.controls.handle(request)
+
+    def _status_reply(self) -> dict[str, Any]:
+        status = self.status()
+        return {**status, "text": " ".join(f"{k}={v}" for k, v in status.items())}
+
+    def _ctl_press(self, request: dict[str, Any], args: list[Any]) -> dict[str, Any]:
+        level = request.get("level", args[0] if args else None)
+        reason = request.get("reason", args[1] if len(args) > 1 else None)
+        if isinstance(level, str) and level.isdigit():
+            level = int(level)
+        state = self.press(level, reason)
+        asking = state == PadState.REASON
+        return {
+            "state": state.value,
+            "text": ("the pad asks for a reason: " + self._reason_menu()) if asking else "rating sent",
+        }
+
+    def _ctl_reboot(self, _request: dict[str, Any], _args: list[Any]) -> dict[str, Any]:
+        self.reboot()
+        return {"text": "pad restarted"}
+
+    def _ctl_reason(self, request: dict[str, Any], args: list[Any]) -> dict[str, Any]:
+        self.choose_reason(request.get("reason", args[0] if args else None))
+        return {"state": PadState.IDLE.value, "text": "rating sent"}
 
     # -- the wire side -----------------------------------------------------------------------------------------
 
@@ -253,8 +241,7 @@ class EvaluatorPadSimulator(ThreadedSimulator):
     def _send(self, message: Message) -> bytes | None:
         """Put one line on the wire, as the faults allow; returns the bytes of the line itself."""
         line = codec.encode_message(message)
-        with self._lock:
-            offline, garbage, slow = self.faults["offline"], self.faults["garbage"], float(self.faults["slow"])
+        offline, garbage, slow = self.faults.active("offline"), self.faults.active("garbage"), self.faults.value("slow")
         if offline:
             return line
         if slow and self._stop.wait(slow):
@@ -273,7 +260,7 @@ class EvaluatorPadSimulator(ThreadedSimulator):
     def _serve(self) -> None:
         while not self._stop.is_set():
             data = self._endpoint.read(4096, timeout=0.05)
-            if data and not self.faults["offline"]:
+            if data and not self.faults.active("offline"):
                 for item in self._decoder.feed(data):
                     if isinstance(item, codec.Rejected):
                         self.lines_rejected += 1  # the pad drops what it cannot read; the host will retry
@@ -295,7 +282,7 @@ class EvaluatorPadSimulator(ThreadedSimulator):
         if expired is not None:
             self._send_event(expired, needs_ack=True)
         with self._lock:
-            if self.faults["offline"]:
+            if self.faults.active("offline"):
                 return
             for seq, pending in list(self._unacked.items()):
                 if now - pending.sent_at < self.retransmit_interval:

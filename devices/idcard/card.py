@@ -15,7 +15,7 @@ from datetime import date
 from enum import Enum
 from typing import Any
 
-from devices.common.masking import mask_id_number, mask_name
+from devices.contract.privacy import id_check_char, mask_id, mask_name
 from devices.idcard.codec import TEXT_SIZE
 from devices.idcard.errors import CardDataError
 
@@ -33,9 +33,6 @@ NATIONS: dict[str, str] = {
     "54": "门巴", "55": "珞巴", "56": "基诺", "97": "其他", "98": "外国血统中国籍人士",
 }  # fmt: skip
 NATION_CODES: dict[str, str] = {name: code for code, name in NATIONS.items()}
-
-_GB11643_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_GB11643_CHECK = "10X98765432"
 
 
 class Sex(Enum):
@@ -57,22 +54,14 @@ class CardType(Enum):
     FOREIGN_PERMANENT_RESIDENT = "foreign_permanent_resident"  # 外国人永久居留身份证 (type I)
 
 
-def gb11643_check_char(first17: str) -> str:
-    """The check character for the first 17 digits of a citizen ID number (GB 11643)."""
-    if len(first17) != 17 or not first17.isdigit() or not first17.isascii():
-        raise CardDataError(f"the check character needs exactly 17 digits, got {len(first17)} characters")
-    total = sum(int(d) * w for d, w in zip(first17, _GB11643_WEIGHTS, strict=True))
-    return _GB11643_CHECK[total % 11]
-
-
 def validate_id_number(number: str) -> str:
     """Return ``number`` if it is 17 digits and a correct check character; raise CardDataError saying what is wrong."""
-    masked = mask_id_number(number)
+    masked = mask_id(number)
     if len(number) != 18:
         raise CardDataError(f"ID number {masked} has {len(number)} characters; it must have 18")
     if not (number[:17].isascii() and number[:17].isdigit()) or number[17] not in "0123456789X":
         raise CardDataError(f"ID number {masked} must be 17 digits and a digit or X")
-    expected = gb11643_check_char(number[:17])
+    expected = id_check_char(number[:17])
     if number[17] != expected:
         raise CardDataError(
             f"ID number {masked} fails its GB 11643 check: the last character should be {expected}"
@@ -148,7 +137,7 @@ class IdCard:
 
     @property
     def masked_id_number(self) -> str:
-        return mask_id_number(self.id_number)
+        return mask_id(self.id_number)
 
     def validate(self) -> IdCard:
         """Check the number, its agreement with birth date and sex, the nation code and the validity period."""
@@ -241,7 +230,7 @@ class ForeignResidentCard:
 
     @property
     def masked_id_number(self) -> str:
-        return mask_id_number(self.card_number)
+        return mask_id(self.card_number)
 
     def validate(self) -> ForeignResidentCard:
         number = self.card_number

@@ -49,7 +49,7 @@ class Command(Enum):
         return None
 
 
-def checksum(length_and_body: bytes) -> int:
+def checksum(length_and_body: bytes | bytearray) -> int:
     """XOR of LEN_H, LEN_L and the body bytes."""
     result = 0
     for byte in length_and_body:

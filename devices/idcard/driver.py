@@ -44,7 +44,7 @@ class IdCardReader:
 
     def __init__(
         self,
-        port: serial.SerialBase,
+        port: serial.Serial,
         timeout: float = 1.0,
         retries: int = 1,
         idle_gap: float = 0.05,

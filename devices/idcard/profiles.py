@@ -70,9 +70,11 @@ def opaque_photo(seed: str, size: int = PHOTO_SIZE) -> bytes:
     return bytes(out[:size])
 
 
-def _date(value: Any, where: str, allow_long_term: bool = False) -> date | None:
-    if allow_long_term and value == LONG_TERM:
-        return None
+def _date_or_long_term(value: Any, where: str) -> date | None:
+    return None if value == LONG_TERM else _date(value, where, allow_long_term=True)
+
+
+def _date(value: Any, where: str, allow_long_term: bool = False) -> date:
     if not isinstance(value, str):
         raise ProfileError(
             f"{where}: give a date as a string YYYY-MM-DD" + (" or 长期" if allow_long_term else "")
@@ -128,9 +130,9 @@ def card_from_profile(data: dict[str, Any], source: str, photo_seed: str) -> Car
                 sex=_sex(data["sex"], f"{source}: field 'sex'"),
                 card_number=data["card_number"],
                 nationality=data["nationality"],
-                birth_date=_date(data["birth_date"], f"{source}: field 'birth_date'"),  # type: ignore[arg-type]
-                valid_from=_date(data["valid_from"], f"{source}: field 'valid_from'"),  # type: ignore[arg-type]
-                valid_to=_date(data["valid_to"], f"{source}: field 'valid_to'", allow_long_term=True),
+                birth_date=_date(data["birth_date"], f"{source}: field 'birth_date'"),
+                valid_from=_date(data["valid_from"], f"{source}: field 'valid_from'"),
+                valid_to=_date_or_long_term(data["valid_to"], f"{source}: field 'valid_to'"),
                 card_version=data.get("card_version", ""),
                 authority_code=data.get("authority_code", ""),
                 photo=photo,
@@ -140,12 +142,12 @@ def card_from_profile(data: dict[str, Any], source: str, photo_seed: str) -> Car
                 name=data["name"],
                 sex=_sex(data["sex"], f"{source}: field 'sex'"),
                 nation_code=_nation(data["nation"], f"{source}: field 'nation'"),
-                birth_date=_date(data["birth_date"], f"{source}: field 'birth_date'"),  # type: ignore[arg-type]
+                birth_date=_date(data["birth_date"], f"{source}: field 'birth_date'"),
                 address=data["address"],
                 id_number=data["id_number"],
                 authority=data["authority"],
-                valid_from=_date(data["valid_from"], f"{source}: field 'valid_from'"),  # type: ignore[arg-type]
-                valid_to=_date(data["valid_to"], f"{source}: field 'valid_to'", allow_long_term=True),
+                valid_from=_date(data["valid_from"], f"{source}: field 'valid_from'"),
+                valid_to=_date_or_long_term(data["valid_to"], f"{source}: field 'valid_to'"),
                 photo=photo,
             )
         card.validate()

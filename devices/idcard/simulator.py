@@ -19,10 +19,11 @@ import random
 import termios
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from devices.common.control import ControlError
+from devices.common.control import Command as ControlCommand
+from devices.common.control import ControlError, ControlTable
+from devices.common.faults import FaultBoard, FaultSpec
 from devices.common.pacing import paced_write
 from devices.common.pty import PtyEndpoint
 from devices.common.simthread import ThreadedSimulator
@@ -41,8 +42,9 @@ from devices.idcard.codec import (
 )
 from devices.idcard.errors import Status
 
-FAULTS = ("checksum", "read_failed", "sam_not_authorised", "slow", "garbage", "silent")
 DEFAULT_SLOW_SECONDS = 2.0
+FAULTS = (FaultSpec("checksum"), FaultSpec("read_failed"), FaultSpec("sam_not_authorised"),
+          FaultSpec("slow", "s", default=DEFAULT_SLOW_SECONDS), FaultSpec("garbage"), FaultSpec("silent"))
 
 _BAUD_BY_SPEED = {
     getattr(termios, f"B{rate}"): rate
@@ -58,12 +60,6 @@ HELP = """commands:
   fault slow SECONDS            slow replies by SECONDS
   status                        card, state and faults
   help, quit"""
-
-
-@dataclass
-class _Fault:
-    remaining: int | None  # None: until switched off
-    value: float | None = None
 
 
 class IdCardSimulator(ThreadedSimulator):
@@ -88,7 +84,13 @@ class IdCardSimulator(ThreadedSimulator):
         self._lock = threading.Lock()
         self._card_name: str | None = None
         self._state = "absent"  # absent -> present -> found -> selected -> read
-        self._faults: dict[str, _Fault] = {}
+        self.faults = FaultBoard(FAULTS)
+        self.controls = ControlTable({
+            "place": ControlCommand(self._ctl_place, "place NAME"),
+            "lift": ControlCommand(lambda _r, _a: self.lift(), "lift"),
+            "cards": ControlCommand(self._ctl_cards, "cards"),
+            "help": ControlCommand(lambda _r, _a: {"text": HELP}, "help"),
+        }, status=self.status, faults=self.faults, set_fault=self.set_fault)
         self._decoder = FrameDecoder()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="idcard-sim", daemon=True)
@@ -122,65 +124,36 @@ class IdCardSimulator(ThreadedSimulator):
             name, self._card_name, self._state = self._card_name, None, "absent"
         self._emit(f"card lifted: {name}" if name else "no card to lift")
 
-    def set_fault(
-        self, name: str, on: bool = True, count: int | None = None, value: float | None = None
-    ) -> None:
+    def set_fault(self, name: str, on: bool = True, *, count: int | None = None, value: float | None = None) -> str:
         """Switch a fault on (for ``count`` occurrences, or until switched off) or off."""
-        if name not in FAULTS:
-            raise ControlError(f"unknown fault {name!r}; faults: {', '.join(FAULTS)}")
-        if count is not None and (not isinstance(count, int) or count < 1):
-            raise ControlError(f"count must be a whole number of occurrences >= 1, got {count!r}")
-        if value is not None and (not isinstance(value, int | float) or value < 0):
-            raise ControlError(f"value must be a number of seconds >= 0, got {value!r}")
-        with self._lock:
-            if on:
-                self._faults[name] = _Fault(count, value)
-            else:
-                self._faults.pop(name, None)
-        times = f" for {count} occurrence(s)" if count else ""
-        self._emit(f"fault {name} {'on' + times if on else 'off'}")
+        done = self.faults.set(name, on, count=count, value=value)
+        self._emit(done)
+        return done
 
     def status(self) -> dict[str, Any]:
         with self._lock:
             return {
                 "card": self._card_name,
                 "state": self._state,
-                "faults": {k: {"remaining": f.remaining, "value": f.value} for k, f in self._faults.items()},
+                "faults": self.faults.status(),
                 "baud": self.baud,
                 "reads": self.reads,
             }
 
     def handle_control(self, request: dict[str, Any]) -> dict[str, Any]:
         """One control-channel or console request; raises ControlError with what was wrong and what is allowed."""
-        cmd = str(request.get("cmd", "")).lower()
-        args = list(request.get("args") or [])
-        if cmd == "place":
-            name = request.get("name", args[0] if args else None)
-            if name is None:
-                raise ControlError("place needs a card name: place NAME (see: cards)")
-            card = self.place(str(name))
-            return {"text": "ok", "card": str(name), "masked_name": card.masked_name}
-        if cmd == "lift":
-            self.lift()
-            return {"text": "ok"}
-        if cmd == "fault":
-            name = request.get("name")
-            if not name:
-                raise ControlError(f"fault needs a name: fault NAME on|off; faults: {', '.join(FAULTS)}")
-            on = request.get("on", True)
-            if not isinstance(on, bool):
-                raise ControlError(f"'on' must be true or false, got {on!r}")
-            value = request.get("value", request.get("seconds"))
-            self.set_fault(str(name), on, request.get("count"), value)
-            return {"text": "ok"}
-        if cmd == "status":
-            return self.status()
-        if cmd == "cards":
-            listing = {name: card.card_type.value for name, card in sorted(self.cards.items())}
-            return {"cards": listing, "text": "  ".join(f"{n} ({t})" for n, t in listing.items())}
-        if cmd == "help":
-            return {"text": HELP}
-        raise ControlError(f"unknown command {cmd!r}; commands: place, lift, fault, status, cards, help")
+        return self.controls.handle(request)
+
+    def _ctl_place(self, request: dict[str, Any], args: list[Any]) -> dict[str, Any]:
+        name = request.get("name", args[0] if args else None)
+        if name is None:
+            raise ControlError("place needs a card name: place NAME (see: cards)")
+        card = self.place(str(name))
+        return {"text": "ok", "card": str(name), "masked_name": card.masked_name}
+
+    def _ctl_cards(self, _request: dict[str, Any], _args: list[Any]) -> dict[str, Any]:
+        listing = {name: card.card_type.value for name, card in sorted(self.cards.items())}
+        return {"cards": listing, "text": "  ".join(f"{n} ({t})" for n, t in listing.items())}
 
     # --- the wire ----------------------------------------------------------------------------------------------
 
@@ -234,25 +207,14 @@ class IdCardSimulator(ThreadedSimulator):
         if reply is not None:
             self._send(reply)
 
-    def _take(self, name: str) -> _Fault | None:
-        """The fault if active, counting one occurrence off it. Call with the lock held."""
-        fault = self._faults.get(name)
-        if fault is None:
-            return None
-        if fault.remaining is not None:
-            fault.remaining -= 1
-            if fault.remaining <= 0:
-                del self._faults[name]
-        return fault
-
     def _reply_to(self, request: Request) -> bytes | None:
         command = request.command
         with self._lock:
-            if self._take("silent"):
+            if self.faults.take("silent"):
                 return None
             if command is None:
                 return encode_reply(Status.BAD_COMMAND)
-            if command is not Command.RESET and self._take("sam_not_authorised"):
+            if command is not Command.RESET and self.faults.take("sam_not_authorised"):
                 return encode_reply(Status.SAM_NOT_AUTHORISED)
             if command in (Command.RESET, Command.SAM_STATUS):
                 return encode_reply(Status.OK)
@@ -276,7 +238,7 @@ class IdCardSimulator(ThreadedSimulator):
                     return encode_reply(Status.NO_CARD)
                 if self._state not in ("selected", "read"):
                     return encode_reply(Status.READ_FAILED)  # read without select
-                if self._take("read_failed"):
+                if self.faults.take("read_failed"):
                     return encode_reply(Status.READ_FAILED)
                 first_read = self._state != "read"
                 self._state = "read"
@@ -297,11 +259,10 @@ class IdCardSimulator(ThreadedSimulator):
         return encode_reply(Status.OK, data)
 
     def _send(self, reply: bytes) -> None:
-        with self._lock:
-            slow = self._take("slow")
-            garbage = self._take("garbage")
-            corrupt = self._take("checksum")
-        if slow and self._stop.wait(DEFAULT_SLOW_SECONDS if slow.value is None else slow.value):
+        slow, delay = self.faults.take_value("slow")
+        garbage = self.faults.take("garbage")
+        corrupt = self.faults.take("checksum")
+        if slow and self._stop.wait(DEFAULT_SLOW_SECONDS if delay is None else delay):
             return
         out = bytearray()
         if garbage:

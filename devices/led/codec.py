@@ -293,7 +293,7 @@ def describe_nak(payload: bytes) -> tuple[int | None, int | None, str]:
     """(command, code, meaning) of a NAK payload, tolerant of a short one."""
     command = payload[0] if payload else None
     code = payload[1] if len(payload) > 1 else None
-    if code in NakCode._value2member_map_:
+    if code is not None and code in NakCode._value2member_map_:
         meaning = NAK_MEANING[NakCode(code)]
     else:
         meaning = f"unknown error code {code}"

@@ -9,6 +9,7 @@ import contextlib
 import threading
 import time
 from abc import ABC, abstractmethod
+from typing import Any
 
 import serial
 
@@ -32,7 +33,7 @@ class ScreenNak(ScreenError):
     """The screen understood the frame and refused it."""
 
     def __init__(self, address: int, command: int | None, code: int | None, meaning: str) -> None:
-        name = Command(command).name if command in Command._value2member_map_ else f"0x{command or 0:02X}"
+        name = Command(command).name if command is not None and command in Command._value2member_map_ else f"0x{command or 0:02X}"
         super().__init__(f"LED screen {address} refused {name}: error 0x{code or 0:02X}, {meaning}")
         self.address = address
         self.command = command
@@ -169,12 +170,12 @@ class RS485WindowScreen(WindowScreen):
     :class:`RS485Bus` to share one line among several screens.
     """
 
-    def __init__(self, line: RS485Bus | str, address: int, **bus_options: float | int) -> None:
+    def __init__(self, line: RS485Bus | str, address: int, **bus_options: Any) -> None:
         if not (codec.MIN_ADDRESS <= address <= BROADCAST):
             raise ValueError(f"LED screen address {address} is out of range; allowed 1..254, or 255 for all")
         self.address = address
         self._owns_bus = isinstance(line, str)
-        self.bus = RS485Bus(line, **bus_options) if isinstance(line, str) else line  # type: ignore[arg-type]
+        self.bus = RS485Bus(line, **bus_options) if isinstance(line, str) else line
 
     def show(self, content: ScreenContent) -> None:
         try:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from devices.common.masking import mask_name
+from devices.contract.privacy import mask_name
 from devices.led.codec import Color, Role, ScreenContent, display_width
 
 CJK_FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")

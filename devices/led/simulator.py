@@ -10,31 +10,22 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devices.common.control import ControlError
+from devices.common.control import Command as ControlCommand
+from devices.common.control import ControlError, ControlTable, fault_request
+from devices.common.faults import FaultBoard, FaultSpec
 from devices.common.pty import PtyEndpoint
 from devices.common.simthread import ThreadedSimulator
 from devices.led import codec
 from devices.led.codec import BROADCAST, Command, Frame, NakCode, ScreenContent, ScreenStatus
 from devices.led.render import ScreenView, render_png, render_text_box
 
-FAULTS = ("no_answer", "crc_error", "garbage", "slow", "module_fault")
 DEFAULT_SLOW_SECONDS = 1.0
-
-
-@dataclass
-class ScreenFaults:
-    no_answer: bool = False
-    crc_error: bool = False
-    garbage: bool = False
-    slow: float = 0.0
-    module_fault: bool = False
-
-    def active(self) -> list[str]:
-        return [name for name in FAULTS if getattr(self, name)]
+FAULTS = (FaultSpec("no_answer"), FaultSpec("crc_error"), FaultSpec("garbage"),
+          FaultSpec("slow", "s", default=DEFAULT_SLOW_SECONDS, high=60), FaultSpec("module_fault"))
 
 
 @dataclass
@@ -44,7 +35,7 @@ class SimScreen:
     cols: int
     brightness: int = 80
     content: ScreenContent = field(default_factory=ScreenContent)
-    faults: ScreenFaults = field(default_factory=ScreenFaults)
+    faults: FaultBoard = field(default_factory=lambda: FaultBoard(FAULTS))
     commands_done: int = 0
 
     def view(self) -> ScreenView:
@@ -81,6 +72,13 @@ class LedBusSimulator(ThreadedSimulator):
         self._endpoint = PtyEndpoint()
         self._decoder = codec.FrameDecoder()
         self._thread = threading.Thread(target=self._serve, name="led-sim", daemon=True)
+        # Every screen has its own board; the table's fault command is this bus's, which picks the screens.
+        self.controls = ControlTable({
+            "status": ControlCommand(self._ctl_status, "status [ADDRESS]"),
+            "fault": ControlCommand(self._ctl_fault, "fault NAME on|off|SECONDS [ADDRESS]"),
+            "render": ControlCommand(self._ctl_render, "render ADDRESS PATH.png"),
+            "help": ControlCommand(lambda _r, _a: {"text": HELP}, "help"),
+        }, status=self.status)
 
     @property
     def path(self) -> str:
@@ -98,19 +96,12 @@ class LedBusSimulator(ThreadedSimulator):
             raise ControlError(f"no screen at address {address} on this line; screens: {sorted(self.screens)}")
         return [self.screens[address]]
 
-    def set_fault(self, name: str, on: bool = True, address: int | None = None, seconds: float | None = None) -> None:
+    def set_fault(self, name: str, on: bool = True, *, count: int | None = None, value: float | None = None,
+                  address: int | None = None) -> str:
         """Switch a fault on or off for one screen, or every screen when ``address`` is None."""
-        if name not in FAULTS:
-            raise ControlError(f"unknown fault {name!r}; faults: {', '.join(FAULTS)}")
         with self._lock:
-            for screen in self._targets(address):
-                if name == "slow":
-                    delay = (seconds if seconds is not None else DEFAULT_SLOW_SECONDS) if on else 0.0
-                    if delay < 0 or delay > 60:
-                        raise ControlError(f"slow needs 0..60 seconds, got {delay}")
-                    screen.faults.slow = float(delay)
-                else:
-                    setattr(screen.faults, name, bool(on))
+            done = [screen.faults.set(name, on, count=count, value=value) for screen in self._targets(address)]
+        return done[0] + (f" for screen {address}" if address is not None else "")
 
     def view(self, address: int) -> ScreenView:
         with self._lock:
@@ -127,53 +118,57 @@ class LedBusSimulator(ThreadedSimulator):
         return data
 
     def handle_control(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Commands from the control channel and the console: status, fault, render, brightness, help."""
-        cmd = request.get("cmd")
-        args = list(request.get("args") or [])
-        if cmd == "help":
-            return {"text": HELP}
-        if cmd == "status":
-            address = request.get("address", args[0] if args else None)
-            with self._lock:
-                screens = self._targets(None if address is None else int(address))
-                return {
-                    "path": self.path,
-                    "frames_rejected": self.frames_rejected,
-                    "screens": [
-                        {
-                            "address": s.address,
-                            "size": [s.rows, s.cols],
-                            "brightness": s.brightness,
-                            "faults": s.faults.active(),
-                            "commands_done": s.commands_done,
-                        }
-                        for s in screens
-                    ],
-                    "text": "\n".join(render_text_box(s.view(), mask=True) for s in screens)
-                    + f"\nfaults: { {s.address: s.faults.active() for s in screens} }",
-                }
-        if cmd == "fault":
-            name = request.get("name")
-            if not isinstance(name, str):
-                raise ControlError(f"fault needs a name; faults: {', '.join(FAULTS)}")
-            on = bool(request.get("on", True))
-            value = request.get("value", request.get("seconds"))
-            address = request.get("address")
-            if address is None and len(args) > 2:
-                address = args[2]
-            if name != "slow" and isinstance(value, int) and address is None:
-                address, value = value, None  # `fault no_answer 3` names a screen, not a duration
-            self.set_fault(name, on, None if address is None else int(address), None if value is None else float(value))
-            shown = "off" if not on else (f"{value if value is not None else DEFAULT_SLOW_SECONDS} s" if name == "slow" else "on")
-            return {"text": f"fault {name} {shown}" + (f" for screen {address}" if address else "")}
-        if cmd == "render":
-            address = int(request.get("address", args[0] if args else min(self.screens)))
-            path = request.get("path", args[1] if len(args) > 1 else None)
-            if path is None:
-                raise ControlError("render needs a file to write: render ADDRESS PATH.png")
-            self.render_png(address, path)
-            return {"path": str(path), "text": f"screen {address} drawn to {path}"}
-        raise ControlError(f"unknown command {cmd!r}; commands: help, status, fault, render")
+        """Commands from the control channel and the console: status, fault, render, help."""
+        return self.controls.handle(request)
+
+    def status(self, address: int | None = None) -> dict[str, Any]:
+        with self._lock:
+            screens = self._targets(address)
+            return {
+                "path": self.path,
+                "frames_rejected": self.frames_rejected,
+                "screens": [
+                    {
+                        "address": s.address,
+                        "size": [s.rows, s.cols],
+                        "brightness": s.brightness,
+                        "faults": s.faults.status(),
+                        "commands_done": s.commands_done,
+                    }
+                    for s in screens
+                ],
+                "text": "\n".join(render_text_box(s.view(), mask=True) for s in screens)
+                + f"\nfaults: { {s.address: list(s.faults.status()) for s in screens} }",
+            }
+
+    def _ctl_status(self, request: dict[str, Any], args: list[Any]) -> dict[str, Any]:
+        address = request.get("address", args[0] if args else None)
+        return self.status(None if address is None else int(address))
+
+    def _ctl_fault(self, request: dict[str, Any], args: list[Any]) -> dict[str, Any]:
+        name, on, count, value = fault_request(request)
+        address = request.get("address")
+        rest = list(args[1:])  # after NAME: [on|off] [SECONDS] [ADDRESS]
+        if rest and isinstance(rest[0], bool):
+            rest = rest[1:]
+        if name == "slow":
+            if address is None and len(rest) > 1:
+                address = rest[1]  # fault slow 0.5 3
+        elif rest:
+            if address is None:
+                address = rest[0]  # fault no_answer on 3: the number names a screen
+            if value == rest[0]:
+                value = None
+        return {"text": self.set_fault(name, on, count=count, value=value,
+                                       address=None if address is None else int(address))}
+
+    def _ctl_render(self, request: dict[str, Any], args: list[Any]) -> dict[str, Any]:
+        address = int(request.get("address", args[0] if args else min(self.screens)))
+        path = request.get("path", args[1] if len(args) > 1 else None)
+        if path is None:
+            raise ControlError("render needs a file to write: render ADDRESS PATH.png")
+        self.render_png(address, path)
+        return {"path": str(path), "text": f"screen {address} drawn to {path}"}
 
     # -- the wire side ---------------------------------------------------------------------------------------
 
@@ -201,21 +196,22 @@ class LedBusSimulator(ThreadedSimulator):
             return
         for screen in targets:
             with self._lock:
-                if screen.faults.no_answer:
+                if screen.faults.active("no_answer"):
                     continue
                 reply, changed = self._execute(screen, frame)
-                faults = replace(screen.faults)
                 view = screen.view()
+            crc_error, garbage = screen.faults.active("crc_error"), screen.faults.active("garbage")
+            slow = screen.faults.value("slow")
             if changed and self.on_update is not None:
                 self.on_update(view)
             if frame.address == BROADCAST:
                 continue
             wire = codec.encode_frame(reply)
-            if faults.crc_error:
+            if crc_error:
                 wire = wire[:-3] + bytes([wire[-3] ^ 0xFF, wire[-2]]) + wire[-1:]
-            if faults.slow and self._stop.wait(faults.slow):
+            if slow and self._stop.wait(slow):
                 return
-            if faults.garbage:
+            if garbage:
                 self._endpoint.write(bytes(self._rng.randrange(256) for _ in range(self._rng.randint(4, 40))))
             self._endpoint.write(wire)
 
@@ -250,7 +246,7 @@ class LedBusSimulator(ThreadedSimulator):
         elif command == Command.STATUS:
             if frame.payload:
                 return refuse(NakCode.BAD_PAYLOAD)
-            flags = ScreenStatus.FLAG_MODULE_FAULT if screen.faults.module_fault else 0
+            flags = ScreenStatus.FLAG_MODULE_FAULT if screen.faults.active("module_fault") else 0
             status = ScreenStatus(screen.rows, screen.cols, screen.brightness, flags, len(screen.content.lines))
             screen.commands_done += 1
             return codec.ack(screen.address, frame.seq, command, codec.encode_status(status)), False

@@ -20,7 +20,7 @@ from devices.printer.transcript import Ticket
 
 HELP = f"""commands:
   status                      printer state, paper left, faults
-  fault NAME on|off [MM_S]    faults: {", ".join(FAULTS)} (slow takes a speed: fault slow on 20)
+  fault NAME on|off [MM_S]    faults: {", ".join(f.name for f in FAULTS)} (slow takes a speed: fault slow on 20)
   reload [LENGTH_MM]          load a new paper roll (clears paper out)
   tickets                     how many tickets, and a summary of the last
   last                        transcript of the last ticket (ID and phone numbers masked)
@@ -142,7 +142,7 @@ def execute(simulator: PrinterSimulator, line: str) -> bool:
                 raise ControlError("usage: fault NAME on|off [MM_S]   e.g. fault cover_open on, fault slow on 20")
             request: dict[str, Any] = {"cmd": "fault", "name": rest[0], "on": rest[1] == "on"}
             if len(rest) == 3:
-                request["mm_s"] = _number(rest[2], "MM_S")
+                request["value"] = _number(rest[2], "MM_S")
             _say(_status_line(simulator.handle_control(request)))
         elif command in ("reload", "reload_paper"):
             request = {"cmd": "reload_paper"}
@@ -176,7 +176,7 @@ def _number(text: str, what: str) -> float:
 
 
 def _status_line(reply: dict[str, Any]) -> str:
-    faults = [name for name, on in reply["faults"].items() if on]
+    faults = list(reply["faults"])
     if reply.get("slow_mm_s"):
         faults = [f"slow ({reply['slow_mm_s']:g} mm/s)" if name == "slow" else name for name in faults]
     halted = f", halted: {reply['halted']}" if reply["halted"] else ""

@@ -5,25 +5,21 @@ URLs:
 * ``tcp://HOST[:PORT]`` - a network printer (raw port 9100 by default), over a plain socket;
 * ``/dev/ttyUSB0``, ``/dev/pts/N``, ``serial:///dev/ttyS0?baudrate=9600`` or any pyserial URL (``socket://``,
   ``rfc2217://``, ``loop://``...) - a serial printer, opened with ``serial.serial_for_url``;
-* ``usb://VID:PID`` (hex) - a USB printer through python-escpos (needs pyusb and the device);
+* ``usb://VID:PID`` (hex) - a USB printer, opened by python-escpos (needs pyusb and the device);
 * ``file:///path`` - append the bytes to a file or device node (e.g. ``/dev/usb/lp0``); write-only, so no
   status is known.
 
-A printer that does not answer a status request is reported as offline/unknown, never as ready; faults come
+Each transport is a module of :mod:`devices.printer.transports`. A printer that does not answer a status request is reported as offline/unknown, never as ready; faults come
 out as :class:`PrinterError` subclasses whose messages say what to do. Ticket content is never logged.
 """
 
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
-import urllib.parse
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-import serial
+from typing import Any
 
 from devices.printer.codec import (
     PAPER_SENSOR_REQUEST,
@@ -38,53 +34,30 @@ from devices.printer.codec import (
     status_request,
 )
 from devices.printer.document import TicketDocument
+from devices.printer.errors import (
+    CoverOpen,
+    CutterError,
+    PaperOut,
+    PrinterConnectionLost,
+    PrinterError,
+    PrinterHardwareError,
+    PrinterOffline,
+    PrinterProtocolError,
+    PrinterUnavailable,
+    PrintNotConfirmed,
+)
+from devices.printer.transports import Transport, open_transport
+
+__all__ = [
+    "CoverOpen", "CutterError", "PaperOut", "PrintNotConfirmed", "PrintResult", "PrinterConnectionLost",
+    "PrinterDriver", "PrinterError", "PrinterHardwareError", "PrinterOffline", "PrinterProtocolError",
+    "PrinterUnavailable", "open_transport", "raise_for_status",
+]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TCP_PORT = 9100
-_SERIAL_SCHEMES = ("socket", "rfc2217", "loop", "spy", "alt", "hwgrep", "cp2110")
 _ALL_STATUS_REQUESTS = b"".join(status_request(n) for n in (1, 2, 3, 4))
 _WRITE_CHUNK = 4096
-
-
-class PrinterError(Exception):
-    """The printer cannot print right now; the message says why and what to do."""
-
-
-class PrinterUnavailable(PrinterError):
-    """The printer's port or address cannot be opened."""
-
-
-class PrinterOffline(PrinterError):
-    """The printer is off, disconnected, not answering, or reports itself offline."""
-
-
-class PrinterConnectionLost(PrinterOffline):
-    """The connection to the printer broke (mid-ticket, the ticket is incomplete)."""
-
-
-class PaperOut(PrinterError):
-    """No paper: load a new roll."""
-
-
-class CoverOpen(PrinterError):
-    """The cover is open: close it."""
-
-
-class CutterError(PrinterError):
-    """The autocutter failed (usually jammed paper)."""
-
-
-class PrinterHardwareError(PrinterError):
-    """The printer reports an error of its mechanism (unrecoverable, or recoverable such as an overheated head)."""
-
-
-class PrinterProtocolError(PrinterError):
-    """The device answered with bytes that are not ESC/POS status replies."""
-
-
-class PrintNotConfirmed(PrinterError):
-    """The printer is fine but did not confirm the end of the job in time (it may still be printing)."""
 
 
 @dataclass(frozen=True)
@@ -121,216 +94,6 @@ def raise_for_status(status: PrinterStatus, context: str = "") -> None:
         raise PrinterOffline(f"printer reports itself offline{where}")
 
 
-# ------------------------------------------------------------------------------------------ transports
-
-
-class _Transport(Protocol):
-    description: str
-    can_read: bool
-
-    def write(self, data: bytes) -> None: ...
-
-    def read(self, count: int, timeout: float) -> bytes: ...
-
-    def discard_input(self) -> bytes: ...
-
-    def close(self) -> None: ...
-
-
-class _SocketTransport:
-    can_read = True
-
-    def __init__(self, host: str, port: int, timeout: float, write_timeout: float) -> None:
-        self.description = f"tcp://{host}:{port}"
-        self._address = (host, port)
-        self._timeout = timeout
-        self._write_timeout = write_timeout
-        self._sock = self._connect()
-
-    def _connect(self) -> socket.socket:
-        try:
-            sock = socket.create_connection(self._address, timeout=self._timeout)
-        except OSError as exc:
-            raise PrinterUnavailable(f"cannot connect to the printer at {self.description}: {exc}") from exc
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return sock
-
-    def reconnect(self) -> None:
-        """A new connection (network printers close idle ones, or drop them when power-cycled)."""
-        self._sock.close()
-        self._sock = self._connect()
-
-    def write(self, data: bytes) -> None:
-        self._sock.settimeout(self._write_timeout)
-        self._sock.sendall(data)
-
-    def read(self, count: int, timeout: float) -> bytes:
-        self._sock.settimeout(max(timeout, 1e-3))
-        try:
-            data = self._sock.recv(count)
-        except TimeoutError:
-            return b""
-        except OSError as exc:
-            raise PrinterConnectionLost(
-                f"connection to the printer at {self.description} lost: {exc.strerror or exc}"
-            ) from exc
-        if not data:
-            raise PrinterConnectionLost(f"the printer at {self.description} closed the connection")
-        return data
-
-    def discard_input(self) -> bytes:
-        dropped = b""
-        self._sock.setblocking(False)
-        try:
-            while chunk := self._sock.recv(4096):
-                dropped += chunk
-        except BlockingIOError:
-            pass
-        except OSError as exc:
-            raise PrinterConnectionLost(
-                f"connection to the printer at {self.description} lost: {exc.strerror or exc}"
-            ) from exc
-        finally:
-            self._sock.setblocking(True)
-        return dropped
-
-    def close(self) -> None:
-        self._sock.close()
-
-
-class _SerialTransport:
-    can_read = True
-
-    def __init__(self, url: str, baudrate: int, timeout: float, write_timeout: float) -> None:
-        self.description = url
-        try:
-            self._port = serial.serial_for_url(url, baudrate=baudrate, timeout=timeout, write_timeout=write_timeout)
-        except (serial.SerialException, ValueError, OSError) as exc:
-            raise PrinterUnavailable(f"cannot open the printer's serial port {url}: {exc}") from exc
-
-    def write(self, data: bytes) -> None:
-        try:
-            self._port.write(data)
-        except serial.SerialTimeoutException as exc:
-            raise TimeoutError(str(exc)) from exc
-        except serial.SerialException as exc:
-            raise OSError(str(exc)) from exc
-
-    def read(self, count: int, timeout: float) -> bytes:
-        self._port.timeout = max(timeout, 1e-3)
-        try:
-            return self._port.read(count)
-        except serial.SerialException as exc:
-            raise PrinterConnectionLost(f"the printer's serial port {self.description} failed: {exc}") from exc
-
-    def discard_input(self) -> bytes:
-        try:
-            dropped = self._port.read(self._port.in_waiting) if self._port.in_waiting else b""
-            self._port.reset_input_buffer()
-        except (serial.SerialException, OSError) as exc:
-            raise PrinterConnectionLost(f"the printer's serial port {self.description} failed: {exc}") from exc
-        return dropped
-
-    def close(self) -> None:
-        self._port.close()
-
-
-class _EscposTransport:
-    """A python-escpos printer object (USB, file) used as a byte pipe."""
-
-    def __init__(self, printer: Any, description: str, can_read: bool) -> None:
-        self._printer = printer
-        self.description = description
-        self.can_read = can_read
-
-    def write(self, data: bytes) -> None:
-        self._printer._raw(data)
-
-    def read(self, count: int, timeout: float) -> bytes:
-        try:
-            return bytes(self._printer._read())[:count]
-        except Exception as exc:  # pyusb raises its own timeout and I/O errors
-            if "timeout" in str(exc).lower():
-                return b""
-            raise PrinterConnectionLost(f"reading from {self.description} failed: {exc}") from exc
-
-    def discard_input(self) -> bytes:
-        return b""
-
-    def close(self) -> None:
-        self._printer.close()
-
-
-def _open_usb(location: str, timeout: float) -> _EscposTransport:
-    from escpos.printer import Usb
-
-    try:
-        vid_text, pid_text = location.split(":")
-        vid, pid = int(vid_text, 16), int(pid_text, 16)
-    except ValueError:
-        raise PrinterUnavailable(f"usb:// URL needs hex VID:PID, e.g. usb://0416:5011, got {location!r}") from None
-    description = f"usb://{vid:04x}:{pid:04x}"
-    if not Usb.is_usable():
-        # Not even constructed: without pyusb a python-escpos Usb object raises from its own destructor.
-        raise PrinterUnavailable(f"cannot open {description}: USB printing needs the pyusb package (pip install pyusb)")
-    printer = Usb(vid, pid, timeout=int(timeout * 1000))
-    try:
-        printer.open()
-    except Exception as exc:
-        raise PrinterUnavailable(f"cannot open {description}: {exc}") from exc
-    return _EscposTransport(printer, description, can_read=True)
-
-
-def _open_file(path: str) -> _EscposTransport:
-    from escpos.printer import File
-
-    printer = File(path, auto_flush=True)
-    try:
-        printer.open()
-    except Exception as exc:
-        raise PrinterUnavailable(f"cannot open {path} for writing: {exc}") from exc
-    return _EscposTransport(printer, f"file://{path}", can_read=False)
-
-
-def open_transport(url: str, *, timeout: float = 1.0, write_timeout: float = 10.0, baudrate: int = 115200) -> Any:
-    """The byte pipe a printer URL names (see the module docstring for the forms)."""
-    if not isinstance(url, str) or not url:
-        raise PrinterUnavailable(f"printer URL must be a non-empty string, got {url!r}")
-    if url.startswith("/"):
-        return _SerialTransport(url, baudrate, timeout, write_timeout)
-    parsed = urllib.parse.urlsplit(url)
-    scheme = parsed.scheme.lower()
-    if scheme == "tcp":
-        if not parsed.hostname:
-            raise PrinterUnavailable(f"tcp:// URL needs a host, e.g. tcp://192.168.1.50:9100, got {url!r}")
-        try:
-            port = parsed.port or DEFAULT_TCP_PORT
-        except ValueError:
-            raise PrinterUnavailable(f"bad port in printer URL {url!r}") from None
-        return _SocketTransport(parsed.hostname, port, timeout, write_timeout)
-    if scheme == "serial":
-        query = urllib.parse.parse_qs(parsed.query)
-        try:
-            rate = int(query.get("baudrate", [baudrate])[0])
-        except ValueError:
-            raise PrinterUnavailable(f"baudrate must be a number in {url!r}") from None
-        if not parsed.path:
-            raise PrinterUnavailable(f"serial:// URL needs a device path, e.g. serial:///dev/ttyUSB0, got {url!r}")
-        return _SerialTransport(parsed.path, rate, timeout, write_timeout)
-    if scheme in _SERIAL_SCHEMES:
-        return _SerialTransport(url, baudrate, timeout, write_timeout)
-    if scheme == "usb":
-        return _open_usb(parsed.netloc or parsed.path, timeout)
-    if scheme == "file":
-        if not parsed.path:
-            raise PrinterUnavailable(f"file:// URL needs a path, e.g. file:///tmp/ticket.bin, got {url!r}")
-        return _open_file(parsed.path)
-    raise PrinterUnavailable(
-        f"unsupported printer URL {url!r}: use tcp://HOST:9100, /dev/ttyX or serial:///dev/ttyX, usb://VID:PID "
-        "or file:///path"
-    )
-
-
 # ------------------------------------------------------------------------------------------ driver
 
 
@@ -338,7 +101,7 @@ class PrinterDriver:
     """One ESC/POS ticket printer. Thread-safe: calls are serialised."""
 
     def __init__(
-        self, transport: _Transport, profile: PrinterProfile | str | None = None, status_timeout: float = 1.0
+        self, transport: Transport, profile: PrinterProfile | str | None = None, status_timeout: float = 1.0
     ) -> None:
         self._transport = transport
         self.profile = get_profile(profile)

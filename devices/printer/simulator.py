@@ -16,7 +16,7 @@ cover_open printing halts; status: offline, cover open
 paper_out  the paper sensor reports no paper; printing halts (also happens for real when the roll runs out)
 cutter_jam the next cut jams: printing halts with an autocutter error until the fault is cleared
 offline    the printer hangs: no printing, and no answer to anything, status requests included
-slow       the mechanism runs at ``mm_s`` mm/s instead of the configured speed
+slow       the mechanism runs at the fault's value in mm/s instead of the configured speed
 drop       the connection dies mid-ticket, after the ticket's first printed line: on TCP the socket is reset;
            on a pty the line goes dead (everything is ignored, nothing answered) until the fault is cleared.
            The partial ticket is kept, marked as not cut.
@@ -42,7 +42,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from devices.common.control import ControlError, ControlServer
+from devices.common.control import Command, ControlError, ControlServer, ControlTable
+from devices.common.faults import FaultBoard, FaultSpec
 from devices.common.pty import PtyEndpoint
 from devices.printer.codec import (
     PrinterProfile,
@@ -66,7 +67,8 @@ from devices.printer.transcript import (
 
 log = logging.getLogger(__name__)
 
-FAULTS = ("cover_open", "paper_out", "cutter_jam", "offline", "slow", "drop")
+FAULTS = (FaultSpec("cover_open"), FaultSpec("paper_out"), FaultSpec("cutter_jam"), FaultSpec("offline"),
+          FaultSpec("slow", "mm/s", low=0, low_inclusive=False), FaultSpec("drop"))
 DEFAULT_PAPER_MM = 50_000.0  # a 50 m roll
 STEP_MM = 2.0  # the mechanism re-checks faults after at most this much paper when paced
 
@@ -191,8 +193,11 @@ class PrinterSimulator:
         self.receive_timeout_s = receive_timeout_s
 
         self._cond = threading.Condition()
-        self._faults = dict.fromkeys(FAULTS, False)
-        self._slow_mm_s = 0.0
+        self.faults = FaultBoard(FAULTS, on_change=self._fault_changed)
+        self.controls = ControlTable({
+            "reload_paper": Command(self._ctl_reload_paper, "reload_paper [length_mm=L]"),
+            "tickets": Command(self._ctl_tickets, "tickets"),
+        }, status=self.describe, faults=self.faults, after_fault=lambda _text: self.describe())
         self._paper_left_mm = self.paper_mm
         self._fed_mm = 0.0
         self._cutter_error = False
@@ -280,22 +285,19 @@ class PrinterSimulator:
 
     # ----------------------------------------------------------------------------------- faults and state
 
-    def set_fault(self, name: str, on: bool = True, mm_s: float | None = None) -> None:
-        """Switch a fault on or off; ``slow`` takes its speed in ``mm_s``."""
-        if name not in FAULTS:
-            raise ValueError(f"unknown fault {name!r}; faults are: {', '.join(FAULTS)}")
-        if name == "slow" and on:
-            if mm_s is None or not mm_s > 0:
-                raise ValueError("the slow fault needs a speed: mm_s > 0 (e.g. 20)")
-            self._slow_mm_s = float(mm_s)
+    def set_fault(self, name: str, on: bool = True, *, count: int | None = None, value: float | None = None) -> str:
+        """Switch a fault on or off; ``slow`` takes its speed in mm/s as ``value``."""
+        done = self.faults.set(name, on, count=count, value=value)
+        log.info("printer %s", done)
+        return done
+
+    def _fault_changed(self, name: str, on: bool) -> None:
         with self._cond:
-            self._faults[name] = bool(on)
             if name == "cutter_jam" and not on:
                 self._cutter_error = False  # the technician cleared the jam
             if name == "drop" and not on:
                 self._line_dead = False
             self._cond.notify_all()
-        log.info("printer fault %s %s", name, "on" if on else "off")
 
     def disconnect(self) -> None:
         """Close the host's TCP connection, as network printers do after an idle timeout (no-op on a pty)."""
@@ -312,8 +314,7 @@ class PrinterSimulator:
             if length_mm is not None:
                 self.paper_mm = float(length_mm)
             self._paper_left_mm = self.paper_mm
-            self._faults["paper_out"] = False
-            self._cond.notify_all()
+            self.faults.set("paper_out", False)
 
     def status(self) -> PrinterStatus:
         """What a host reading DLE EOT 1-4 would learn right now (if the printer answered at all)."""
@@ -326,8 +327,8 @@ class PrinterSimulator:
         return answered
 
     def _status_locked(self) -> PrinterStatus:
-        out = self._faults["paper_out"] or self._paper_left_mm <= 0
-        cover = self._faults["cover_open"]
+        out = self.faults.active("paper_out") or self._paper_left_mm <= 0
+        cover = self.faults.active("cover_open")
         cutter = self._cutter_error
         return PrinterStatus(
             online=not (out or cover or cutter),
@@ -344,11 +345,11 @@ class PrinterSimulator:
 
     def _halted_locked(self) -> str | None:
         """Why the mechanism cannot move now, or None."""
-        if self._faults["offline"]:
+        if self.faults.active("offline"):
             return "offline"
-        if self._faults["cover_open"]:
+        if self.faults.active("cover_open"):
             return "cover open"
-        if self._faults["paper_out"] or self._paper_left_mm <= 0:
+        if self.faults.active("paper_out") or self._paper_left_mm <= 0:
             return "paper out"
         if self._cutter_error:
             return "cutter jammed"
@@ -376,12 +377,12 @@ class PrinterSimulator:
         with self._cond:
             return {
                 "state": status.state.value,
-                "answering": not (self._faults["offline"] or self._line_dead),
+                "answering": not (self.faults.active("offline") or self._line_dead),
                 "halted": self._halted_locked(),
                 "busy": self._pending > 0,  # received data not yet printed
                 "status": status.to_dict(),
-                "faults": {name: on for name, on in self._faults.items()},
-                "slow_mm_s": self._slow_mm_s if self._faults["slow"] else None,
+                "faults": self.faults.status(),
+                "slow_mm_s": self.faults.value("slow"),
                 "speed_mm_s": self.speed_mm_s,
                 "paper_mm": self.paper_mm,
                 "paper_left_mm": round(self._paper_left_mm, 1),
@@ -419,45 +420,30 @@ class PrinterSimulator:
 
     def handle_control(self, request: dict[str, Any]) -> dict[str, Any]:
         """Serve one control-channel request (see the module docstring for the faults)."""
-        command = request.get("cmd")
-        if command == "fault":
-            name, on = request.get("name"), request.get("on")
-            if name not in FAULTS:
-                raise ControlError(f"unknown fault {name!r}; faults are: {', '.join(FAULTS)}")
-            if not isinstance(on, bool):
-                raise ControlError('"on" must be true or false, e.g. {"cmd":"fault","name":"cover_open","on":true}')
-            mm_s = request.get("mm_s")
-            if name == "slow" and on and (isinstance(mm_s, bool) or not isinstance(mm_s, int | float) or mm_s <= 0):
-                raise ControlError('the slow fault needs "mm_s": a speed > 0, e.g. {"cmd":"fault","name":"slow",'
-                                   '"on":true,"mm_s":20}')
-            self.set_fault(name, on, mm_s)
-            return self.describe()
-        if command == "status":
-            return self.describe()
-        if command == "reload_paper":
-            length = request.get("length_mm")
-            if length is not None and (isinstance(length, bool) or not isinstance(length, int | float) or length <= 0):
-                raise ControlError('"length_mm" must be a number > 0')
-            self.reload_paper(length)
-            return self.describe()
-        if command == "tickets":
-            with self._cond:
-                last = self._tickets[-1] if self._tickets else None
-                count = self._ticket_count
-            return {
-                "count": count,
-                "last": None if last is None else {
-                    "index": last.index,
-                    "complete": last.complete,
-                    "text": last.text,
-                    "transcript": last.transcript,
-                    "qr": last.qr_payloads,
-                    "length_mm": round(last.height_dots / self.profile.dots_per_mm, 1),
-                },
-            }
-        if command == "help":
-            return {"commands": ["fault", "status", "reload_paper", "tickets", "help"], "faults": list(FAULTS)}
-        raise ControlError(f"unknown command {command!r}; commands: fault, status, reload_paper, tickets, help")
+        return self.controls.handle(request)
+
+    def _ctl_reload_paper(self, request: dict[str, Any], _args: list[Any]) -> dict[str, Any]:
+        length = request.get("length_mm")
+        if length is not None and (isinstance(length, bool) or not isinstance(length, int | float) or length <= 0):
+            raise ControlError('"length_mm" must be a number > 0')
+        self.reload_paper(length)
+        return self.describe()
+
+    def _ctl_tickets(self, _request: dict[str, Any], _args: list[Any]) -> dict[str, Any]:
+        with self._cond:
+            last = self._tickets[-1] if self._tickets else None
+            count = self._ticket_count
+        return {
+            "count": count,
+            "last": None if last is None else {
+                "index": last.index,
+                "complete": last.complete,
+                "text": last.text,
+                "transcript": last.transcript,
+                "qr": last.qr_payloads,
+                "length_mm": round(last.height_dots / self.profile.dots_per_mm, 1),
+            },
+        }
 
     # ----------------------------------------------------------------------------------- receiver
 
@@ -526,7 +512,7 @@ class PrinterSimulator:
                 self.cut_received_at.append(self.last_rx_at)
             with self._cond:
                 # Let the first line of the ticket reach the paper, then die: a ticket torn off mid-way.
-                dropping = self._faults["drop"] and _completes_a_line(event)
+                dropping = self.faults.active("drop") and _completes_a_line(event)
                 if dropping:
                     self._line_dead = self.transport == "pty"
             if dropping:
@@ -539,7 +525,7 @@ class PrinterSimulator:
 
     def _answer_realtime(self, n: int, link: _TcpLink | _PtyLink) -> None:
         with self._cond:
-            if self._faults["offline"] or self._line_dead:
+            if self.faults.active("offline") or self._line_dead:
                 return
             reply = encode_status(n, self._status_locked())
         link.send(bytes([reply]))
@@ -587,7 +573,7 @@ class PrinterSimulator:
             if not self._wait_until_running():
                 return
             with self._cond:
-                if self._faults["cutter_jam"]:
+                if self.faults.active("cutter_jam"):
                     self._cutter_error = True
                     log.info("printer: cutter jammed")
             if not self._wait_until_running():
@@ -612,7 +598,7 @@ class PrinterSimulator:
             if not self._wait_until_running():
                 return
             with self._cond:
-                speed = self._slow_mm_s if self._faults["slow"] else self.speed_mm_s
+                speed = self.faults.value("slow") or self.speed_mm_s
                 step = min(mm, self._paper_left_mm)
                 if speed > 0:
                     step = min(step, STEP_MM)

@@ -220,7 +220,7 @@ class EscPosParser:
             result = self._parse_one(buffer, position)
             if result is _NEED_MORE:
                 break
-            event, position = result  # type: ignore[misc]
+            event, position = result
             events.append(event)
         del self._buffer[:position]
         self._offset += position
@@ -289,12 +289,12 @@ class EscPosParser:
                     break
                 return Unknown(bytes([byte]), f"0x{byte:02X} does not start a GB18030 character", at), i + 1
             try:
-                chars.append(buf[j : j + length].decode("gb18030"))  # type: ignore[operator]
+                chars.append(buf[j : j + length].decode("gb18030"))
             except UnicodeDecodeError:
                 if chars:
                     break
-                return Unknown(buf[j : j + length], "invalid GB18030 character", at), j + length  # type: ignore[operator]
-            j += length  # type: ignore[operator]
+                return Unknown(buf[j : j + length], "invalid GB18030 character", at), j + length
+            j += length
         return Text("".join(chars), at), j
 
     def _fixed(self, buf: bytes, i: int, at: int, prefix: str, table: dict[int, tuple[int, str]]) -> Any:

@@ -71,8 +71,8 @@ def run(args: argparse.Namespace) -> int:
         emit_line(f"control: {running.control_url}")
         emit_line("type a code and Enter to scan it; 'help' for commands; Ctrl-D or Ctrl-C stops")
         if args.replay:  # after the two URL lines, which must come first
-            request = {"cmd": "replay", "path": str(args.replay), "delay": args.delay}
-            emit_line(format_reply({"ok": True, **running.handle(request)}))
+            replay = {"cmd": "replay", "path": str(args.replay), "delay": args.delay}
+            emit_line(format_reply({"ok": True, **running.handle(replay)}))
         quit_typed = False
         for line in sys.stdin:
             try:

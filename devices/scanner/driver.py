@@ -25,7 +25,7 @@ class SerialScanner:
 
     def __init__(
         self,
-        port: serial.SerialBase,
+        port: serial.Serial,
         suffix: str | bytes | None = None,
         encoding: str = "utf-8",
         idle_timeout: float = 0.3,

@@ -14,34 +14,28 @@ import queue
 import random
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devices.common.control import ControlError
+from devices.common.control import Command, ControlError, ControlTable
+from devices.common.faults import FaultBoard, FaultSpec
 from devices.common.pacing import paced_write
 from devices.common.pty import PtyEndpoint
 from devices.common.redaction import redact_text
 from devices.common.simthread import ThreadedSimulator
 from devices.scanner.codec import SUFFIXES, parse_suffix
 
-FAULTS = ("garbage", "split", "no_suffix")
 DEFAULT_SPLIT_PAUSE = 0.05
+FAULTS = (FaultSpec("garbage"), FaultSpec("split", "s", default=DEFAULT_SPLIT_PAUSE), FaultSpec("no_suffix"))
 
 HELP = """commands:
   <any other text>              scan it as a code
   scan TEXT                     scan TEXT exactly (even if it looks like a command)
   replay FILE [delay=S]         scan each line of FILE (a TAB and seconds after a code: wait that long first)
   suffix cr|crlf|lf|tab         change the line suffix
-  fault NAME on|off [count=N]   faults: garbage split no_suffix
+  fault NAME on|off [S] [count=N]   faults: garbage split no_suffix (split takes its pause in seconds)
   wait [timeout=S]              until every queued code has gone out
   status, help, quit"""
-
-
-@dataclass
-class _Fault:
-    remaining: int | None
-    value: float | None = None
 
 
 def read_replay_file(path: Path, delay: float = 0.5) -> list[tuple[float, str]]:
@@ -95,7 +89,14 @@ class ScannerSimulator(ThreadedSimulator):
         self._pty = PtyEndpoint()
         self.path = self._pty.path
         self._lock = threading.Lock()
-        self._faults: dict[str, _Fault] = {}
+        self.faults = FaultBoard(FAULTS)
+        self.controls = ControlTable({
+            "scan": Command(self._ctl_scan, "scan TEXT"),
+            "replay": Command(self._ctl_replay, "replay FILE [delay=S]"),
+            "suffix": Command(self._ctl_suffix, "suffix cr|crlf|lf|tab"),
+            "wait": Command(self._ctl_wait, "wait [timeout=S]"),
+            "help": Command(lambda _r, _a: {"text": HELP}, "help"),
+        }, status=self.status, faults=self.faults, set_fault=self.set_fault)
         self._queue: queue.Queue[tuple[float, str] | None] = queue.Queue()
         self._stop = threading.Event()
         self._idle = threading.Event()
@@ -147,81 +148,49 @@ class ScannerSimulator(ThreadedSimulator):
         with self._lock:
             self.suffix = value
 
-    def set_fault(
-        self, name: str, on: bool = True, count: int | None = None, value: float | None = None
-    ) -> None:
-        if name not in FAULTS:
-            raise ControlError(f"unknown fault {name!r}; faults: {', '.join(FAULTS)}")
-        if count is not None and (not isinstance(count, int) or count < 1):
-            raise ControlError(f"count must be a whole number >= 1, got {count!r}")
-        if value is not None and (not isinstance(value, int | float) or value < 0):
-            raise ControlError(f"value must be seconds >= 0, got {value!r}")
-        with self._lock:
-            if on:
-                self._faults[name] = _Fault(count, value)
-            else:
-                self._faults.pop(name, None)
-        self._emit(f"fault {name} {'on' if on else 'off'}")
+    def set_fault(self, name: str, on: bool = True, *, count: int | None = None, value: float | None = None) -> str:
+        """Switch a fault on (for ``count`` codes, or until switched off) or off."""
+        done = self.faults.set(name, on, count=count, value=value)
+        self._emit(done)
+        return done
 
     def status(self) -> dict[str, Any]:
         names = {v: k for k, v in SUFFIXES.items() if v}
         with self._lock:
             return {
                 "suffix": names.get(self.suffix, self.suffix.hex()),
-                "faults": {k: {"remaining": f.remaining, "value": f.value} for k, f in self._faults.items()},
+                "faults": self.faults.status(),
                 "sent": self.sent,
                 "queued": self._queue.qsize(),
             }
 
     def handle_control(self, request: dict[str, Any]) -> dict[str, Any]:
         """A control-channel request, e.g. ``{"cmd": "scan", "code": "A001"}``."""
-        cmd = str(request.get("cmd", "")).lower()
-        args = list(request.get("args") or [])
-        if cmd == "scan":
-            code = request.get("code", " ".join(str(a) for a in args))
-            if not isinstance(code, str):
-                raise ControlError('scan needs "code" as a string')
-            self.scan(code, float(request.get("delay", 0.0)))
-            return {"text": "ok"}
-        if cmd == "replay":
-            path = request.get("path", args[0] if args else None)
-            if not path:
-                raise ControlError("replay needs a file: replay FILE [delay=S]")
-            count = self.replay(Path(str(path)), float(request.get("delay", 0.5)))
-            return {"text": f"queued {count} code(s)", "count": count}
-        if cmd == "suffix":
-            value = request.get("suffix", args[0] if args else None)
-            self.set_suffix(str(value))
-            return {"text": "ok"}
-        if cmd == "fault":
-            name = request.get("name")
-            if not name:
-                raise ControlError(f"fault needs a name; faults: {', '.join(FAULTS)}")
-            on = request.get("on", True)
-            if not isinstance(on, bool):
-                raise ControlError(f"'on' must be true or false, got {on!r}")
-            self.set_fault(str(name), on, request.get("count"), request.get("value"))
-            return {"text": "ok"}
-        if cmd == "status":
-            return self.status()
-        if cmd == "wait":
-            timeout = request.get("timeout")
-            return {"text": "ok", "sent": self.wait_sent(None if timeout is None else float(timeout))}
-        if cmd == "help":
-            return {"text": HELP}
-        raise ControlError(
-            f"unknown command {cmd!r}; commands: scan, replay, suffix, fault, wait, status, help"
-        )
+        return self.controls.handle(request)
+
+    def _ctl_scan(self, request: dict[str, Any], args: list[Any]) -> dict[str, Any]:
+        code = request.get("code", " ".join(str(a) for a in args))
+        if not isinstance(code, str):
+            raise ControlError('scan needs "code" as a string')
+        self.scan(code, float(request.get("delay", 0.0)))
+        return {"text": "ok"}
+
+    def _ctl_replay(self, request: dict[str, Any], args: list[Any]) -> dict[str, Any]:
+        path = request.get("path", args[0] if args else None)
+        if not path:
+            raise ControlError("replay needs a file: replay FILE [delay=S]")
+        count = self.replay(Path(str(path)), float(request.get("delay", 0.5)))
+        return {"text": f"queued {count} code(s)", "count": count}
+
+    def _ctl_suffix(self, request: dict[str, Any], args: list[Any]) -> dict[str, Any]:
+        self.set_suffix(str(request.get("suffix", args[0] if args else None)))
+        return {"text": "ok"}
+
+    def _ctl_wait(self, request: dict[str, Any], _args: list[Any]) -> dict[str, Any]:
+        timeout = request.get("timeout")
+        return {"text": "ok", "sent": self.wait_sent(None if timeout is None else float(timeout))}
 
     # --- the wire -------------------------------------------------------------------------------------------------
-
-    def _take(self, name: str) -> _Fault | None:
-        fault = self._faults.get(name)
-        if fault is not None and fault.remaining is not None:
-            fault.remaining -= 1
-            if fault.remaining <= 0:
-                del self._faults[name]
-        return fault
 
     def _write(self, data: bytes) -> bool:
         return paced_write(self._pty.write, data, self.baud if self.paced else None, self._stop)
@@ -244,10 +213,10 @@ class ScannerSimulator(ThreadedSimulator):
                     self._idle.set()
 
     def _send(self, code: str) -> None:
+        garbage = self.faults.take("garbage")
+        split, pause = self.faults.take_value("split")
+        bare = self.faults.take("no_suffix")
         with self._lock:
-            garbage = self._take("garbage")
-            split = self._take("split")
-            bare = self._take("no_suffix")
             suffix = self.suffix
         if garbage:
             # 0xFF never occurs in UTF-8 or GB18030, so this line can never pass for a code.
@@ -256,7 +225,7 @@ class ScannerSimulator(ThreadedSimulator):
         if split:
             cut = self._rng.randint(1, max(1, len(line) - 1))
             self._write(line[:cut])
-            if self._stop.wait(DEFAULT_SPLIT_PAUSE if split.value is None else split.value):
+            if self._stop.wait(DEFAULT_SPLIT_PAUSE if pause is None else pause):
                 return
             self._write(line[cut:])
         else:

@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any, Literal
 
 from flask import Response, jsonify, request
+from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..auth import (
@@ -188,7 +189,7 @@ document("/cases", "post", "收件: record an application from the served ticket
 
 
 @bp.post("/cases")
-def case_intake():  # type: ignore[no-untyped-def]
+def case_intake() -> ResponseReturnValue:
     b = body(IntakeBody)
     member = _window_member(b.window_id)
     if member is not None and b.source == "window" and not member.has("window_staff", "supervisor", "admin"):
@@ -203,7 +204,7 @@ document("/cases", "get", "cases (approvers: their departments), newest first; p
 
 
 @bp.get("/cases")
-def case_list():  # type: ignore[no-untyped-def]
+def case_list() -> ResponseReturnValue:
     member = _member(*WINDOW)
     statuses = [s for s in (request.args.get("status") or "").split(",") if s]
     mine = request.args.get("mine") in ("1", "true")
@@ -220,7 +221,7 @@ document("/cases/<id:case_id>", "get", "one case: whole file, notices, suspensio
 
 
 @bp.get("/cases/<id:case_id>")
-def case_get(case_id: int):  # type: ignore[no-untyped-def]
+def case_get(case_id: int) -> ResponseReturnValue:
     return {"case": _case_view(_member(*WINDOW), case_id)}
 
 
@@ -228,7 +229,7 @@ document("/cases/by-number/<number>", "get", "find a case by its number (HZ-2026
 
 
 @bp.get("/cases/by-number/<number>")
-def case_by_number(number: str):  # type: ignore[no-untyped-def]
+def case_by_number(number: str) -> ResponseReturnValue:
     member = _member(*WINDOW)
     return {"case": _case_view(member, case_service.case_id_for_number(ctx(), number))}
 
@@ -238,7 +239,7 @@ def _case_action(name: str, summary: str, model: type[BaseModel], roles: tuple[s
     path = f"/cases/<id:case_id>/{name}"
     document(path, "post", summary, body=model, tag="cases")
 
-    def handler(case_id: int):  # type: ignore[no-untyped-def]
+    def handler(case_id: int) -> ResponseReturnValue:
         member = _member(*roles)
         if not back_office and name not in _ANY_WINDOW_STEPS:
             _handler(member, case_id)  # clerk2 may not reject or withdraw a case taken at w01 (issue 9)
@@ -293,7 +294,7 @@ document("/supervision/cases", "get", "电子监察: yellow (deadline near) and 
 
 
 @bp.get("/supervision/cases")
-def case_supervision():  # type: ignore[no-untyped-def]
+def case_supervision() -> ResponseReturnValue:
     _member("supervisor")
     return case_service.supervision(ctx())
 
@@ -303,7 +304,7 @@ document("/approvers/<username>/absence", "post", "AB岗: mark an approver absen
 
 
 @bp.post("/approvers/<username>/absence")
-def approver_absence(username: str):  # type: ignore[no-untyped-def]
+def approver_absence(username: str) -> ResponseReturnValue:
     member = _member("approver", "supervisor")
     if member is not None and not member.has("supervisor", "admin") and member.username != username:
         raise Forbidden("approvers mark only themselves absent; a supervisor marks others", code="not_yourself")
@@ -317,7 +318,7 @@ document("/notices/<id:notice_id>", "get", "a notice as issued (content for the 
 
 
 @bp.get("/notices/<id:notice_id>")
-def notice_get(notice_id: int):  # type: ignore[no-untyped-def]
+def notice_get(notice_id: int) -> ResponseReturnValue:
     member = _member(*WINDOW)
     _handler(member, case_service.notice_case(ctx(), notice_id))
     return {"notice": case_service.get_notice(ctx(), notice_id, _scope(member))}
@@ -327,7 +328,7 @@ document("/notices/<id:notice_id>/slip", "get", "the notice as an 80 mm printer 
 
 
 @bp.get("/notices/<id:notice_id>/slip")
-def notice_slip(notice_id: int):  # type: ignore[no-untyped-def]
+def notice_slip(notice_id: int) -> ResponseReturnValue:
     member = _member(*WINDOW)
     _handler(member, case_service.notice_case(ctx(), notice_id))
     return {"document": case_service.notice_slip(ctx(), notice_id, _scope(member))}
@@ -338,7 +339,7 @@ document("/notices/<id:notice_id>/print", "post", "print the 80 mm slip at a sta
 
 
 @bp.post("/notices/<id:notice_id>/print")
-def notice_print(notice_id: int):  # type: ignore[no-untyped-def]
+def notice_print(notice_id: int) -> ResponseReturnValue:
     member = _member(*WINDOW)
     b = body(PrintBody)
     return case_service.print_notice(ctx(), notice_id, b.station, current_actor(), _scope(member))
@@ -350,7 +351,7 @@ document("/case-tracker/<token>", "get", "the tracker's view of a case (by the Q
 
 
 @bp.get("/case-tracker/<token>")
-def case_tracker(token: str):  # type: ignore[no-untyped-def]
+def case_tracker(token: str) -> ResponseReturnValue:
     return {"case": case_service.case_status_for_tracker(ctx(), token)}
 
 
@@ -359,7 +360,7 @@ document("/case-tracker/<token>/issuance-ticket", "post", "the citizen (kiosk or
 
 
 @bp.post("/case-tracker/<token>/issuance-ticket")
-def case_tracker_ticket(token: str):  # type: ignore[no-untyped-def]
+def case_tracker_ticket(token: str) -> ResponseReturnValue:
     body(EmptyBody)
     return case_service.issuance_ticket_for_token(ctx(), token, current_actor("kiosk"))
 
@@ -369,7 +370,7 @@ document("/cases/by-person", "post", "kiosk ID-card tap: this person's cases (de
 
 
 @bp.post("/cases/by-person")
-def cases_by_person():  # type: ignore[no-untyped-def]
+def cases_by_person() -> ResponseReturnValue:
     ident = current_identity()
     if auth_required() and ident.station is None and ident.staff is None:
         raise ApiError(401, "device_token_required", "an ID-card look-up comes from a kiosk's device token")
@@ -384,7 +385,7 @@ document("/evaluations/invitations", "post", "open a rating (the window's pad as
 
 
 @bp.post("/evaluations/invitations")
-def evaluation_invite():  # type: ignore[no-untyped-def]
+def evaluation_invite() -> ResponseReturnValue:
     b = body(InviteBody)
     member = _member("window_staff", "supervisor")
     windows = None if member is None or member.has("supervisor", "admin") else member.windows
@@ -402,7 +403,7 @@ document("/evaluate/<token>", "get", "what the rating page shows: subject, level
 
 
 @bp.get("/evaluate/<token>")
-def evaluation_form(token: str):  # type: ignore[no-untyped-def]
+def evaluation_form(token: str) -> ResponseReturnValue:
     return evaluation_service.evaluation_form(ctx(), token)
 
 
@@ -411,7 +412,7 @@ document("/evaluate/<token>", "post", "the citizen rates (phone or kiosk); refus
 
 
 @bp.post("/evaluate/<token>")
-def evaluation_rate(token: str):  # type: ignore[no-untyped-def]
+def evaluation_rate(token: str) -> ResponseReturnValue:
     ident = current_identity()
     if ident.staff is not None:
         raise StaffCannotRate("staff may not rate on a citizen's behalf; the citizen rates on the evaluator pad, "
@@ -428,7 +429,7 @@ document("/evaluations/pad", "post", "the evaluator pad's rating, relayed by its
 
 
 @bp.post("/evaluations/pad")
-def evaluation_pad():  # type: ignore[no-untyped-def]
+def evaluation_pad() -> ResponseReturnValue:
     ident = current_identity()
     if ident.staff is not None:
         raise StaffCannotRate("staff may not rate on a citizen's behalf")
@@ -443,7 +444,7 @@ document("/followups", "get", "差评 follow-ups (open ones unless all=1), with 
 
 
 @bp.get("/followups")
-def followup_list():  # type: ignore[no-untyped-def]
+def followup_list() -> ResponseReturnValue:
     _member("supervisor")
     return {"followups": evaluation_service.list_followups(ctx(), request.args.get("all") not in ("1", "true"))}
 
@@ -452,7 +453,7 @@ document("/followups/<id:followup_id>", "get", "one follow-up with its history",
 
 
 @bp.get("/followups/<id:followup_id>")
-def followup_get(followup_id: int):  # type: ignore[no-untyped-def]
+def followup_get(followup_id: int) -> ResponseReturnValue:
     _member("supervisor")
     return {"followup": evaluation_service.get_followup(ctx(), followup_id)}
 
@@ -462,7 +463,7 @@ document("/followups/<id:followup_id>/steps", "post", "核实 → 整改 → 回
 
 
 @bp.post("/followups/<id:followup_id>/steps")
-def followup_step(followup_id: int):  # type: ignore[no-untyped-def]
+def followup_step(followup_id: int) -> ResponseReturnValue:
     _member("supervisor")
     b = body(FollowUpStepBody)
     return {"followup": evaluation_service.followup_step(ctx(), followup_id, b.step, b.note, current_actor(),
@@ -477,7 +478,7 @@ document("/evaluations/export", "get", "evaluations for the provincial system (d
 
 
 @bp.get("/evaluations/export")
-def evaluation_export():  # type: ignore[no-untyped-def]
+def evaluation_export() -> ResponseReturnValue:
     _member("supervisor")
     fmt = request.args.get("format", "jsonl")
     try:

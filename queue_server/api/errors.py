@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, current_app, jsonify
+from flask import current_app, jsonify
+from flask.sansio.app import App
+from flask.typing import ResponseReturnValue
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -129,36 +131,36 @@ def _note_storage(exc: DomainError) -> None:
         log.exception("could not report the storage fault")
 
 
-def register_error_handlers(app: Flask) -> None:
+def register_error_handlers(app: App) -> None:
     @app.errorhandler(ApiError)
-    def _api(exc: ApiError):  # type: ignore[no-untyped-def]
+    def _api(exc: ApiError) -> ResponseReturnValue:
         return jsonify(error_body(exc.code, exc.message, exc.details)), exc.status
 
     @app.errorhandler(DomainError)
-    def _domain(exc: DomainError):  # type: ignore[no-untyped-def]
+    def _domain(exc: DomainError) -> ResponseReturnValue:
         status, body = error_reply(exc)
         headers = {"Retry-After": RETRY_AFTER[exc.code]} if exc.code in RETRY_AFTER else {}
         return jsonify(body), status, headers
 
     @app.errorhandler(ValidationError)
-    def _validation(exc: ValidationError):  # type: ignore[no-untyped-def]
+    def _validation(exc: ValidationError) -> ResponseReturnValue:
         status, body = error_reply(exc)
         return jsonify(body), status
 
     @app.errorhandler(ConfigError)
-    def _config(exc: ConfigError):  # type: ignore[no-untyped-def]
+    def _config(exc: ConfigError) -> ResponseReturnValue:
         status, body = error_reply(exc)
         return jsonify(body), status
 
     @app.errorhandler(HTTPException)
-    def _http(exc: HTTPException):  # type: ignore[no-untyped-def]
+    def _http(exc: HTTPException) -> ResponseReturnValue:
         code = (exc.name or "error").lower().replace(" ", "_")
         # Keep the exception's own headers (405's Allow, 401's WWW-Authenticate); the body is ours, JSON.
         headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
         return jsonify(error_body(code, exc.description or exc.name)), exc.code or 500, headers
 
     @app.errorhandler(Exception)
-    def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]
+    def _unexpected(exc: Exception) -> ResponseReturnValue:
         status, body = error_reply(exc)  # a database fault becomes storage_unavailable there
         code = body["error"]["code"]
         return jsonify(body), status, {"Retry-After": RETRY_AFTER[code]} if code in RETRY_AFTER else {}

@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Literal
 
 from flask import current_app, request
+from flask.blueprints import BlueprintSetupState
+from flask.typing import ResponseReturnValue
 from pydantic import Field
 
 from ..auth import (
@@ -32,7 +34,7 @@ StationName = Field(min_length=1, max_length=40, description="the kiosk's statio
 
 
 @bp.record_once
-def _load(state) -> None:  # type: ignore[no-untyped-def]
+def _load(state: BlueprintSetupState) -> None:
     """Validate the flows and appointment files when the app is built: a bad file stops the start, naming it."""
     app = state.app
     settings = app.extensions.get("onewindow.settings")
@@ -113,7 +115,7 @@ document("/kiosk/session", "post", "enrol this browser as a kiosk station with t
 
 
 @bp.post("/kiosk/session")
-def kiosk_enroll():  # type: ignore[no-untyped-def]
+def kiosk_enroll() -> ResponseReturnValue:
     station = enroll_kiosk(body(EnrollBody).token)
     return {"station": station, "csrf_token": csrf_token()}
 
@@ -123,7 +125,7 @@ document("/kiosk/config", "get", "the kiosk's tiles, guided flows, items, queues
 
 
 @bp.get("/kiosk/config")
-def kiosk_config():  # type: ignore[no-untyped-def]
+def kiosk_config() -> ResponseReturnValue:
     return kiosk.public_config(ctx(), setup(), _station())
 
 
@@ -132,7 +134,7 @@ document("/kiosk/search", "get", "service items and home tiles by Chinese text o
 
 
 @bp.get("/kiosk/search")
-def kiosk_search():  # type: ignore[no-untyped-def]
+def kiosk_search() -> ResponseReturnValue:
     return kiosk.search(ctx(), setup(), request.args.get("q", ""))
 
 
@@ -141,7 +143,7 @@ document("/kiosk/items/<item_id>/guide", "get", "an item's guide: every material
 
 
 @bp.get("/kiosk/items/<item_id>/guide")
-def kiosk_guide(item_id: str):  # type: ignore[no-untyped-def]
+def kiosk_guide(item_id: str) -> ResponseReturnValue:
     return kiosk.item_guide(ctx(), setup(), item_id)
 
 
@@ -151,7 +153,7 @@ document("/kiosk/destination", "get", "where an answer leads: self-service, assi
 
 
 @bp.get("/kiosk/destination")
-def kiosk_destination():  # type: ignore[no-untyped-def]
+def kiosk_destination() -> ResponseReturnValue:
     a = request.args
     return kiosk.destination(ctx(), setup(), item_id=a.get("item") or None, queue_id=a.get("queue") or None,
                              assisted=a.get("assisted") or None, legal_reason=a.get("legal_reason") or None)
@@ -162,7 +164,7 @@ document("/kiosk/status", "get", "the station's devices; can it print now (print
 
 
 @bp.get("/kiosk/status")
-def kiosk_status():  # type: ignore[no-untyped-def]
+def kiosk_status() -> ResponseReturnValue:
     return kiosk.kiosk_status(ctx(), _station())
 
 
@@ -171,7 +173,7 @@ document("/kiosk/identify", "post", "a card just read at the kiosk: masked greet
 
 
 @bp.post("/kiosk/identify")
-def kiosk_identify():  # type: ignore[no-untyped-def]
+def kiosk_identify() -> ResponseReturnValue:
     b = body(IdentifyBody)
     return kiosk.identify(ctx(), b.station, b.input_id)
 
@@ -184,7 +186,7 @@ document("/kiosk/tickets", "post", "issue a ticket at a kiosk and print it throu
 
 
 @bp.post("/kiosk/tickets")
-def kiosk_ticket():  # type: ignore[no-untyped-def]
+def kiosk_ticket() -> ResponseReturnValue:
     b = body(KioskTicketBody)
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (1 <= len(key) <= 100):
@@ -199,7 +201,7 @@ document("/kiosk/checkin", "post", "check in with an appointment QR (scanner or 
 
 
 @bp.post("/kiosk/checkin")
-def kiosk_checkin():  # type: ignore[no-untyped-def]
+def kiosk_checkin() -> ResponseReturnValue:
     b = body(CheckInBody)
     out = kiosk.check_in(ctx(), setup(), b.station, b.code, current_actor("kiosk"), b.lang,
                          ticket_grants(current_identity()))
@@ -211,7 +213,7 @@ document("/kiosk/print-checklist", "post", "print an item's materials checklist 
 
 
 @bp.post("/kiosk/print-checklist")
-def kiosk_print_checklist():  # type: ignore[no-untyped-def]
+def kiosk_print_checklist() -> ResponseReturnValue:
     b = body(ChecklistBody)
     return kiosk.print_checklist(ctx(), setup(), b.station, b.item_id, current_actor("kiosk"))
 
@@ -221,7 +223,7 @@ document("/kiosk/print-failed", "post", "the kiosk saw a ticket's print fail: ra
 
 
 @bp.post("/kiosk/print-failed")
-def kiosk_print_failed():  # type: ignore[no-untyped-def]
+def kiosk_print_failed() -> ResponseReturnValue:
     b = body(PrintFailedBody)
     return kiosk.report_print_failure(ctx(), b.station, b.ticket_id, b.command_id, b.error)
 
@@ -231,7 +233,7 @@ document("/kiosk/alerts", "get", "recent kiosk alerts for staff (newest first)",
 
 
 @bp.get("/kiosk/alerts")
-def kiosk_alerts():  # type: ignore[no-untyped-def]
+def kiosk_alerts() -> ResponseReturnValue:
     since = int_arg("since", 0, minimum=0, maximum=INT4_MAX, what="the last alert's event sequence number")
     return {"alerts": kiosk.recent_alerts(ctx(), since)}
 
@@ -241,7 +243,7 @@ document("/kiosk/appointments", "post", "book an appointment (staff, booking sys
 
 
 @bp.post("/kiosk/appointments")
-def kiosk_book():  # type: ignore[no-untyped-def]
+def kiosk_book() -> ResponseReturnValue:
     _staff_only()
     b = body(AppointmentBody)
     out = kiosk.create_appointment(ctx(), setup(), slot_at=b.slot_at, item_id=b.item_id, queue_id=b.queue_id,
@@ -253,7 +255,7 @@ document("/kiosk/appointments/<code>", "get", "one appointment and its check-in 
 
 
 @bp.get("/kiosk/appointments/<code>")
-def kiosk_appointment(code: str):  # type: ignore[no-untyped-def]
+def kiosk_appointment(code: str) -> ResponseReturnValue:
     _staff_only()
     return kiosk.get_appointment(ctx(), setup(), code)
 
@@ -263,7 +265,7 @@ document("/kiosk/appointments/<code>/cancel", "post", "cancel a booked appointme
 
 
 @bp.post("/kiosk/appointments/<code>/cancel")
-def kiosk_cancel_appointment(code: str):  # type: ignore[no-untyped-def]
+def kiosk_cancel_appointment(code: str) -> ResponseReturnValue:
     _staff_only()
     body(EmptyKioskBody)
     return kiosk.cancel_appointment(ctx(), setup(), code, current_actor())

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import current_app, jsonify, request, session
+from flask.blueprints import BlueprintSetupState
+from flask.typing import ResponseReturnValue
 from pydantic import BaseModel
 
 from ..auth import (
@@ -43,7 +45,7 @@ _ACTOR_RE = re.compile(r"^(staff|device|kiosk|citizen|system):[\w.@-]{1,60}$")
 
 
 @bp.record_once
-def _errors(state) -> None:  # type: ignore[no-untyped-def]
+def _errors(state: BlueprintSetupState) -> None:
     register_error_handlers(state.app)
 
 
@@ -101,7 +103,7 @@ document("/health", "get", "liveness and the current service day", tag="meta")
 
 
 @bp.get("/health")
-def health():  # type: ignore[no-untyped-def]
+def health() -> ResponseReturnValue:
     c = ctx()
     return {"status": "ok", "hall_id": c.hall_id, "service_day": c.today().isoformat(),
             "sample_data": c.config.sample_data, "storage": c.storage.view()}
@@ -111,7 +113,7 @@ document("/hall", "get", "the hall's public configuration: sites, zones, queues,
 
 
 @bp.get("/hall")
-def hall():  # type: ignore[no-untyped-def]
+def hall() -> ResponseReturnValue:
     cfg = ctx().config
     return {
         "hall": cfg.hall.model_dump(mode="json"),
@@ -131,7 +133,7 @@ document("/items", "get", "service items, optionally filtered by text (q) or que
 
 
 @bp.get("/items")
-def items():  # type: ignore[no-untyped-def]
+def items() -> ResponseReturnValue:
     cfg = ctx().config
     q = (request.args.get("q") or "").strip()
     queue = request.args.get("queue")
@@ -147,7 +149,7 @@ document("/queues", "get", "waiting counts and estimated waits per queue")
 
 
 @bp.get("/queues")
-def queues():  # type: ignore[no-untyped-def]
+def queues() -> ResponseReturnValue:
     return {"queues": queries.snapshot(ctx())["queues"]}
 
 
@@ -155,7 +157,7 @@ document("/snapshot", "get", "everything a hall screen shows, with the event seq
 
 
 @bp.get("/snapshot")
-def snapshot():  # type: ignore[no-untyped-def]
+def snapshot() -> ResponseReturnValue:
     return queries.snapshot(ctx())
 
 
@@ -166,7 +168,7 @@ document("/events", "get", "events after a sequence number, for the rooms given 
 
 
 @bp.get("/events")
-def events():  # type: ignore[no-untyped-def]
+def events() -> ResponseReturnValue:
     c = ctx()
     since = int_arg("since", None, minimum=0, maximum=INT4_MAX, what="the last event sequence number seen")
     ident = current_identity()
@@ -205,7 +207,7 @@ document("/tickets", "post", "issue a ticket (send Idempotency-Key so a retry ne
 
 
 @bp.post("/tickets")
-def issue():  # type: ignore[no-untyped-def]
+def issue() -> ResponseReturnValue:
     b = body(IssueTicketBody)
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (1 <= len(key) <= 100):
@@ -221,7 +223,7 @@ document("/tickets/<id:ticket_id>", "get", "one ticket (staff view; the holder r
 
 
 @bp.get("/tickets/<id:ticket_id>")
-def get_ticket(ticket_id: int):  # type: ignore[no-untyped-def]
+def get_ticket(ticket_id: int) -> ResponseReturnValue:
     return {"ticket": tickets.get_ticket_view(ctx(), ticket_id)}
 
 
@@ -229,7 +231,7 @@ document("/track/<token>", "get", "the phone tracker's view of one ticket (its o
 
 
 @bp.get("/track/<token>")
-def track(token: str):  # type: ignore[no-untyped-def]
+def track(token: str) -> ResponseReturnValue:
     return {"ticket": tickets.track(ctx(), token)}
 
 
@@ -238,7 +240,7 @@ document("/tickets/<id:ticket_id>/requeue", "post", "put a missed (过号) ticke
 
 
 @bp.post("/tickets/<id:ticket_id>/requeue")
-def requeue(ticket_id: int):  # type: ignore[no-untyped-def]
+def requeue(ticket_id: int) -> ResponseReturnValue:
     if auth_required():
         require_staff(current_identity().staff, "window_staff", "supervisor")
     body(EmptyBody)
@@ -249,7 +251,7 @@ document("/tickets/<id:ticket_id>/cancel", "post", "cancel a waiting ticket", bo
 
 
 @bp.post("/tickets/<id:ticket_id>/cancel")
-def cancel(ticket_id: int):  # type: ignore[no-untyped-def]
+def cancel(ticket_id: int) -> ResponseReturnValue:
     if auth_required():
         require_staff(current_identity().staff, "window_staff", "supervisor")
     body(EmptyBody)
@@ -262,7 +264,7 @@ document("/windows", "get", "every window with its state and current ticket", ta
 
 
 @bp.get("/windows")
-def list_windows():  # type: ignore[no-untyped-def]
+def list_windows() -> ResponseReturnValue:
     return {"windows": windows.windows_overview(ctx())}
 
 
@@ -270,7 +272,7 @@ document("/windows/<window_id>/held", "get", "tickets this window has put on hol
 
 
 @bp.get("/windows/<window_id>/held")
-def held(window_id: str):  # type: ignore[no-untyped-def]
+def held(window_id: str) -> ResponseReturnValue:
     return {"tickets": windows.held_tickets(ctx(), window_id)}
 
 
@@ -280,7 +282,7 @@ document("/windows/<window_id>/waiting", "get", "per queue of the window: counts
 
 
 @bp.get("/windows/<window_id>/waiting")
-def waiting(window_id: str):  # type: ignore[no-untyped-def]
+def waiting(window_id: str) -> ResponseReturnValue:
     if auth_required():
         require_window(current_identity().staff, window_id)
     limit = int_arg("limit", 5, minimum=1, maximum=50, what="how many tickets per queue")
@@ -293,7 +295,7 @@ document("/windows/<window_id>/request-evaluation", "post",
 
 
 @bp.post("/windows/<window_id>/request-evaluation")
-def request_evaluation(window_id: str):  # type: ignore[no-untyped-def]
+def request_evaluation(window_id: str) -> ResponseReturnValue:
     if auth_required():
         require_window(current_identity().staff, window_id)
     body(EmptyBody)
@@ -313,7 +315,7 @@ def _window_action(name: str, summary: str, model: type[BaseModel],
     path = f"/windows/<window_id>/{name}"
     document(path, "post", summary, body=model, tag="windows")
 
-    def handler(window_id: str):  # type: ignore[no-untyped-def]
+    def handler(window_id: str) -> ResponseReturnValue:
         if auth_required():
             require_window(current_identity().staff, window_id)
         b = body(model)
@@ -333,7 +335,7 @@ document("/stations", "get", "the last health report of every device at every st
 
 
 @bp.get("/stations")
-def stations():  # type: ignore[no-untyped-def]
+def stations() -> ResponseReturnValue:
     return {"devices": devices.stations_health(ctx())}
 
 
@@ -342,7 +344,7 @@ document("/stations/<station>/commands", "post", "send a command to a station's 
 
 
 @bp.post("/stations/<station>/commands")
-def station_command(station: str):  # type: ignore[no-untyped-def]
+def station_command(station: str) -> ResponseReturnValue:
     if auth_required():
         require_staff(current_identity().staff, "window_staff", "supervisor", "technician")
     b = body(DeviceCommandBody)
@@ -356,7 +358,7 @@ document("/auth/login", "post", "log in a member of staff; returns the CSRF toke
 
 
 @bp.post("/auth/login")
-def login():  # type: ignore[no-untyped-def]
+def login() -> ResponseReturnValue:
     b = body(LoginBody)
     c = ctx()
     client = request.remote_addr  # behind a reverse proxy, configure it to pass the address (see SECURITY.md)
@@ -374,7 +376,7 @@ document("/auth/logout", "post", "log out", body=EmptyBody, tag="auth")
 
 
 @bp.post("/auth/logout")
-def logout():  # type: ignore[no-untyped-def]
+def logout() -> ResponseReturnValue:
     sid = session.get("sid")
     if sid:  # revoked on the server: a saved copy of the cookie no longer logs anyone in
         staff_service.revoke_session(ctx().engine, ctx().now(), str(sid))
@@ -386,7 +388,7 @@ document("/auth/me", "get", "the logged-in member of staff and a CSRF token", ta
 
 
 @bp.get("/auth/me")
-def me():  # type: ignore[no-untyped-def]
+def me() -> ResponseReturnValue:
     member = current_identity().staff
     return {"staff": member.public() if member else None, "csrf_token": csrf_token()}
 
@@ -397,5 +399,5 @@ document("/openapi.json", "get", "this document", tag="meta")
 
 
 @bp.get("/openapi.json")
-def openapi():  # type: ignore[no-untyped-def]
+def openapi() -> ResponseReturnValue:
     return build("OneWindow queue server", "1.0.0")

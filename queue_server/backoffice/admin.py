@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..domain.errors import InvalidInput
@@ -47,7 +48,7 @@ def _who(member: StaffMember) -> tuple[Actor, bool]:
 
 @bp.get("/admin")
 @page("supervisor", "admin")
-def admin_page(member: StaffMember):  # type: ignore[no-untyped-def]
+def admin_page(member: StaffMember) -> ResponseReturnValue:
     stations = sorted(_stations(), key=lambda s: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)])
     return render("supervisor/admin.html", member, title="人员管理", roles=[(r, ROLE_ZH[r]) for r in ROLES],
                   windows=ctx().config.windows, stations=stations, departments=ctx().config.departments)
@@ -61,13 +62,13 @@ def _stations() -> list[str]:
 
 @bp.get("/admin/data")
 @api("supervisor")
-def admin_data(member: StaffMember):  # type: ignore[no-untyped-def]
+def admin_data(member: StaffMember) -> ResponseReturnValue:
     return staff_admin.listing(ctx())
 
 
 @bp.post("/admin/users")
 @api("supervisor")
-def admin_add(member: StaffMember):  # type: ignore[no-untyped-def]
+def admin_add(member: StaffMember) -> ResponseReturnValue:
     b = json_body(AddBody)
     actor, by_admin = _who(member)
     return staff_admin.add(ctx(), actor, by_admin, b.username, b.display_name, b.roles, b.windows, b.departments,
@@ -76,7 +77,7 @@ def admin_add(member: StaffMember):  # type: ignore[no-untyped-def]
 
 @bp.post("/admin/users/<username>/roles")
 @api("supervisor")
-def admin_assign(member: StaffMember, username: str):  # type: ignore[no-untyped-def]
+def admin_assign(member: StaffMember, username: str) -> ResponseReturnValue:
     b = json_body(AssignBody)
     actor, by_admin = _who(member)
     return staff_admin.assign(ctx(), actor, by_admin, username, b.roles, b.windows, b.departments)
@@ -84,7 +85,7 @@ def admin_assign(member: StaffMember, username: str):  # type: ignore[no-untyped
 
 @bp.post("/admin/users/<username>/state")
 @api("supervisor")
-def admin_state(member: StaffMember, username: str):  # type: ignore[no-untyped-def]
+def admin_state(member: StaffMember, username: str) -> ResponseReturnValue:
     b = json_body(StateBody)
     actor, by_admin = _who(member)
     if b.action == "unlock":
@@ -96,7 +97,7 @@ def admin_state(member: StaffMember, username: str):  # type: ignore[no-untyped-
 
 @bp.post("/admin/stations/<station>/revoke")
 @api("supervisor")
-def admin_revoke(member: StaffMember, station: str):  # type: ignore[no-untyped-def]
+def admin_revoke(member: StaffMember, station: str) -> ResponseReturnValue:
     b = json_body(RevokeBody)
     if b.confirm != station:
         raise InvalidInput(f"confirm with the station's name ({station}) / 请确认站点名称", code="confirm_station")

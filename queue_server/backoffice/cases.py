@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import redirect, render_template, request
+from flask.typing import ResponseReturnValue
 
 from ..api.errors import status_for
 from ..auth import auth_required, csrf_token, current_identity
@@ -38,7 +39,7 @@ class _PageRefused(Exception):
 
 
 @bp.errorhandler(_PageRefused)
-def _refused(exc: _PageRefused):  # type: ignore[no-untyped-def]
+def _refused(exc: _PageRefused) -> ResponseReturnValue:
     if exc.status == 401:
         return redirect(f"/staff/login?{urlencode({'next': request.full_path.rstrip('?')})}")
     return render_template("cases/message.html", title="无法打开此页面", message=exc.message, csrf=None,
@@ -81,7 +82,7 @@ def _service(call: Any) -> Any:
 
 
 @bp.get("/cases")
-def cases_page():  # type: ignore[no-untyped-def]
+def cases_page() -> ResponseReturnValue:
     member = _page_member("approver", "supervisor", "window_staff")
     statuses = [s for s in (request.args.get("status") or "").split(",") if s]
     rows = case_service.list_cases(_ctx(), _departments(member), statuses or None)
@@ -90,7 +91,7 @@ def cases_page():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/cases/intake")
-def intake_page():  # type: ignore[no-untyped-def]
+def intake_page() -> ResponseReturnValue:
     """收件. From a called ticket (``ticket_id``; ``ticket`` is the panel's old spelling) the form carries the
     ticket, its window and its item; every material starts as not yet checked, so nothing is marked received by
     default."""
@@ -123,24 +124,24 @@ def intake_page():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/cases/for-ticket/<id:ticket_id>")
-def case_for_ticket(ticket_id: int):  # type: ignore[no-untyped-def]
+def case_for_ticket(ticket_id: int) -> ResponseReturnValue:
     """The panel's link for the current ticket: the case to hand over for a pick-up ticket, the case already taken
     with this ticket, or intake carrying the ticket."""
     _page_member("window_staff", "supervisor", "approver")
     link = _service(lambda: workbench.ticket_case_link(_ctx(), ticket_id))
     if link["case_id"] is not None:
-        query = {"from_ticket": ticket_id} if link["kind"] == "issuance" else {}
+        query: dict[str, Any] = {"from_ticket": ticket_id} if link["kind"] == "issuance" else {}
         if query and (request.args.get("window_id") or link["window_id"]):
             query["window_id"] = request.args.get("window_id") or link["window_id"]
         return redirect(f"/staff/cases/{link['case_id']}" + (f"?{urlencode(query)}" if query else ""))
-    args = {"ticket_id": ticket_id}
+    args: dict[str, Any] = {"ticket_id": ticket_id}
     if request.args.get("window_id") or link["window_id"]:
         args["window_id"] = request.args.get("window_id") or link["window_id"]
     return redirect(f"/staff/cases/intake?{urlencode(args)}")
 
 
 @bp.get("/cases/<id:case_id>")
-def case_page(case_id: int):  # type: ignore[no-untyped-def]
+def case_page(case_id: int) -> ResponseReturnValue:
     member = _page_member("approver", "supervisor", "window_staff")
     case = _service(lambda: case_service.get_case(_ctx(), case_id, _departments(member)))
     from ..domain.notices import WORDING
@@ -154,14 +155,14 @@ def case_page(case_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/cases/supervision")
-def supervision_page():  # type: ignore[no-untyped-def]
+def supervision_page() -> ResponseReturnValue:
     member = _page_member("supervisor")
     return _render("cases/supervision.html", member, lists=case_service.supervision(_ctx()),
                    followups=evaluation_service.list_followups(_ctx()), indicators=INDICATORS)
 
 
 @bp.get("/notices/<id:notice_id>")
-def notice_page(notice_id: int):  # type: ignore[no-untyped-def]
+def notice_page(notice_id: int) -> ResponseReturnValue:
     member = _page_member("window_staff", "supervisor", "approver")
     notice = _service(lambda: case_service.get_notice(_ctx(), notice_id, _departments(member)))
     return _render("cases/notice.html", member, n=notice, autoprint=request.args.get("print") == "1",

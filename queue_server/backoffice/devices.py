@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..domain.errors import InvalidInput
@@ -31,13 +32,13 @@ def _stations() -> dict[str, dict[str, Any]]:
 
 @bp.get("/devices")
 @page("technician", "supervisor")
-def devices_page(member: StaffMember):  # type: ignore[no-untyped-def]
+def devices_page(member: StaffMember) -> ResponseReturnValue:
     return render("supervisor/devices.html", member, title="设备状态")
 
 
 @bp.get("/devices/data")
 @api("technician", "supervisor")
-def devices_data(member: StaffMember):  # type: ignore[no-untyped-def]
+def devices_data(member: StaffMember) -> ResponseReturnValue:
     board = hall_overview.device_board(ctx(), _stations())
     acked = alerts.kiosk_acks(ctx(), [a["seq"] for a in board["kiosk_alerts"]])
     for a in board["kiosk_alerts"]:
@@ -57,7 +58,7 @@ def test_content(device: str, by: str) -> dict[str, Any]:
 
 @bp.post("/devices/<station>/test")
 @api("technician", "supervisor")
-def device_test(member: StaffMember, station: str):  # type: ignore[no-untyped-def]
+def device_test(member: StaffMember, station: str) -> ResponseReturnValue:
     b = json_body(TestBody)
     conf = _stations().get(station)
     if conf is not None and b.device not in conf["devices"]:
@@ -70,6 +71,6 @@ def device_test(member: StaffMember, station: str):  # type: ignore[no-untyped-d
 
 @bp.post("/devices/kiosk-alerts/ack")
 @api("technician", "supervisor")
-def kiosk_alert_ack(member: StaffMember):  # type: ignore[no-untyped-def]
+def kiosk_alert_ack(member: StaffMember) -> ResponseReturnValue:
     b = json_body(KioskAckBody)
     return {"ack": alerts.acknowledge_kiosk_alert(ctx(), b.seq, b.note, Actor("staff", member.username))}

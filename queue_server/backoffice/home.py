@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import current_app, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import NotFound as HttpNotFound
 
 from ..api.errors import error_body, status_for
@@ -81,7 +82,7 @@ def staff_context() -> dict[str, Any]:
 
 
 @bp.get("/")
-def home():  # type: ignore[no-untyped-def]
+def home() -> ResponseReturnValue:
     """Sends a one-page role straight to its page; shows the others what they can open."""
     member = current_identity().staff
     if member is None:
@@ -98,7 +99,7 @@ _REFUSAL_ZH = {"wrong_role": "您的角色不能打开此页面", "not_your_case
 
 
 @bp.errorhandler(DomainError)
-def _refused(exc: DomainError):  # type: ignore[no-untyped-def]
+def _refused(exc: DomainError) -> ResponseReturnValue:
     """A refusal on a staff page (the central access check runs before the page): a Chinese page, not JSON."""
     status = status_for(exc)  # the edge's one code -> status table
     zh = _REFUSAL_ZH.get(exc.code) or ("您无权打开此页面" if status == 403 else "无法打开此页面")
@@ -107,7 +108,7 @@ def _refused(exc: DomainError):  # type: ignore[no-untyped-def]
 
 
 @bp.app_errorhandler(HttpNotFound)
-def _not_found(exc: HttpNotFound):  # type: ignore[no-untyped-def]
+def _not_found(exc: HttpNotFound) -> ResponseReturnValue:
     if request.path == "/staff" or request.path.startswith("/staff/"):
         return render_template("cases/message.html", title="页面不存在 / page not found",
                                message=f"没有这个页面：{request.path}。请从工作台首页进入。", me=current_identity().staff,

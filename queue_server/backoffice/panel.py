@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 from flask import current_app, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from ..auth import csrf_token, current_identity
 from ..services import cases as case_service
+from ..services.context import HallContext
 from . import bp
 
 
-def _ctx():  # type: ignore[no-untyped-def]
+def _ctx() -> HallContext:
     return current_app.extensions["onewindow"]
 
 
 @bp.get("/login")
-def login_page():  # type: ignore[no-untyped-def]
+def login_page() -> ResponseReturnValue:
     return render_template("panel/login.html", next=request.args.get("next", ""), csrf=csrf_token(), me=None)
 
 
 @bp.get("/panel")
-def panel_page():  # type: ignore[no-untyped-def]
+def panel_page() -> ResponseReturnValue:
     member = current_identity().staff
     if member is None:
         return redirect(url_for("backoffice.login_page", next=request.full_path))

@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from flask import Response, request
+from flask.typing import ResponseReturnValue
 
 from ..domain.errors import InvalidInput
 from ..services import exports, reports
@@ -38,14 +39,14 @@ def _report() -> dict[str, Any]:
 
 @bp.get("/reports")
 @page("supervisor")
-def reports_page(member: StaffMember):  # type: ignore[no-untyped-def]
+def reports_page(member: StaffMember) -> ResponseReturnValue:
     return render("supervisor/reports.html", member, title="统计报表", today=ctx().today().isoformat(),
                   groups=reports.GROUPS)
 
 
 @bp.get("/reports/data")
 @api("supervisor")
-def reports_data(member: StaffMember):  # type: ignore[no-untyped-def]
+def reports_data(member: StaffMember) -> ResponseReturnValue:
     return _report()
 
 
@@ -70,7 +71,7 @@ def _send(tables: list[dict[str, Any]], fmt: str, name: str, table_id: str | Non
 
 @bp.get("/reports/export")
 @api("supervisor")
-def reports_export(member: StaffMember):  # type: ignore[no-untyped-def]
+def reports_export(member: StaffMember) -> ResponseReturnValue:
     rep = _report()
     return _send(rep["tables"], request.args.get("format", "xlsx"), f"report-{rep['start']}-{rep['end']}",
                  request.args.get("table"))
@@ -83,13 +84,13 @@ def _assessment() -> dict[str, Any]:
 
 @bp.get("/assessment")
 @page("supervisor")
-def assessment_page(member: StaffMember):  # type: ignore[no-untyped-def]
+def assessment_page(member: StaffMember) -> ResponseReturnValue:
     data = _assessment()
     return render("supervisor/assessment.html", member, title="人员考核", data=data, table=data["tables"][0])
 
 
 @bp.get("/assessment/export")
 @api("supervisor")
-def assessment_export(member: StaffMember):  # type: ignore[no-untyped-def]
+def assessment_export(member: StaffMember) -> ResponseReturnValue:
     data = _assessment()
     return _send(data["tables"], request.args.get("format", "xlsx"), f"assessment-{data['month']}", None)

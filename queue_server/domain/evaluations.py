@@ -8,44 +8,15 @@ evaluator pad at the window (its station's device token, answering the session t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from enum import IntEnum, StrEnum
+from enum import StrEnum
+
+from devices.contract.ratings import LEVEL_LABELS, REASONS, Level
 
 from .errors import DomainError, InvalidInput, InvalidTransition
 
-
-class Level(IntEnum):
-    VERY_DISSATISFIED = 1
-    DISSATISFIED = 2
-    BASIC = 3
-    SATISFIED = 4
-    VERY_SATISFIED = 5
-
-    @property
-    def label(self) -> str:
-        return LEVEL_ZH[self]
-
-    @property
-    def is_bad(self) -> bool:
-        """差评: 不满意 and 非常不满意 need a reason and open a follow-up."""
-        return self <= Level.DISSATISFIED
-
-
-LEVEL_ZH = {
-    Level.VERY_SATISFIED: "非常满意",
-    Level.SATISFIED: "满意",
-    Level.BASIC: "基本满意",
-    Level.DISSATISFIED: "不满意",
-    Level.VERY_DISSATISFIED: "非常不满意",
-}
-
-# The fixed indicators a 差评 names (the evaluator pad's reason keys use the same codes).
-INDICATORS = {
-    1: "办事效率低",
-    2: "服务态度差",
-    3: "多次跑腿",
-    4: "材料要求不明确",
-    5: "其他",
-}
+# The levels and the fixed indicators are the wire contract's (the pad's reason keys are the same codes).
+LEVEL_ZH = LEVEL_LABELS
+INDICATORS = REASONS
 
 
 class Channel(StrEnum):

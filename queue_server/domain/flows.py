@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from .hall import LEGAL_PRIORITY_REASONS, HallConfig, ServiceItem, ZoneKind
 
 Ident = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
+# pydantic reads the tuple at run time, so the reasons live in one place; mypy accepts only literals here.
 LegalReason = Literal[LEGAL_PRIORITY_REASONS]  # type: ignore[valid-type]
 LANGUAGES = ("zh", "bo", "en")
 

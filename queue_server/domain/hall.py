@@ -333,8 +333,8 @@ def cross_check(raw: dict[str, Any]) -> list[str]:
                 if wq["queue"] not in queues:
                     errors.append(f"window {w.get('id')!r}: queue {wq['queue']!r} is not defined "
                                   f"(defined: {', '.join(sorted(queues))})")
-    for q in sorted(queues - served):
-        errors.append(f"queue {q!r}: no window serves it; add it to a window's queues")
+    for unserved in sorted(queues - served):
+        errors.append(f"queue {unserved!r}: no window serves it; add it to a window's queues")
     for i in entries("items"):
         if i.get("queue") is not None and i["queue"] not in queues:
             errors.append(f"item {i.get('id')!r}: queue {i['queue']!r} is not defined")

@@ -13,9 +13,16 @@ import sys
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _DROP = re.compile(r"[\s·・,，、。.;；:：()（）\[\]【】“”\"'‘’《》<>/\\-]+")
+
+
+def _split(text: str) -> Any:
+    # pypinyin's ``errors`` hook: text without a reading comes back one character per entry. pypinyin accepts a
+    # list here (documented), its type stub says str; Any says "not checked" instead of an ignore.
+    return list(text)
 
 
 def normalise(text: str) -> str:
@@ -38,10 +45,10 @@ class Spelling:
         from pypinyin import Style, lazy_pinyin, pinyin
 
         chars = normalise(text)
-        phrase = lazy_pinyin(chars, style=Style.NORMAL, errors=lambda s: list(s))
+        phrase = lazy_pinyin(chars, style=Style.NORMAL, errors=_split)
         # lazy_pinyin gives one entry per CJK character and per other character (errors= splits the rest).
         if len(phrase) != len(chars):  # pragma: no cover - defensive: fall back to character by character
-            phrase = [lazy_pinyin(c, style=Style.NORMAL, errors=lambda s: list(s))[0] for c in chars]
+            phrase = [lazy_pinyin(c, style=Style.NORMAL, errors=_split)[0] for c in chars]
         main = "".join((p[0] if p else "?") for p in phrase)
         inits: list[frozenset[str]] = []
         sylls: list[frozenset[str]] = []

@@ -19,6 +19,8 @@ from flask_wtf.csrf import validate_csrf
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from wtforms import ValidationError as CSRFError
 
+from devices.contract.messages import AgentHello, CommandResult, DeviceHealth, DeviceInput
+
 from ..api.bounds import INT4_MAX
 from ..api.errors import error_reply
 from ..api.schemas import IssueTicketMessage
@@ -80,35 +82,8 @@ class WindowActionMsg(BaseModel):
     action: str = Field(max_length=40)
 
 
-class AgentHello(_Msg):
-    station: str = Field(max_length=40)
-    window_id: str | None = Field(default=None, max_length=40, description="must match devices.toml if given")
-    since: int | None = Field(default=None, ge=0, le=INT4_MAX)
-    devices: dict[str, str] = {}
-    version: str | None = Field(default=None, max_length=40, description="the agent's software version")
-
-
-class DeviceHealthMsg(_Msg):
-    station: str = Field(max_length=40)
-    device: str = Field(max_length=20)
-    status: str = Field(max_length=20)
-    detail: dict[str, Any] | None = None
-
-
-class DeviceInputMsg(_Msg):
-    station: str = Field(max_length=40)
-    device: str = Field(max_length=20)
-    input_id: str = Field(max_length=64)
-    kind: str = Field(max_length=20)
-    data: dict[str, Any] = {}
-
-
-class CommandResultMsg(_Msg):
-    station: str = Field(max_length=40)
-    command_id: str = Field(max_length=60)
-    ok: bool
-    error: str | None = Field(default=None, max_length=500)
-    result: dict[str, Any] | None = None
+# The agents' messages (agent_hello, device_health, device_input, command_result) are the wire contract's:
+# devices.contract.messages, the same models the agent builds them with.
 
 
 # ---------------------------------------------------------------------------------------------- the dispatcher
@@ -156,7 +131,7 @@ def event(name: str, model: type[M] | None = None) -> Callable[[Callable[[Identi
                 if not isinstance(data, dict):
                     raise InvalidInput(f"the {name} message must be a JSON object, not {type(data).__name__}",
                                        code="bad_message")
-                msg = model.model_validate(data) if model is not None else data
+                msg: Any = model.model_validate(data) if model is not None else data  # no model: the dict
                 return {"ok": True, **fn(ident, msg)}
             except (DomainError, ValidationError) as exc:
                 return _reply_error(exc)
@@ -229,6 +204,7 @@ def _agent_detail(station: str) -> dict[str, Any]:
 
 
 def _joined() -> set[str]:
+    # Flask-SocketIO puts the connection's sid on the request; Flask's Request type does not know it.
     return {r for r in rooms() if r != request.sid}  # type: ignore[attr-defined]
 
 
@@ -333,14 +309,14 @@ def agent_hello(ident: Identity, hello: AgentHello) -> dict[str, Any]:
     return {**reply, "seq": queries.missed_events(c, 0, set(), limit=0)["seq"]}
 
 
-@event("device_health", DeviceHealthMsg)
-def device_health(ident: Identity, msg: DeviceHealthMsg) -> dict[str, Any]:
+@event("device_health", DeviceHealth)
+def device_health(ident: Identity, msg: DeviceHealth) -> dict[str, Any]:
     station = _own_station(ident, msg.station)
     return devices.report_health(_ctx(), station, msg.device, msg.status, msg.detail, _actor(ident, "device"))
 
 
-@event("device_input", DeviceInputMsg)
-def device_input(ident: Identity, msg: DeviceInputMsg) -> dict[str, Any]:
+@event("device_input", DeviceInput)
+def device_input(ident: Identity, msg: DeviceInput) -> dict[str, Any]:
     station = _own_station(ident, msg.station)
     actor = _actor(ident, "device")
     taken = devices.record_input(_ctx(), station, msg.input_id, msg.device, msg.kind, msg.data, actor)
@@ -354,8 +330,8 @@ def device_input(ident: Identity, msg: DeviceInputMsg) -> dict[str, Any]:
     return reply
 
 
-@event("command_result", CommandResultMsg)
-def command_result(ident: Identity, msg: CommandResultMsg) -> dict[str, Any]:
+@event("command_result", CommandResult)
+def command_result(ident: Identity, msg: CommandResult) -> dict[str, Any]:
     station = _own_station(ident, msg.station)
     # "ok" in the reply acknowledges the record; the command's own ok is inside
     return devices.record_command_result(_ctx(), station, msg.command_id, msg.ok, msg.error, msg.result,

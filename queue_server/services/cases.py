@@ -14,12 +14,9 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Row, or_, select, update
-
-from config import CONFIG_DIR
 
 from ..domain import deadlines as dl
 from ..domain import notices as nt
@@ -31,12 +28,10 @@ from ..domain.cases import (
     STATUS_ZH,
     Approver,
     CaseAction,
-    CaseSettings,
     CaseStatus,
     Mark,
     case_number,
     check_marks,
-    check_settings,
     may_decide,
     next_status,
     route,
@@ -49,10 +44,12 @@ from ..store.cases_schema import approver_presence, case_log, case_notices, case
 from ..store.db import read_tx
 from ..store.schema import day_counters, staff, tickets
 from . import devices
+from .case_log import history, log, tx
+from .case_settings import settings_of
 from .context import Actor, HallContext
-from .events import append_event, hall_write
+from .evaluations import ensure_request, request_for_subject
+from .events import append_event
 
-DEFAULT_CASES_FILE = CONFIG_DIR / "cases.yaml"
 PHONE_RE = re.compile(r"^(1\d{10}|0\d{2,3}-?\d{7,8})$")
 PROCEDURES = {"hearing": "听证", "testing": "检验检测", "expert_review": "专家评审", "other": "其他特别程序"}
 
@@ -61,52 +58,7 @@ class Forbidden(DomainError):
     code = "wrong_department"
 
 
-# ---------------------------------------------------------------- settings
-
-
-def load_case_settings(path: str | Path | None = None) -> CaseSettings:
-    """config/cases.yaml (or ``path``) validated; a missing default file means the defaults."""
-    from pydantic import ValidationError
-
-    from ..hall_config import ConfigError, ConfigProblem, read_yaml
-
-    p = Path(path) if path else DEFAULT_CASES_FILE
-    if not p.exists() and path is None:
-        return CaseSettings()
-    data = read_yaml(p) or {}
-    try:
-        return CaseSettings.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError([ConfigProblem(str(p), ".".join(str(x) for x in e["loc"]), e["msg"])
-                           for e in exc.errors()]) from None
-
-
-def settings_of(ctx: HallContext) -> CaseSettings:
-    """The hall's case settings, loaded once per context (tests set ``ctx.case_settings`` directly)."""
-    found = ctx.__dict__.get("case_settings")
-    if found is None:
-        from ..hall_config import ConfigError, ConfigProblem
-
-        found = load_case_settings()
-        problems = check_settings(found, ctx.config)
-        if problems:
-            raise ConfigError([ConfigProblem(str(DEFAULT_CASES_FILE), "", p) for p in problems])
-        ctx.__dict__["case_settings"] = found
-    return found
-
-
-# ---------------------------------------------------------------- helpers shared with evaluations
-
-
-tx = hall_write  # a write transaction and the events to publish once it has committed
-
-
-def log(conn: Connection, ctx: HallContext, subject: str, subject_id: Any, at: datetime, action: str,
-        from_status: str | None, to_status: str | None, actor: Actor, detail: dict[str, Any] | None = None) -> None:
-    """One line of the append-only history. Never put an ID or phone number in ``detail``."""
-    conn.execute(case_log.insert().values(hall_id=ctx.hall_id, subject=subject, subject_id=str(subject_id), at=at,
-                                          action=action, from_status=from_status, to_status=to_status,
-                                          actor=str(actor), detail=detail))
+# ---------------------------------------------------------------- helpers
 
 
 def next_counter(conn: Connection, hall_id: str, kind: str, key: str, period: str) -> int:
@@ -118,13 +70,6 @@ def next_counter(conn: Connection, hall_id: str, kind: str, key: str, period: st
         conn.execute(day_counters.insert().values(hall_id=hall_id, kind=kind, key=key, service_day=period, value=1))
         value = 1
     return value
-
-
-def history(conn: Connection, subject: str, subject_id: Any) -> list[dict[str, Any]]:
-    rows = conn.execute(select(case_log).where(case_log.c.subject == subject,
-                                               case_log.c.subject_id == str(subject_id)).order_by(case_log.c.id))
-    return [{"at": r.at.isoformat(), "action": r.action, "from": r.from_status, "to": r.to_status,
-             "actor": r.actor, "detail": r.detail or {}} for r in rows]
 
 
 def _item(ctx: HallContext, item_id: str) -> ServiceItem:
@@ -777,8 +722,6 @@ def send_by_courier(ctx: HallContext, case_id: int, carrier: str, tracking_numbe
 
 
 def _open_evaluation(conn: Connection, ctx: HallContext, c: Row, at: datetime, actor: Actor) -> None:
-    from .evaluations import ensure_request
-
     intake_by = conn.execute(select(case_log.c.actor).where(case_log.c.subject == "case",
                                                             case_log.c.subject_id == str(c.id),
                                                             case_log.c.action == "intake")).scalar()
@@ -900,8 +843,6 @@ def supervision(ctx: HallContext, departments: Iterable[str] | None = None) -> d
 
 
 def _tracker_view(ctx: HallContext, conn: Connection, c: Row) -> dict[str, Any]:
-    from .evaluations import request_for_subject
-
     status = CaseStatus(c.status)
     view = public_case(ctx, c)
     view.pop("assignee", None)

@@ -233,7 +233,7 @@ def queue_stats(conn: Connection, ctx: HallContext, day: str, queue_ids: list[st
     recent service times (``ix_tickets_finished``)."""
     ids = queue_ids or [q.id for q in ctx.config.queues]
     hall_id = ctx.hall_id
-    counts = dict(
+    counts: dict[str, int] = dict(
         conn.execute(
             select(tickets.c.queue_id, func.count())
             .where(tickets.c.hall_id == hall_id, tickets.c.service_day == day,
@@ -254,7 +254,7 @@ def queue_stats(conn: Connection, ctx: HallContext, day: str, queue_ids: list[st
             tickets.c.called_at.is_not(None)).order_by(tickets.c.called_at.desc()).limit(1).subquery().select()
         for q in ids
     ]
-    last_called = dict(conn.execute(union_all(*last_parts)).all()) if last_parts else {}
+    last_called: dict[str, Any] = dict(conn.execute(union_all(*last_parts)).all()) if last_parts else {}
     out = []
     for qid in ids:
         queue = ctx.config.queue(qid)

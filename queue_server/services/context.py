@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from ..clock import Clock
 from ..domain.calling import CallingPolicy
+from ..domain.cases import CaseSettings
 from ..domain.hall import HallConfig
 from ..domain.hours import service_day
 from ..domain.workdays import WorkCalendar
@@ -60,6 +61,8 @@ class HallContext:
     always_open: bool = False  # demo mode: ignore business hours
     # Device stations from devices.toml (role, bound window); None: no devices file, stations unbound.
     stations: dict[str, StationBinding] | None = None
+    # config/cases.yaml; None: read (and checked against the hall) when a case use case first needs it.
+    case_settings: CaseSettings | None = None
     hooks: list[Callable[[list[dict[str, Any]]], None]] = field(default_factory=list)
     # Set by the server: queue figures published at most once a second per queue instead of inside every write.
     stats: StatsCoalescer | None = None

@@ -40,7 +40,8 @@ from ..store.cases_schema import case_log, cases, evaluation_followups, evaluati
 from ..store.db import read_tx
 from ..store.schema import device_status, staff, ticket_transitions, tickets
 from . import devices
-from .cases import history, log, settings_of, tx
+from .case_log import history, log, tx
+from .case_settings import settings_of
 from .context import Actor, HallContext
 from .events import append_event
 
@@ -319,7 +320,7 @@ def rate_from_pad(ctx: HallContext, station: str, subject: str, level: int, reas
 def rate_from_device_input(ctx: HallContext, station: str, data: dict[str, Any], actor: Actor) -> dict[str, Any]:
     """Adapter for the agents' ``device_input`` of kind ``rating_given`` ({session, subject, level, reason})."""
     try:
-        level = int(data.get("level"))  # type: ignore[arg-type]
+        level = int(data.get("level", ""))  # missing: ValueError, like any other non-number
         reason = data.get("reason")
         reason = int(reason) if reason not in (None, "") else None
     except (TypeError, ValueError):

@@ -31,7 +31,8 @@ def to_csv(columns: list[str], rows: list[list[Any]]) -> bytes:
 def to_xlsx(tables: list[dict[str, Any]]) -> bytes:
     """One sheet per table; every string is stored as a string cell, never as a formula."""
     wb = Workbook()
-    wb.remove(wb.active)
+    if wb.active is not None:  # a new workbook comes with one empty sheet; the tables bring their own
+        wb.remove(wb.active)
     for t in tables:
         ws = wb.create_sheet(title=_sheet_name(t.get("title") or t["id"]))
         for r_idx, row in enumerate([t["columns"], *t["rows"]], start=1):

@@ -31,7 +31,7 @@ def overview(ctx: HallContext) -> dict[str, Any]:
         states = {r.window_id: r for r in conn.execute(
             select(window_states).where(window_states.c.hall_id == ctx.hall_id))}
         names = dict(conn.execute(select(staff.c.username, staff.c.display_name)).all())
-        served = dict(conn.execute(select(tickets.c.window_id, func.count()).where(
+        served: dict[str, int] = dict(conn.execute(select(tickets.c.window_id, func.count()).where(
             tickets.c.hall_id == ctx.hall_id, tickets.c.service_day == day,
             tickets.c.status == TicketStatus.DONE.value).group_by(tickets.c.window_id)).all())
         rating = {r.window_id: (float(r.avg), int(r.n)) for r in conn.execute(
@@ -44,7 +44,7 @@ def overview(ctx: HallContext) -> dict[str, Any]:
         waiting_rows = conn.execute(select(tickets.c.queue_id, func.count(), func.min(tickets.c.issued_at)).where(
             tickets.c.hall_id == ctx.hall_id, tickets.c.service_day == day,
             tickets.c.status == TicketStatus.WAITING.value).group_by(tickets.c.queue_id)).all()
-        issued = dict(conn.execute(select(tickets.c.queue_id, func.count()).where(
+        issued: dict[str, int] = dict(conn.execute(select(tickets.c.queue_id, func.count()).where(
             tickets.c.hall_id == ctx.hall_id, tickets.c.service_day == day).group_by(tickets.c.queue_id)).all())
         stats = {q["queue_id"]: q for q in queue_stats(conn, ctx, day)}
         devices = conn.execute(select(device_status).where(device_status.c.hall_id == ctx.hall_id)).all()

@@ -200,17 +200,14 @@ def window_numbers(ctx: HallContext, queue_id: str) -> list[int]:
 
 
 def _ranges(numbers: list[int]) -> str:
-    out: list[str] = []
-    start = prev = None
-    for n in numbers + [None]:  # type: ignore[list-item]
-        if start is None:
-            start = prev = n
-        elif n is not None and n == prev + 1:
-            prev = n
+    """[1, 2, 3, 5] -> "1–3、5": runs of consecutive window numbers."""
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
         else:
-            out.append(f"{start}" if start == prev else f"{start}–{prev}")
-            start = prev = n
-    return "、".join(out)
+            runs.append([n])
+    return "、".join(f"{r[0]}" if len(r) == 1 else f"{r[0]}–{r[-1]}" for r in runs)
 
 
 def where_to_go(ctx: HallContext, queue_id: str) -> dict[str, Any]:

@@ -318,7 +318,7 @@ def quality_report(ctx: HallContext, start: date, end: date) -> dict[str, Any]:
         if r.level <= 2:
             g["bad"] += r.n
             g["closed" if r.status == "closed" else "open"] += r.n
-    appt = dict(appts)
+    appt: dict[str, int] = dict(appts)
     booked = sum(n for s, n in appt.items() if s != "cancelled")
 
     def rate(a: int, b: int) -> float | None:

@@ -60,7 +60,7 @@ class LoginGuard:
         self._clients: OrderedDict[str, list[datetime]] = OrderedDict()
         self._max = max_keys
 
-    def _bound(self, book: OrderedDict) -> None:  # type: ignore[type-arg]
+    def _bound(self, book: OrderedDict[str, Any]) -> None:
         while len(book) > self._max:
             book.popitem(last=False)
 

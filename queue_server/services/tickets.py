@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import BindParameter, Connection, and_, bindparam, case, func, or_, select, update
 
 from ..domain.calling import people_ahead
 from ..domain.errors import CapReached, Closed, DomainError, InvalidInput, InvalidTransition, NotFound
@@ -180,9 +180,9 @@ def _ahead(conn: Connection, ctx: HallContext, t: Any) -> int:
 @lru_cache(maxsize=8)
 def _ahead_statement(ranks: tuple[tuple[str, int], ...]) -> Any:
     ranked = case(dict(ranks), value=tickets.c.priority, else_=99)
-    mine = bindparam("b_rank")
+    mine: BindParameter[int] = bindparam("b_rank")
     position = bindparam("b_position", type_=tickets.c.position.type)
-    me = bindparam("b_id")
+    me: BindParameter[int] = bindparam("b_id")
     return select(func.count()).where(
         tickets.c.hall_id == bindparam("b_hall"), tickets.c.service_day == bindparam("b_day"),
         tickets.c.queue_id == bindparam("b_queue"), tickets.c.status == TicketStatus.WAITING.value, tickets.c.id != me,

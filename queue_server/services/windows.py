@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from datetime import timedelta
 from functools import lru_cache
+from types import TracebackType
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Row, bindparam, func, select, update
@@ -54,7 +55,7 @@ def _state(conn: Connection, ctx: HallContext, window_id: str, day: str) -> Row:
     if row is None:
         conn.execute(window_states.insert().values(hall_id=ctx.hall_id, window_id=window_id, status="closed",
                                                    service_day=day, priority_streak=0))
-        row = conn.execute(_STATE, params).first()
+        row = conn.execute(_STATE, params).one()  # inserted just above, in this transaction
     return row
 
 
@@ -120,7 +121,8 @@ class _Action:
                 raise
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         self._tx.__exit__(exc_type, exc, tb)
 
     @property
@@ -146,12 +148,17 @@ class _Action:
         if state is not None:
             self.state = state
 
-    def current(self, *, required: bool = True) -> Row | None:
+    def current(self) -> Row:
+        """The ticket being served, or InvalidTransition saying to call one first."""
+        t = self.current_or_none()
+        if t is None:
+            raise InvalidTransition(f"window {self.window.number} has no current ticket; call one first",
+                                    code="no_current_ticket")
+        return t
+
+    def current_or_none(self) -> Row | None:
         tid = self.state.current_ticket_id
         if tid is None:
-            if required:
-                raise InvalidTransition(f"window {self.window.number} has no current ticket; call one first",
-                                        code="no_current_ticket")
             return None
         row = get_ticket(self.conn, self.ctx, tid, lock=True)
         self._rows[row.id] = row
@@ -209,7 +216,7 @@ def call_text(number: str, window_number: int) -> str:
 
 def _finish_current_for_next(a: _Action) -> None:
     """Calling the next visitor ends the one being served; a called one must be dealt with first."""
-    cur = a.current(required=False)
+    cur = a.current_or_none()
     if cur is None:
         return
     if cur.status == TicketStatus.SERVING.value:
@@ -239,7 +246,8 @@ def call_next(ctx: HallContext, window_id: str, actor: Actor) -> dict[str, Any]:
         a.require_serving_window(auto_open=True)
         _finish_current_for_next(a)
         weights = {wq.queue: wq.weight for wq in a.window.queues}
-        served = dict(a.conn.execute(_SERVED, {"b_hall": ctx.hall_id, "b_day": a.day, "b_window": a.window.id}).all())
+        served: dict[str, int] = dict(a.conn.execute(_SERVED, {"b_hall": ctx.hall_id, "b_day": a.day,
+                                                               "b_window": a.window.id}).all())
         state = WindowState(a.window.id, weights, a.state.priority_streak, served)
         choice = ctx.policy.choose(call_candidates(a.conn, ctx, a.day, a.window.id, list(weights)), state, a.now)
         if choice is None:
@@ -422,7 +430,7 @@ def pause(ctx: HallContext, window_id: str, actor: Actor, reason: str | None = N
         if a.state.status != "open":
             raise InvalidTransition(f"only an open window can pause; window {a.window.number} is "
                                     f"{a.state.status}", code="window_not_open")
-        cur = a.current(required=False)
+        cur = a.current_or_none()
         if cur is not None and cur.status == TicketStatus.CALLED.value:
             raise InvalidTransition(f"{cur.number} has been called; start, hold or mark it no-show before pausing",
                                     code="current_ticket_pending")
@@ -444,7 +452,7 @@ def resume(ctx: HallContext, window_id: str, actor: Actor) -> dict[str, Any]:
 
 def close_for_day(ctx: HallContext, window_id: str, actor: Actor) -> dict[str, Any]:
     with _Action(ctx, window_id, actor) as a:
-        cur = a.current(required=False)
+        cur = a.current_or_none()
         if cur is not None:
             raise InvalidTransition(f"finish, hold or transfer {cur.number} before closing", code="current_ticket_pending")
         a.set_window(status="closed_for_day", pause_reason=None)

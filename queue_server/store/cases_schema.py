@@ -1,4 +1,4 @@
-"""Tables of the case module (intake, back office, issuance, evaluations); same metadata as schema.py.
+"""Tables of the case module (intake, back office, issuance, evaluations); on the shared metadata (metadata.py).
 
 The applicant's ID number is kept whole in ``cases`` because the case file needs it by law; every view that
 leaves the back office masks it. ``case_log`` is append-only (the migration adds triggers refusing UPDATE and
@@ -7,7 +7,7 @@ DELETE): every step of a case, a rating or a follow-up, with who and when.
 
 from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, String, Table, UniqueConstraint
 
-from .schema import UTCDateTime, metadata
+from .metadata import UTCDateTime, metadata
 
 cases = Table(
     "cases",

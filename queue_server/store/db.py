@@ -8,6 +8,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -149,7 +150,7 @@ def make_engine(url: str, *, synchronous: str = "FULL") -> Engine:
         )
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
             # Let SQLAlchemy's BEGIN below be the only transaction control (pysqlite's own is off).
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()

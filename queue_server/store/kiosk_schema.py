@@ -1,11 +1,11 @@
-"""Tables of the kiosk: appointments (预约) that check in at a kiosk; same metadata as schema.py.
+"""Tables of the kiosk: appointments (预约) that check in at a kiosk; on the shared metadata (metadata.py).
 
 A booking holds no ID number: the booked person's name is kept masked only (王*娜), for staff lists.
 """
 
 from sqlalchemy import Column, Index, Integer, String, Table
 
-from .schema import UTCDateTime, metadata
+from .metadata import UTCDateTime, metadata
 
 appointments = Table(
     "appointments",

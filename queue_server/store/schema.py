@@ -1,48 +1,21 @@
-"""Tables. Times are stored as UTC; the ``UTCDateTime`` type hands back aware datetimes."""
+"""The queue's tables (halls, tickets, windows, events, staff, devices); the shared metadata is in metadata.py,
+the case and kiosk tables beside this file, and tables.py gathers them all for migrations."""
 
 from __future__ import annotations
-
-from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
     Column,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
-    TypeDecorator,
     UniqueConstraint,
 )
 
-
-class UTCDateTime(TypeDecorator):
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect):  # type: ignore[override]
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the store; pass an aware datetime")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect):  # type: ignore[override]
-        return None if value is None else value.replace(tzinfo=UTC)
-
-
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
+from .metadata import UTCDateTime, metadata
 
 halls = Table(
     "halls",
@@ -238,7 +211,3 @@ device_tokens = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime, nullable=True),
 )
-
-# The case module's tables share this metadata (imported last: it needs ``metadata`` and ``UTCDateTime``).
-from . import cases_schema, supervision_schema  # noqa: E402,F401  (alerts and the staff audit too)
-from .kiosk_schema import appointments  # noqa: E402,F401  (the kiosk's table, same metadata)

@@ -2,7 +2,7 @@
 
 from sqlalchemy import JSON, Column, Index, Integer, String, Table
 
-from .schema import UTCDateTime, metadata
+from .metadata import UTCDateTime, metadata
 
 alerts = Table(
     "alerts",

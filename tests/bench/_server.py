@@ -7,33 +7,23 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
-import requests
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.server import ONEWINDOW, REPO, LiveServer, free_port
+
 HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+__all__ = ["REPO", "Sampler", "ServerFailed", "ServerProcess", "free_port", "onewindow_exe"]
 
 
 def onewindow_exe() -> str:
     """The ``onewindow`` script of the interpreter running us (the project's .venv), else the repo's .venv."""
-    beside = Path(sys.executable).with_name("onewindow")
-    if beside.exists():
-        return str(beside)
-    return str(REPO / ".venv" / "bin" / "onewindow")
+    return str(ONEWINDOW)
 
 
 class ServerFailed(RuntimeError):
@@ -57,8 +47,10 @@ class ServerProcess:
 
     def command(self) -> list[str]:
         assert self.db_path is not None
-        return [onewindow_exe(), "serve", "--always-open", "--host", HOST, "--port", str(self.port),
-                "--database", str(self.db_path), "--async-mode", self.async_mode]
+        return [onewindow_exe(), "serve", "--host", HOST, "--port", str(self.port), *self._args()]
+
+    def _args(self) -> list[str]:
+        return ["--always-open", "--database", str(self.db_path), "--async-mode", self.async_mode]
 
     def _env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k != "ONEWINDOW_ASYNC_MODE"}
@@ -83,26 +75,15 @@ class ServerProcess:
         self.db_path = self.workdir / f"bench-{self.async_mode}.db"
         self.log_path = self.workdir / f"server-{self.async_mode}.log"
         self.credentials = self.add_supervisor()
-        log = open(self.log_path, "wb")  # noqa: SIM115 - closed when the server stops
-        env = self._env()
+        self._live = LiveServer(self._args(), self.log_path, port=self.port, env=self._env(), cwd=self.workdir)
         t0 = time.monotonic()
-        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     cwd=str(self.workdir), env=env)
-        self._log = log
-        deadline = t0 + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise ServerFailed(f"server exited with code {self.proc.returncode} during start-up:\n{self.log_tail()}")
-            try:
-                r = requests.get(self.url + "/api/v1/health", timeout=2)
-                if r.status_code == 200 and r.json().get("status") == "ok":
-                    self.startup_s = time.monotonic() - t0
-                    return
-            except (requests.RequestException, ValueError):
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise ServerFailed(f"no healthy /api/v1/health within {timeout:.0f} s:\n{self.log_tail()}")
+        try:
+            self._live.start(timeout)
+        except RuntimeError as exc:
+            raise ServerFailed(f"{str(exc).splitlines()[0]}\n{self.log_tail()}") from None
+        finally:
+            self.proc = self._live.proc
+        self.startup_s = time.monotonic() - t0
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -114,16 +95,8 @@ class ServerProcess:
         return "\n".join(text[-lines:])
 
     def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self._log.close()
+        if self.proc is not None:
+            self._live.stop()
 
 
 @dataclass

@@ -10,25 +10,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from tests.support.live import StaffSession, add_staff
+from tests.support.server import LiveServer
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "tests" / "artifacts"
-ONEWINDOW = Path(sys.executable).with_name("onewindow")
-if not ONEWINDOW.exists():  # pragma: no cover - a venv without the console script
-    ONEWINDOW = REPO / ".venv" / "bin" / "onewindow"
 CHROMIUM = os.environ.get("ONEWINDOW_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -43,70 +35,35 @@ HALL_VIEWPORT = {"width": 1920, "height": 1080}
 PHONE_VIEWPORT = {"width": 390, "height": 844}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class HallServer:
+class HallServer(LiveServer):
     """``onewindow serve`` on a fixed port and database, which can be killed and started again."""
+
+    extra_args: tuple[str, ...] = ()  # a subclass's own arguments (e.g. a fixed clock)
 
     def __init__(self, workdir: Path, port: int | None = None, extra_args: tuple[str, ...] = (),
                  always_open: bool = True) -> None:
         self.workdir = workdir
-        self.extra_args = list(extra_args)
-        self.always_open = always_open
-        self.port = port or free_port()
         self.database = workdir / "x.db"
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen | None = None
-        self.logs: list[Path] = []
+        super().__init__(["--database", str(self.database), *(["--always-open"] if always_open else []),
+                          "--log-level", "WARNING", *self.extra_args, *extra_args], workdir / "server.log", port=port,
+                         env={**os.environ, "ONEWINDOW_VAR": str(workdir / "var")})
+        self.base_url = self.url
         self._staff: StaffSession | None = None
+        # The log of each start (all the same file); a caller that added its own staff puts a marker in first.
+        self.logs: list[Path] = []
 
     def start(self, timeout: float = 30.0) -> HallServer:
         if not self.logs:
             add_staff(self.database)  # a supervisor the tests act as (window actions need a login)
-        log = self.workdir / f"server-{len(self.logs) + 1}.log"
-        self.logs.append(log)
-        with open(log, "wb") as out:
-            self.proc = subprocess.Popen(
-                [str(ONEWINDOW), "serve", "--port", str(self.port), "--database", str(self.database),
-                 *(["--always-open"] if self.always_open else []), "--log-level", "WARNING", *self.extra_args],
-                stdout=out, stderr=subprocess.STDOUT, cwd=self.workdir,
-                env={**os.environ, "ONEWINDOW_VAR": str(self.workdir / "var")},
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{log.read_text(errors='replace')}")
-            try:
-                if requests.get(self.base_url + "/api/v1/health", timeout=1).ok:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"server not ready after {timeout}s:\n{log.read_text(errors='replace')}")
+        self.logs.append(self.log_path)
+        super().start(timeout)
+        return self
 
     def kill(self) -> None:
         """Like a crash or a power cut: SIGKILL, no goodbye to the clients."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
+        if self.alive:
+            self.kill9()
         self.proc = None
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.proc = None
-
-    def log_text(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')}" for p in self.logs if p.exists())
 
     # ---- the REST calls a kiosk and a window panel make
     def post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -129,10 +86,25 @@ class HallServer:
 
 
 def _require_browser() -> Any:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (no browser download)")
+    # Like PostgreSQL: a missing browser fails the run loudly; deselect these tests on purpose with -m "not e2e".
+    deselect = 'or deselect the browser tests on purpose: pytest -m "not e2e"'
+    try:
+        from playwright import sync_api
+    except ImportError as exc:
+        pytest.fail(f"Playwright for Python is not installed ({exc}); run ./scripts/setup, {deselect}", pytrace=False)
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        pytest.skip(f"no Chromium at {CHROMIUM}")
+        pytest.fail(f"no Chromium at {CHROMIUM}: install Debian's (apt-get install chromium) or point "
+                    f"ONEWINDOW_CHROMIUM at one, {deselect}", pytrace=False)
     return sync_api
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test under tests/e2e is an ``e2e`` test (a real Chromium), so ``-m "not e2e"`` leaves them out."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(scope="session")

@@ -8,15 +8,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 from typing import Any
 
 import pytest
 import requests
 
 from queue_server.domain.privacy import id_check_char, mask_id
+from tests.support.server import ONEWINDOW
 
-from .conftest import ONEWINDOW, PHONE_VIEWPORT, HallServer, screenshot
+from .conftest import PHONE_VIEWPORT, HallServer, screenshot
 
 pytestmark = pytest.mark.slow
 
@@ -30,28 +30,7 @@ class ClockedServer(HallServer):
     """``onewindow serve`` with the clock started on a Thursday morning, so the working-day deadlines are known."""
 
     CLOCK = "2026-11-26T09:30"
-
-    def start(self, timeout: float = 30.0) -> ClockedServer:
-        log = self.workdir / f"server-{len(self.logs) + 1}.log"
-        self.logs.append(log)
-        with open(log, "wb") as out:
-            self.proc = subprocess.Popen(
-                [str(ONEWINDOW), "serve", "--port", str(self.port), "--database", str(self.database),
-                 "--always-open", "--clock", self.CLOCK, "--log-level", "WARNING"],
-                stdout=out, stderr=subprocess.STDOUT, cwd=self.workdir,
-                env={**os.environ, "ONEWINDOW_VAR": str(self.workdir / "var")},
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{log.read_text(errors='replace')}")
-            try:
-                if requests.get(self.base_url + "/api/v1/health", timeout=1).ok:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"server not ready after {timeout}s:\n{log.read_text(errors='replace')}")
+    extra_args = ("--clock", CLOCK)
 
 
 def add_user(server: HallServer, username: str, name: str, role: str, *extra: str) -> None:

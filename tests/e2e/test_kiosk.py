@@ -22,8 +22,9 @@ from playwright.sync_api import Page, expect
 from pyzbar import pyzbar
 
 from devices.printer.simulator import DEFAULT_PAPER_MM
-from tests.integration.agent.harness import DEVICES_TOML, AgentProcess, Server, Simulators, wait_for
+from tests.integration.agent.harness import DEVICES_TOML, AgentProcess, Server, Simulators
 from tests.support.live import StaffSession
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.timeout(120)
 

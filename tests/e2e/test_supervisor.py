@@ -15,8 +15,9 @@ import pytest
 import requests
 
 from tests.e2e.conftest import screenshot
-from tests.integration.agent.harness import DEVICES_TOML, AgentProcess, Server, Simulators, wait_for
+from tests.integration.agent.harness import DEVICES_TOML, AgentProcess, Server, Simulators
 from tests.support.live import PASSWORD
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import serial
 
@@ -76,7 +76,7 @@ class WorkerHost(Protocol):
 class DeviceWorker:
     kind: ClassVar[str] = ""
     commands: ClassVar[tuple[str, ...]] = ()
-    poll_interval: ClassVar[float] = 2.0  # seconds between health checks
+    poll_interval: float = 2.0  # seconds between health checks (a worker may be given its own)
     reads: ClassVar[bool] = False  # True: step() is called continuously (it blocks briefly itself)
     # Errors that mean the transport itself is gone; subclasses add their drivers' equivalents.
     lost_errors: ClassVar[tuple[type[BaseException], ...]] = (serial.SerialException, OSError)
@@ -87,7 +87,7 @@ class DeviceWorker:
         self.settings = settings
         self.backoff = backoff or Backoff(initial=0.25, maximum=10.0)
         if poll_interval is not None:
-            self.poll_interval = poll_interval  # type: ignore[misc]
+            self.poll_interval = poll_interval
         self.url: str | None = None
         self.health: Health | None = None
         self.opened = 0  # times the device was opened
@@ -223,18 +223,22 @@ class DeviceWorker:
                       type(exc).__name__, safe_error(exc))
             self._stop.wait(0.05)  # a device that fails every read must not spin the CPU
 
+    def _lost_or_tty_errors(self) -> tuple[type[BaseException], ...]:
+        # termios.error: tcflush on a pty whose other end is gone
+        return (*self.lost_errors, termios.error)
+
     def _guard(self, call: Callable[[], Any]) -> Any:
         try:
             return call()
         except DeviceLost:
             raise
-        except (*self.lost_errors, termios.error) as exc:  # termios.error: tcflush on a pty whose other end is gone
+        except self._lost_or_tty_errors() as exc:
             raise DeviceLost(safe_error(exc)) from exc
 
     def _execute(self, command: Command) -> None:
         try:
             result = self.execute(command.command, command.args)
-        except (*self.lost_errors, termios.error) as exc:
+        except self._lost_or_tty_errors() as exc:
             command.done(False, f"the {self.kind} connection broke: {safe_error(exc)}", None)
             raise DeviceLost(safe_error(exc)) from exc
         except DeviceLost as exc:
@@ -263,3 +267,19 @@ class DeviceWorker:
             command = self._take(min(left, 0.2))
             if command is not None:
                 command.done(False, f"the {self.kind} is not available: {reason}", None)
+
+
+@runtime_checkable
+class WindowScreen(Protocol):
+    """A worker that shows its window's state and calls (the LED): the agent feeds it the window's events."""
+
+    def apply_window(self, view: dict[str, Any], seq: int | None) -> None: ...
+
+    def apply_call(self, payload: dict[str, Any], seq: int | None) -> None: ...
+
+
+@runtime_checkable
+class OrderedWindowScreen(WindowScreen, Protocol):
+    """A window screen that keeps events in seq order, and can be told the order starts again (a reconnect)."""
+
+    def forget_order(self) -> None: ...

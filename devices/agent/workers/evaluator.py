@@ -87,21 +87,21 @@ class EvaluatorWorker(DeviceWorker):
             with self._lock:
                 self._open_sessions[session] = str(fields["subject"])
             return {"session": session}
-        session = args.get("session")
+        wanted = args.get("session")
         with self._lock:
-            if session is None and len(self._open_sessions) == 1:
-                session = next(iter(self._open_sessions))
-        if not isinstance(session, str) or not session:
+            if wanted is None and len(self._open_sessions) == 1:
+                wanted = next(iter(self._open_sessions))
+        if not isinstance(wanted, str) or not wanted:
             raise CommandFailed("cancel_evaluation needs the 'session' that start_evaluation returned")
         try:
-            self.pad.cancel(session)
+            self.pad.cancel(wanted)
         except EvaluatorConnectionError:
             raise
         except EvaluatorError as exc:
             raise CommandFailed(safe_error(exc)) from None
         with self._lock:
-            self._open_sessions.pop(session, None)
-        return {"session": session, "cancelled": True}
+            self._open_sessions.pop(wanted, None)
+        return {"session": wanted, "cancelled": True}
 
     def _on_pad_event(self, event: PadEvent) -> None:
         """Runs on the driver's reader thread: only queue the input, never block."""

@@ -11,6 +11,7 @@ class UnavailableWorker(DeviceWorker):
     """Stands in for a device kind the agent cannot drive; commands to it fail with the reason."""
 
     def __init__(self, host: Any, settings: Any, kind: str, reason: str) -> None:
+        # Real workers fix their kind on the class (ClassVar); this stand-in takes on whichever kind failed.
         self.kind = kind  # type: ignore[misc]
         super().__init__(host, settings)
         self.reason = reason

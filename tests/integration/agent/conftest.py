@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.agent.harness import DEVICES_TOML, AgentProcess, Server, Simulators, wait_for
+from tests.integration.agent.harness import DEVICES_TOML, AgentProcess, Server, Simulators
+from tests.support.waiting import wait_for
 
 
 @dataclass

@@ -10,11 +10,7 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +25,7 @@ from devices.printer.simulator import PrinterSimulator
 from devices.scanner.simulator import ScannerSimulator
 from tests.support.live import StaffSession, add_staff
 from tests.support.live import device_token as make_device_token
-
-ONEWINDOW = Path(sys.executable).with_name("onewindow")
-if not ONEWINDOW.exists():  # pragma: no cover - a venv without the console script
-    ONEWINDOW = Path(__file__).resolve().parents[3] / ".venv" / "bin" / "onewindow"
+from tests.support.server import ONEWINDOW, LiveServer
 
 CARDS = load_profiles()
 
@@ -54,60 +47,21 @@ evaluator = { url = "sim://", timeout_s = 60 }
 """
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
-    """Poll until ``predicate()`` is truthy and return it; fail naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(interval)
-
-
-class Server:
+class Server(LiveServer):
     """``onewindow serve`` on a fixed port and database, so it can be killed and started again."""
 
     def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.api = f"{self.url}/api/v1"
         self.database = directory / "hall.db"
-        self.log_path = directory / "server.log"
-        self.proc: subprocess.Popen[bytes] | None = None
+        super().__init__(["--database", str(self.database), "--always-open", "--log-level", "WARNING"],
+                         directory / "server.log")
         self._staff: StaffSession | None = None
         self._tokens: dict[str, str] = {}
 
     def start(self, timeout: float = 20.0) -> Server:
         if not self.database.exists():
             add_staff(self.database)  # the supervisor the tests act as
-        cmd = [str(ONEWINDOW), "serve", "--host", "127.0.0.1", "--port", str(self.port), "--database",
-               str(self.database), "--always-open", "--log-level", "WARNING"]
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         cwd=self.log_path.parent)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the server exited with {self.proc.returncode}:\n{self.log_text()}")
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{self.api}/health", timeout=1).status_code == 200:
-                    return self
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"the server did not come up within {timeout} s:\n{self.log_text()}")
-
-    def kill9(self) -> None:
-        assert self.proc is not None and self.proc.poll() is None
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(5)
+        super().start(timeout)
+        return self
 
     def device_token(self, station: str, path: Path) -> Path:
         """``onewindow devices token STATION`` on this server's database, written to ``path`` (mode 0600)."""
@@ -116,21 +70,6 @@ class Server:
         path.write_text(out.stdout.strip() + "\n", encoding="utf-8")
         path.chmod(0o600)
         return path
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
-
-    # ---------------------------------------------------------------------------------------- REST helpers
 
     def get(self, path: str, **params: Any) -> Any:
         """A GET as the supervisor the tests act as."""

@@ -17,7 +17,8 @@ import socketio
 from pyzbar import pyzbar
 
 from tests.integration.agent.conftest import Hall
-from tests.integration.agent.harness import CARDS, wait_for
+from tests.integration.agent.harness import CARDS
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -37,7 +37,7 @@ def _hall(tmp_path):
     ctx = HallContext(config=config, engine=engine, clock=OffsetClock(start),
                       policy=DefaultCallingPolicy(config.calling), calendar=WorkCalendar(),
                       publisher=NullPublisher(), person_secret=b"k")
-    ctx.__dict__["case_settings"] = SETTINGS
+    ctx.case_settings = SETTINGS
     return ctx, ["--config", str(config_file), "--cases-config", str(cases_file), "--database", str(db)]
 
 

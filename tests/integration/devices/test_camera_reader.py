@@ -20,6 +20,7 @@ from devices.camera.codec import Debouncer
 from devices.camera.driver import CameraLost, CameraReader, CameraUnavailable
 from devices.camera.simulator import BACKGROUND, MjpegServer, VirtualCamera, fit_into, render_qr
 from devices.common.control import ControlServer, send_control
+from tests.support.waiting import wait_for
 
 CHINESE = "合作市政务服务中心 预约号A001"
 W, H = 320, 240  # small frames keep the video tests quick; 640x480 and 720p are covered elsewhere
@@ -195,10 +196,3 @@ def test_cli_prints_stream_then_control_and_obeys(
     assert "showing QR 合作市 139****5678" in out and "13912345678" not in out
     assert '"scene": "blank"' in out and "error: /nope.png is not an image" in out
 
-
-def wait_for(condition, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)

@@ -211,9 +211,9 @@ def test_fault_garbage_is_survived(sim: EvaluatorPadSimulator, pad: EvaluatorPad
 
 
 def test_fault_slow_within_the_reply_timeout_works_beyond_it_fails(sim: EvaluatorPadSimulator, pad: EvaluatorPad) -> None:
-    sim.set_fault("slow", seconds=0.05)
+    sim.set_fault("slow", value=0.05)
     assert pad.ping().state is PadState.IDLE
-    sim.set_fault("slow", seconds=0.5)
+    sim.set_fault("slow", value=0.5)
     with pytest.raises(EvaluatorOffline):
         pad.ping()
     sim.set_fault("slow", on=False)

@@ -28,6 +28,7 @@ from devices.idcard.errors import (
 )
 from devices.idcard.profiles import load_profiles
 from devices.idcard.simulator import IdCardSimulator
+from tests.support.waiting import wait_for
 
 CARDS = load_profiles()
 
@@ -324,10 +325,3 @@ def test_cli_prints_port_then_control_then_obeys_stdin(
     assert "error: no card profile named 'nobody'" in out
     assert "李浩然" not in out and "620102200411020357" not in out
 
-
-def wait_for(condition, timeout: float = 2.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.005)

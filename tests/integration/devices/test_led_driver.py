@@ -156,9 +156,9 @@ def test_fault_slow_within_the_timeout_works_and_beyond_it_fails_then_late_repli
     sim: LedBusSimulator, bus: RS485Bus
 ) -> None:
     screen = RS485WindowScreen(bus, 3)
-    sim.set_fault("slow", seconds=0.05, address=3)
+    sim.set_fault("slow", value=0.05, address=3)
     assert screen.ping().rows == 4
-    sim.set_fault("slow", seconds=0.4, address=3)
+    sim.set_fault("slow", value=0.4, address=3)
     with pytest.raises(ScreenTimeout):
         screen.ping()
     sim.set_fault("slow", on=False, address=3)
@@ -186,7 +186,7 @@ def test_faults_and_render_through_the_control_channel(sim: LedBusSimulator, bus
 
         RS485WindowScreen(bus, 3).show(CONTENT)
         status = send_control(control.url, {"cmd": "status"})
-        assert status["screens"][1]["faults"] == ["no_answer"]
+        assert list(status["screens"][1]["faults"]) == ["no_answer"]
         assert "王*娜" in status["text"] and "王丽娜" not in status["text"]  # personal data stays masked
 
         png = tmp_path / "led3.png"
@@ -238,8 +238,8 @@ def test_simulator_refuses_bad_set_up_and_bad_faults() -> None:
     with pytest.raises(ValueError, match="must differ"):
         LedBusSimulator([2, 2])
     with LedBusSimulator([1]) as sim:
-        with pytest.raises(ControlError, match="slow needs 0..60"):
-            sim.set_fault("slow", seconds=99)
+        with pytest.raises(ControlError, match="fault slow needs a value in s >= 0 and <= 60"):
+            sim.set_fault("slow", value=99)
         with pytest.raises(ControlError, match="render needs a file"):
             sim.handle_control({"cmd": "render", "args": [1]})
         with pytest.raises(ControlError, match="unknown command 'dance'"):

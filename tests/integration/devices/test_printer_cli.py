@@ -72,7 +72,7 @@ def test_tcp_simulator_prints_url_then_control_and_obeys_stdin(process: subproce
         assert send_control(control.removeprefix("control: "), {"cmd": "status"})["faults"]["cover_open"]
         process.stdin.write("fault nonsense on\n")
         assert read_until(process, "error:") == (
-            "error: unknown fault 'nonsense'; faults are: cover_open, paper_out, cutter_jam, offline, slow, drop"
+            "error: unknown fault 'nonsense'; faults: cover_open, paper_out, cutter_jam, offline, slow, drop"
         )
     process.stdin.close()  # stdin is not a terminal: its end does not stop the simulator ...
     with PrinterDriver.open(url, status_timeout=2.0) as driver:
@@ -117,5 +117,5 @@ def test_last_ticket_on_stdout_is_masked(capsys: pytest.CaptureFixture[str]) -> 
     assert "6201**********1234" in out and "139****5678" in out
     assert "620102199001011234" not in out and "13912345678" not in out
     assert "faults: slow (20 mm/s)" in out
-    assert 'error: the slow fault needs "mm_s"' in out
+    assert 'error: fault slow needs a value in mm/s' in out
     assert "paper 500 of 500 mm" in out

@@ -142,7 +142,7 @@ def test_cutter_jam_stops_the_ticket_until_cleared(sim: PrinterSimulator, driver
 
 def test_slow_fault_slows_the_mechanism(transport: str) -> None:
     with simulator(transport) as sim, PrinterDriver.open(sim.url, status_timeout=STATUS_TIMEOUT) as drv:
-        sim.set_fault("slow", True, mm_s=400)
+        sim.set_fault("slow", True, value=400)
         started = time.monotonic()
         drv.print_document(TICKET, confirm=True)
         assert time.monotonic() - started >= TICKET_MM / 400 * 0.9

@@ -26,8 +26,10 @@ from config import CONFIG_DIR
 from devices.printer.codec import PROFILES, render
 from devices.printer.document import TicketDocument
 from devices.printer.transcript import transcribe
-from tests.integration.agent.harness import ONEWINDOW, Server, wait_for
+from tests.integration.agent.harness import Server
 from tests.support.live import StaffSession
+from tests.support.server import ONEWINDOW
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.timeout(60)
 TZ = ZoneInfo("Asia/Shanghai")

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest_server import REPO, Api, Screen, ServerFactory, ServerProcess, write_hall
+from tests.conftest_server import Api, Screen, ServerFactory, ServerProcess, write_hall
+from tests.support.server import REPO
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest_server import ONEWINDOW, TEST_HALL_YAML, Api, Screen, ServerFactory, free_port, write_hall
+from tests.conftest_server import TEST_HALL_YAML, Api, Screen, ServerFactory, write_hall
+from tests.support.server import ONEWINDOW, free_port
 
 
 @pytest.mark.timeout(90)

@@ -87,7 +87,7 @@ def make_hall(template: Path, tmp_path: Path, start: datetime, calendar: WorkCal
     engine = make_engine(str(db), synchronous="OFF")
     ctx = HallContext(config=config, engine=engine, clock=OffsetClock(start), policy=DefaultCallingPolicy(config.calling),
                       calendar=calendar or WorkCalendar(), publisher=NullPublisher(), person_secret=b"k")
-    ctx.__dict__["case_settings"] = SETTINGS
+    ctx.case_settings = SETTINGS
     return ctx
 
 

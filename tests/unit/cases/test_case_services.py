@@ -140,7 +140,8 @@ def test_deficiency_acceptance_rules_and_notice(hall):
 
 def test_default_deficiency_deadline_is_capped_by_the_promised_deadline(hall):
     c = take(hall, materials=["e_licence", "original", "missing", "copy"])
-    hall.__dict__["case_settings"] = hall.__dict__["case_settings"].model_copy(update={"deficiency_days": 30})
+    assert hall.case_settings is not None
+    hall.case_settings = hall.case_settings.model_copy(update={"deficiency_days": 30})
     out = cs.accept_with_deficiency(hall, c["id"], WINDOW, True)
     assert out["case"]["deficiency"]["supply_by"] == out["case"]["due_on"] == "2026-12-03"
 

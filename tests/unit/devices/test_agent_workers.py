@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +19,7 @@ from devices.agent.state import AgentState
 from devices.agent.workers.base import Command, DeviceWorker, Health
 from devices.agent.workers.led import LedWorker
 from devices.stations import LedDevice
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 3.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError("condition not met in time")
+from tests.support.waiting import wait_for
 
 
 class Host:

@@ -95,7 +95,11 @@ def test_newlines_are_allowed_in_body_text_but_not_in_a_header() -> None:
 
 
 def test_tibetan_and_zero_width_joiners_are_printable_text() -> None:
-    TicketDocument.of(Text(text="བཀྲ་ཤིས་བདེ་ལེགས།\u200d"), Footer(text="合作市"))
+    tibetan = "བཀྲ་ཤིས་བདེ་ལེགས།\u200d"
+    document = TicketDocument.of(Text(text=tibetan), Footer(text="合作市"))
+    # Kept exactly (a joiner is part of the text, not a control character), also through the agent's JSON.
+    again = TicketDocument.from_dict(json.loads(json.dumps(document.to_dict())))
+    assert again == document and again.blocks[0].text == tibetan
 
 
 def test_blocks_are_immutable_values() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import unicodedata
 
 import cv2
 import numpy as np
@@ -228,14 +229,20 @@ def test_chunking_does_not_change_what_is_parsed(cuts: list[int]) -> None:
 def test_random_bytes_never_crash_and_a_clean_job_afterwards_parses(garbage: bytes, cuts: list[int]) -> None:
     parser = EscPosParser()
     assembler = TicketAssembler()
-    position = 0
+    position, offsets = 0, []
     for size in [*cuts, len(garbage)]:
         for event in parser.feed(garbage[position : position + size]):
+            offsets.append(event.offset)
             assembler.apply(event)
         position += size
     for event in parser.flush():
+        offsets.append(event.offset)
         assembler.apply(event)
-    assert isinstance(assembler.ticket.transcript, str)
+    # Every event points into the stream, in order; whatever the bytes, the transcript shows no raw control
+    # character and says the open ticket has not been cut.
+    assert offsets == sorted(offsets) and all(0 <= at <= len(garbage) for at in offsets)
+    transcript = assembler.ticket.transcript
+    assert not _control_characters(transcript) and "[no cut]" in transcript.splitlines()
     assembler.abort("garbage")
     # A new job (as after a reconnect) parses exactly, whatever came before.
     parser.reset_input()
@@ -258,11 +265,26 @@ def test_corrupted_tickets_never_crash_the_reader(data: st.DataObject) -> None:
         clean[at] = data.draw(st.integers(0, 255))
     cut = data.draw(st.integers(0, len(clean)))
     for ticket in transcribe(bytes(clean[:cut])):
-        assert isinstance(ticket.transcript, str)
-        ticket.render()
+        transcript = ticket.transcript.splitlines()
+        assert not _control_characters(ticket.transcript)
+        assert (f"[cut {ticket.cut}]" in transcript) == ticket.complete and ("[no cut]" in transcript) != ticket.complete
+        # The picture is as long as the paper the reader measured, and as wide as the roll.
+        assert ticket.render(margin=16).size == (ticket.paper_width_dots + 32, ticket.height_dots + 32)
 
 
 @pytest.mark.parametrize("chinese", [True, False])
 def test_every_single_byte_value_is_handled(chinese: bool) -> None:
     for byte in range(256):
-        events_of(bytes([byte]) + b"OK\n", chinese=chinese)
+        events = events_of(bytes([byte]) + b"OK\n", chinese=chinese)
+        text = "".join(e.text for e in events if isinstance(e, TextEvent))
+        assert isinstance(events[-1], LineFeed), hex(byte)  # the reader is back in step by the line's end
+        if byte in (0x1B, 0x1C, 0x1D):  # ESC/FS/GS + "O" is no command: reported, and the rest prints
+            assert isinstance(events[0], Unknown) and events[0].offset == 0 and text == "K", hex(byte)
+        elif chinese and 0x81 <= byte <= 0xFE:  # a GB18030 lead byte takes the "O" as its second byte
+            assert len(text) == 2 and text.endswith("K"), hex(byte)
+        else:
+            assert text.endswith("OK"), hex(byte)
+
+
+def _control_characters(text: str) -> list[str]:
+    return [c for c in text if unicodedata.category(c) == "Cc" and c != "\n"]

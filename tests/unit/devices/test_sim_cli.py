@@ -21,7 +21,9 @@ from devices.stations import ScannerDevice, SimDevice
     [
         (["fault", "paper_out", "on"], {"cmd": "fault", "name": "paper_out", "on": True, "args": ["paper_out", True]}),
         (["fault", "no_answer", "off", "3"],
-         {"cmd": "fault", "name": "no_answer", "on": False, "args": ["no_answer", False, 3]}),
+         {"cmd": "fault", "name": "no_answer", "on": False, "value": 3, "args": ["no_answer", False, 3]}),
+        (["fault", "slow", "on", "20"],
+         {"cmd": "fault", "name": "slow", "on": True, "value": 20, "args": ["slow", True, 20]}),
         (["fault", "slow", "1.5"], {"cmd": "fault", "name": "slow", "on": True, "value": 1.5, "args": ["slow", 1.5]}),
         (["fault", "garbage"], {"cmd": "fault", "name": "garbage", "on": True, "args": ["garbage"]}),
         (["press", "2", "reason=服务态度差"], {"cmd": "press", "args": [2], "reason": "服务态度差"}),

@@ -6,7 +6,6 @@ from queue_server.domain.errors import CalendarUnknown
 from queue_server.domain.estimate import estimate_wait, service_minutes, window_share
 from queue_server.domain.hall import format_number, parse_number
 from queue_server.domain.priority import age_on, classify
-from queue_server.domain.privacy import mask_id, mask_name, mask_phone, validate_id_number
 from queue_server.domain.workdays import WorkCalendar
 
 
@@ -48,17 +47,6 @@ def test_elderly_by_birth_date_on_the_day():
     assert classify(today=date(2026, 11, 26), elderly_age=60, green=True, legal_reason="disabled").value == "green"
     with pytest.raises(ValueError, match="allowed"):
         classify(today=date(2026, 11, 26), elderly_age=60, legal_reason="vip")
-
-
-def test_id_number_validation_and_masks():
-    assert validate_id_number("11010519491231002x") == "11010519491231002X"
-    with pytest.raises(ValueError, match="check character"):
-        validate_id_number("110105194912310021")
-    with pytest.raises(ValueError, match="birth date"):
-        validate_id_number("110105194913310021")
-    assert mask_id("11010519491231002X") == "1101**********002X"
-    assert mask_name("王小娜") == "王*娜" and mask_name("张三") == "张*" and mask_name("欧阳小明") == "欧**明"
-    assert mask_phone("13912345678") == "139****5678"
 
 
 def test_workdays_follow_holidays_and_make_up_days():

@@ -2,7 +2,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from queue_server.store.db import make_engine, migrate
-from queue_server.store.schema import metadata
+from queue_server.store.tables import metadata
 
 
 def test_migrations_build_exactly_the_models(tmp_path):
