@@ -50,7 +50,7 @@ def gevent_handler_class() -> type:
     patches the standard library for it)."""
     from gevent import pywsgi
 
-    class NoDelayWSGIHandler(pywsgi.WSGIHandler):  # type: ignore[misc]  # gevent ships no type information
+    class NoDelayWSGIHandler(pywsgi.WSGIHandler):
         def __init__(self, sock: Any, address: Any, server: Any, rfile: Any = None) -> None:
             set_nodelay(sock)
             super().__init__(sock, address, server, rfile)

@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..domain.errors import DomainError
 from ..hall_config import ConfigError
-from ..store.db import lock_timeout, storage_problem
+from ..store.db import StorageUnavailable, lock_timeout, storage_problem
 
 log = logging.getLogger("onewindow.api")
 
@@ -121,7 +121,7 @@ def error_reply(exc: BaseException) -> tuple[int, dict[str, Any]]:
 
 def _note_storage(exc: DomainError) -> None:
     """A storage fault reaches staff once (an event and the health record), whichever request met it first."""
-    if exc.code != "storage_unavailable":
+    if not isinstance(exc, StorageUnavailable):
         return
     from ..services import storage_health
 
