@@ -21,7 +21,7 @@ from pydantic_core import ErrorDetails
 KINDS = ("printer", "idcard", "scanner", "camera", "led", "evaluator")
 ROLE_DEVICES: dict[str, tuple[str, ...]] = {
     "kiosk": ("printer", "idcard", "scanner", "camera"),
-    "window": ("led", "evaluator"),
+    "window": ("led", "evaluator", "idcard"),  # idcard: the window's reader fills its intake form
     "hall-screen": ("led",),
 }
 STATION_NAME = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")

@@ -100,6 +100,8 @@ ROUTES: dict[str, Rule] = {
     # ------------------------------------------------------------------ windows
     "api.list_windows": rule(EVERYONE, Scope.ANY, "every window's state and current number"),
     "api.held": rule(WINDOW, Scope.OWN_WINDOW, "the window's held tickets"),
+    "api.window_card_read": rule(WINDOW, Scope.OWN_WINDOW, "the ID card just read at the window's own reader, "
+                                                           "whole, for its intake form (once)"),
     "api.waiting": rule(WINDOW, Scope.OWN_WINDOW, "the window's waiting lists"),
     "api.request_evaluation": rule(WINDOW, Scope.OWN_WINDOW, "asks the window's own pad for a rating of the "
                                                              "service the window just finished"),

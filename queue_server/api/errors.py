@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..domain.errors import DomainError
 from ..hall_config import ConfigError
-from ..store.db import StorageUnavailable, lock_timeout, storage_problem
+from ..services.storage_health import StorageUnavailable, lock_timeout, storage_problem
 
 log = logging.getLogger("onewindow.api")
 

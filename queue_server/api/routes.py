@@ -22,7 +22,7 @@ from ..auth import (
     ticket_grants,
 )
 from ..domain.hall import ItemKind
-from ..services import devices, evaluations, queries, tickets, windows
+from ..services import devices, evaluations, queries, tickets, window_card, windows
 from ..services import staff as staff_service
 from ..services.context import Actor, HallContext
 from ..services.events import hall_room, staff_room
@@ -308,6 +308,17 @@ def request_evaluation(window_id: str) -> ResponseReturnValue:
     # The pad shows (and the rating records) who served the ticket, from its transitions: not the caller.
     out = evaluations.invite_for_ticket(c, ticket["id"], current_actor(), window_id, start_pad=True)
     return out["pad"]
+
+
+document("/windows/<window_id>/card-read", "post",
+         "the ID card just read at the window's own reader, whole, for its intake form (taken once, within 2 "
+         "minutes of the read)", body=EmptyBody, tag="windows")
+
+
+@bp.post("/windows/<window_id>/card-read")
+def window_card_read(window_id: str) -> ResponseReturnValue:
+    body(EmptyBody)
+    return {"card": window_card.take_card(ctx(), window_id, current_actor())}
 
 
 def _window_action(name: str, summary: str, model: type[BaseModel],

@@ -20,6 +20,7 @@ from ..domain.priority import age_on
 from ..domain.privacy import birth_date_of, mask_id, mask_name, validate_id_number
 from ..store.db import read_tx
 from ..store.schema import device_inputs, device_status
+from . import window_card
 from .context import Actor, HallContext
 from .events import append_event, hall_write
 
@@ -124,8 +125,13 @@ def record_input(ctx: HallContext, station: str, input_id: str, device: str, kin
         raise InvalidInput(f"input kind {kind!r} unknown; one of {', '.join(INPUT_KINDS)}", code="bad_input_kind")
     if not (1 <= len(input_id) <= 64):
         raise InvalidInput("input id must be 1 to 64 characters", code="bad_input_id")
+    whole = False
     if kind == "card_read":
         payload = _card_summary(ctx, data)
+        whole = window_card.keeps_whole(ctx, station)
+        if whole:  # a window's reader fills that window's intake form (services/window_card.py)
+            payload["whole"] = {"name": str(data.get("name") or ""), "id_number": _card_number(
+                str(data.get("id_number") or ""))}
         birth = date.fromisoformat(payload["birth_date"])
         elderly = age_on(birth, ctx.local().date()) >= ctx.config.hall.elderly_age
         # Screens may see masked labels and the priority hint; birth date and hash stay in the store.
@@ -144,6 +150,8 @@ def record_input(ctx: HallContext, station: str, input_id: str, device: str, kin
             device_inputs.c.hall_id == ctx.hall_id, device_inputs.c.input_id == input_id)).first()
         if seen is not None:
             return {"input_id": input_id, "duplicate": True}
+        if whole:
+            window_card.forget_earlier(conn, ctx, station)
         conn.execute(device_inputs.insert().values(hall_id=ctx.hall_id, input_id=input_id, station=station,
                                                    device=device, kind=kind, at=now,
                                                    data=payload if kind == "card_read" else None))

@@ -135,9 +135,9 @@ def hall_write(ctx: HallContext) -> Iterator[tuple[Connection, list[dict[str, An
     published: list[dict[str, Any]] = []
     with write_tx(ctx.engine, ctx.hall_id, after_commit=lambda: _publish(ctx, published)) as conn:
         yield conn, published
-        recovery = storage_health.recovery_event(conn, ctx)  # the first write after a storage fault records it
+        recovery = storage_health.recovery_payload(ctx)  # the first write after a storage fault records it
         if recovery is not None:
-            published.append(recovery)
+            published.append(append_event(conn, ctx.hall_id, storage_health.EVENT, recovery, [], ctx.now()))
 
 
 def _publish(ctx: HallContext, published: list[dict[str, Any]]) -> None:

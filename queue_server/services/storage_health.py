@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection
-
 from ..store.db import StorageUnavailable
+# The edge classifies database errors through this module (it may not import the store itself).
+from ..store.db import lock_timeout as lock_timeout
+from ..store.db import storage_problem as storage_problem
 
 if TYPE_CHECKING:
     from .context import HallContext
@@ -50,18 +51,16 @@ def report_fault(ctx: HallContext, exc: StorageUnavailable) -> None:
     ctx.publisher.publish([{"type": EVENT, "rooms": [f"staff:{ctx.hall_id}"], "payload": payload}])  # staff only
 
 
-def recovery_event(conn: Connection, ctx: HallContext) -> dict[str, Any] | None:
-    """Inside a write transaction: after a fault, the event that records it and its end (None while healthy)."""
+def recovery_payload(ctx: HallContext) -> dict[str, Any] | None:
+    """For the first write after a fault: the payload of the event that records the fault and its end (None while
+    healthy); the write's transaction appends it to the log."""
     state = ctx.storage
     if state.problem is None:
         return None
-    from .events import append_event  # events imports the store's transactions; keep this module light
-
     now = ctx.now()
-    payload = {"station": "server", "device": "storage", "status": "ok", "problem": state.problem,
-               "message": f"storage available again after: {state.message}",
-               "since": state.since.isoformat() if state.since else None, "until": now.isoformat()}
-    return append_event(conn, ctx.hall_id, EVENT, payload, [], now)
+    return {"station": "server", "device": "storage", "status": "ok", "problem": state.problem,
+            "message": f"storage available again after: {state.message}",
+            "since": state.since.isoformat() if state.since else None, "until": now.isoformat()}
 
 
 def recovered(ctx: HallContext) -> None:
