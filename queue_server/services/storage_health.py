@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..store.db import StorageUnavailable
+
 # The edge classifies database errors through this module (it may not import the store itself).
 from ..store.db import lock_timeout as lock_timeout
 from ..store.db import storage_problem as storage_problem
