@@ -26,8 +26,10 @@
   document.querySelectorAll(".t[data-t]").forEach((el) => { el.textContent = fmtTime(el.dataset.t); });
 
   // ------------------------------------------------------------------ live connection
-  function live(events, refresh, wantStaff) {
+  function live(events, load, wantStaff) {
     let timer = null;
+    // A read that fails (the server restarting) waits for the next event or reconnect instead of throwing.
+    const refresh = () => Promise.resolve().then(load).catch(() => { $("#live-state").textContent = "刷新失败，等待重连…"; });
     // Coalesce bursts (a busy hall sends many events a second): at most four reads a second per page.
     const schedule = () => { if (!timer) timer = setTimeout(() => { timer = null; refresh(); }, 250); };
     const socket = io({transports: ["websocket", "polling"]});
