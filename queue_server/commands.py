@@ -22,6 +22,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from .backup import Summary
     from .domain.hall import HallConfig
 
 
@@ -199,10 +200,7 @@ def backup(out: str, database: str | None) -> None:
     except BackupError as exc:
         click.echo(f"backup failed: {exc}", err=True)
         sys.exit(2)
-    counts = f"{summary.tickets} tickets, {summary.cases} cases, " if summary.tickets >= 0 else ""
-    click.echo(f"backup written to {summary.path} ({counts}{summary.seconds:.2f} s)")
-    if summary.note:
-        click.echo(summary.note)
+    _say_summary(f"backup written to {summary.path}", summary)
 
 
 @cli.command(help="Restore a backup made by `onewindow backup` into the database (refuses to overwrite one that "
@@ -219,8 +217,13 @@ def restore(backup_file: str, database: str | None, force: bool) -> None:
     except BackupError as exc:
         click.echo(f"restore refused: {exc}", err=True)
         sys.exit(2)
+    _say_summary(f"restored {backup_file} into {summary.path}", summary)
+
+
+def _say_summary(what: str, summary: Summary) -> None:
+    """One line for a backup or a restore: what it holds (when known) and how long it took, then any note."""
     counts = f"{summary.tickets} tickets, {summary.cases} cases, " if summary.tickets >= 0 else ""
-    click.echo(f"restored {backup_file} into {summary.path} ({counts}{summary.seconds:.2f} s)")
+    click.echo(f"{what} ({counts}{summary.seconds:.2f} s)")
     if summary.note:
         click.echo(summary.note)
 

@@ -22,7 +22,7 @@ from playwright.sync_api import Page, expect
 from pyzbar import pyzbar
 
 from devices.printer.simulator import DEFAULT_PAPER_MM
-from tests.integration.agent.harness import DEVICES_TOML, AgentProcess, Server, Simulators
+from tests.integration.agent.harness import LiveHall
 from tests.support.live import StaffSession
 from tests.support.waiting import wait_for
 
@@ -30,35 +30,6 @@ pytestmark = pytest.mark.timeout(120)
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "kiosk"
 TZ = ZoneInfo("Asia/Shanghai")
-
-
-class LiveHall:
-    def __init__(self, directory: Path) -> None:
-        (directory / "devices.toml").write_text(DEVICES_TOML, encoding="utf-8")
-        self.sims = Simulators(directory)
-        self.server = Server(directory)
-        self.agent: AgentProcess | None = None
-        self.directory = directory
-
-    def start(self) -> LiveHall:
-        self.server.start()
-        self.agent = AgentProcess(self.directory, "kiosk-1", self.server).start()
-        for device in ("printer", "idcard", "scanner"):
-            wait_for(lambda d=device: self.server.health("kiosk-1", d) == "ok", 15, f"kiosk-1/{device} ok")
-        return self
-
-    def close(self) -> None:
-        if self.agent is not None:
-            self.agent.stop()
-        self.server.stop()
-        self.sims.close()
-
-    def tap(self, card: str) -> None:
-        """A card laid on the reader (and lifted once the agent has read it, ready for the next tap)."""
-        before = len(self.server.events("kiosk-1", "device_input"))
-        self.sims.idcard.place(card)
-        wait_for(lambda: len(self.server.events("kiosk-1", "device_input")) > before, 10, "the card read")
-        self.sims.idcard.lift()
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from tests.e2e.conftest import screenshot
-from tests.integration.agent.harness import DEVICES_TOML, AgentProcess, Server, Simulators
+from tests.integration.agent.harness import LiveHall
 from tests.support.live import PASSWORD
 from tests.support.waiting import wait_for
 
@@ -34,29 +34,6 @@ def login(page, base: str, path: str, username: str = "tester") -> None:  # type
 def db_rows(database: Path, sql: str, *args: object) -> list[tuple]:
     with sqlite3.connect(database) as db:
         return db.execute(sql, args).fetchall()
-
-
-class LiveHall:
-    """The queue server, the real simulators and kiosk-1's agent (the same parts as the kiosk's e2e test)."""
-
-    def __init__(self, directory: Path) -> None:
-        (directory / "devices.toml").write_text(DEVICES_TOML, encoding="utf-8")
-        self.directory = directory
-        self.sims = Simulators(directory)
-        self.server = Server(directory)
-        self.agent: AgentProcess | None = None
-
-    def start(self) -> LiveHall:
-        self.server.start()
-        self.agent = AgentProcess(self.directory, "kiosk-1", self.server).start()
-        wait_for(lambda: self.server.health("kiosk-1", "printer") == "ok", 15, "kiosk-1 printer ok")
-        return self
-
-    def close(self) -> None:
-        if self.agent is not None:
-            self.agent.stop()
-        self.server.stop()
-        self.sims.close()
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,7 @@ from devices.scanner.simulator import ScannerSimulator
 from tests.support.live import StaffSession, add_staff
 from tests.support.live import device_token as make_device_token
 from tests.support.server import ONEWINDOW, LiveServer
+from tests.support.waiting import wait_for
 
 CARDS = load_profiles()
 
@@ -215,3 +216,34 @@ class AgentProcess:
 
     def log_text(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
+
+
+class LiveHall:
+    """The queue server, the real simulators and kiosk-1's agent between them: a live kiosk station."""
+
+    def __init__(self, directory: Path) -> None:
+        (directory / "devices.toml").write_text(DEVICES_TOML, encoding="utf-8")
+        self.sims = Simulators(directory)
+        self.server = Server(directory)
+        self.agent: AgentProcess | None = None
+        self.directory = directory
+
+    def start(self) -> LiveHall:
+        self.server.start()
+        self.agent = AgentProcess(self.directory, "kiosk-1", self.server).start()
+        for device in ("printer", "idcard", "scanner"):
+            wait_for(lambda d=device: self.server.health("kiosk-1", d) == "ok", 15, f"kiosk-1/{device} ok")
+        return self
+
+    def close(self) -> None:
+        if self.agent is not None:
+            self.agent.stop()
+        self.server.stop()
+        self.sims.close()
+
+    def tap(self, card: str) -> None:
+        """A card laid on the reader (and lifted once the agent has read it, ready for the next tap)."""
+        before = len(self.server.events("kiosk-1", "device_input"))
+        self.sims.idcard.place(card)
+        wait_for(lambda: len(self.server.events("kiosk-1", "device_input")) > before, 10, "the card read")
+        self.sims.idcard.lift()
