@@ -290,6 +290,20 @@ def _now() -> datetime:
     return SystemClock().now()
 
 
+def _audit(engine: Engine, action: str, target: str, detail: dict[str, Any] | None = None) -> None:
+    """Account and token changes made at the console are audited like those made in the browser, as ``cli:<user>``."""
+    import getpass
+    import os
+
+    from .services.staff_admin import record_audit
+
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):  # no login name (a container's anonymous uid): still audit, by uid
+        who = f"uid{os.getuid()}"
+    record_audit(engine, _now(), f"cli:{who}", action, target, detail)
+
+
 def _domain_errors(fn: Callable[P, R]) -> Callable[P, R]:
     import functools
 
@@ -332,13 +346,16 @@ def users_add(username: str, display_name: str, roles: tuple[str, ...], windows:
     from .services import staff as staff_service
 
     cfg = _config_or_exit(config_path)
+    engine = _engine(database)
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = click.prompt("password", hide_input=True, confirmation_prompt=True)
-    member = staff_service.add_user(_engine(database), _now(), username, display_name, password, list(roles),
+    member = staff_service.add_user(engine, _now(), username, display_name, password, list(roles),
                                     list(windows), list(departments), post,
                                     known_windows={w.id for w in cfg.windows})
+    _audit(engine, "add", member.username, {"roles": list(member.roles), "windows": list(member.windows),
+                                             "departments": list(departments)})
     click.echo(f"added {member.username} ({member.display_name}): roles {', '.join(member.roles)}; windows "
                f"{', '.join(member.windows) or '-'}")
 
@@ -361,7 +378,9 @@ def users_list(database: str | None) -> None:
 def users_disable(username: str, database: str | None) -> None:
     from .services import staff as staff_service
 
-    staff_service.set_disabled(_engine(database), username, True, _now())
+    engine = _engine(database)
+    staff_service.set_disabled(engine, username, True, _now())
+    _audit(engine, "disable", username)
     click.echo(f"disabled {username}")
 
 
@@ -372,7 +391,9 @@ def users_disable(username: str, database: str | None) -> None:
 def users_enable(username: str, database: str | None) -> None:
     from .services import staff as staff_service
 
-    staff_service.set_disabled(_engine(database), username, False, _now())
+    engine = _engine(database)
+    staff_service.set_disabled(engine, username, False, _now())
+    _audit(engine, "enable", username)
     click.echo(f"enabled {username} (any lock-out lifted)")
 
 
@@ -384,9 +405,11 @@ def users_enable(username: str, database: str | None) -> None:
 def users_passwd(username: str, password_stdin: bool, database: str | None) -> None:
     from .services import staff as staff_service
 
+    engine = _engine(database)
     password = sys.stdin.readline().rstrip("\n") if password_stdin else click.prompt(
         "new password", hide_input=True, confirmation_prompt=True)
-    staff_service.set_password(_engine(database), username, password, _now())
+    staff_service.set_password(engine, username, password, _now())
+    _audit(engine, "reset_password", username)
     click.echo(f"password changed for {username}")
 
 
@@ -403,8 +426,11 @@ def devices_token(station: str, database: str | None) -> None:
     from .services import staff as staff_service
     from .services.devices import check_station
 
+    engine = _engine(database)
     check_station(station)
-    click.echo(staff_service.add_device_token(_engine(database), _now(), station))
+    token = staff_service.add_device_token(engine, _now(), station)
+    _audit(engine, "add_token", station)
+    click.echo(token)
 
 
 @devices.command("revoke", help="Revoke every token of a station.")
@@ -413,7 +439,9 @@ def devices_token(station: str, database: str | None) -> None:
 def devices_revoke(station: str, database: str | None) -> None:
     from .services import staff as staff_service
 
-    n = staff_service.revoke_device_tokens(_engine(database), _now(), station)
+    engine = _engine(database)
+    n = staff_service.revoke_device_tokens(engine, _now(), station)
+    _audit(engine, "revoke_tokens", station, {"revoked": n})
     click.echo(f"revoked {n} token(s) of {station}")
 
 
