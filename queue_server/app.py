@@ -106,10 +106,17 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(backoffice_bp)
     release_dictionaries()  # the kiosk's search index is built (kiosk routes' record_once)
 
+    queue_options: dict[str, Any] = {"message_queue": settings.message_queue}
+    if settings.message_queue and settings.message_queue.startswith(("redis://", "rediss://")):
+        from .message_queue import BoundedRedisManager
+
+        manager = BoundedRedisManager(settings.message_queue)
+        queue_options = {"client_manager": manager}
+        app.extensions["onewindow.message_queue"] = manager.health
     socketio.init_app(
         app,
         async_mode=settings.async_mode,
-        message_queue=settings.message_queue,
+        **queue_options,
         # None: same origin only (python-engineio compares Origin with the Host header); clients without an
         # Origin header (device agents, tests) are not browsers and are let through.
         cors_allowed_origins=settings.allowed_origins,

@@ -105,8 +105,10 @@ document("/health", "get", "liveness and the current service day", tag="meta")
 @bp.get("/health")
 def health() -> ResponseReturnValue:
     c = ctx()
+    queue = current_app.extensions.get("onewindow.message_queue")  # only with several processes (Redis)
     return {"status": "ok", "hall_id": c.hall_id, "service_day": c.today().isoformat(),
-            "sample_data": c.config.sample_data, "storage": c.storage.view()}
+            "sample_data": c.config.sample_data, "storage": c.storage.view(),
+            "message_queue": queue.view() if queue is not None else None}
 
 
 document("/hall", "get", "the hall's public configuration: sites, zones, queues, windows")
