@@ -45,25 +45,12 @@ from typing import Any
 from devices.common.control import Command, ControlError, ControlServer, ControlTable
 from devices.common.faults import FaultBoard, FaultSpec
 from devices.common.pty import PtyEndpoint
-from devices.printer.codec import (
-    PrinterProfile,
-    PrinterStatus,
-    decode_status,
-    encode_paper_sensor,
-    encode_status,
-    get_profile,
-)
-from devices.printer.transcript import (
-    Control,
-    EscPosParser,
-    Event,
-    LineFeed,
-    Raster,
-    StatusQuery,
-    Ticket,
-    TicketAssembler,
-    Unknown,
-)
+from devices.printer.escpos_events import Control, Event, LineFeed, Raster, StatusQuery, Unknown
+from devices.printer.escpos_parser import EscPosParser
+from devices.printer.profile import PrinterProfile, get_profile
+from devices.printer.status import PrinterStatus, decode_status, encode_paper_sensor, encode_status
+from devices.printer.ticket import Ticket
+from devices.printer.transcript import TicketAssembler
 
 log = logging.getLogger(__name__)
 
