@@ -4,13 +4,17 @@ Written independently of :mod:`devices.printer.codec` (it shares no ESC/POS code
 so that tests which render a ticket and read it back here check the bytes, not the codec against itself. The
 simulator prints with it too.
 
-* :class:`EscPosParser` (:mod:`devices.printer.escpos_parser`) is incremental: feed it bytes as they arrive, in any chunking, and it emits events
-  (text, line feeds, formatting commands, raster images, QR data, status requests). Bytes it cannot make sense
-  of become :class:`Unknown` events with the offset and the reason, and parsing resumes at the next byte.
-* :class:`TicketAssembler` applies events like a printer: it tracks the print mode, lays out lines, measures the
-  paper each one uses, and closes a :class:`Ticket` at every cut.
-* A :class:`Ticket` (:mod:`devices.printer.ticket`) gives a plain text (GB18030 decoded), an annotated transcript, the QR payloads, and a PNG
-  drawn with the CJK font where native QR codes are re-generated as images, so a scanner can read them back.
+* :class:`EscPosParser` (:mod:`devices.printer.escpos_parser`) is incremental: feed it bytes as they arrive, in
+  any chunking, and it emits events (:mod:`devices.printer.escpos_events`: text, line feeds, formatting commands,
+  raster images, QR data, status requests). Bytes it cannot make sense of become :class:`Unknown` events with the
+  offset and the reason, and parsing resumes at the next byte.
+* :class:`TicketAssembler` (here) applies events like a printer: it tracks the print mode, lays out lines, measures
+  the paper each one uses, and closes a :class:`Ticket` at every cut.
+* A :class:`Ticket` (:mod:`devices.printer.ticket`) gives a plain text (GB18030 decoded), an annotated transcript,
+  the QR payloads, and a PNG drawn with the CJK font (:mod:`devices.printer.ticket_image`) where native QR codes are
+  re-generated as images, so a scanner can read them back.
+
+The parser's and the ticket's names are re-exported here for callers outside this package.
 """
 
 from __future__ import annotations
