@@ -145,7 +145,8 @@ def test_a_failed_print_seen_by_the_page_alerts_staff(hall, setup):
 
 
 def test_the_tibetan_ticket_says_people_ahead_in_tibetan_and_its_lines_fit_80_mm(hall, setup):
-    from devices.printer.codec import DEFAULT_PROFILE, _measure, _wrap_pixels
+    from devices.printer.profile import DEFAULT_PROFILE
+    from devices.printer.raster import measure, wrap_pixels
 
     printer(hall, "ok", {"state": "ready"})
     kiosk.issue(hall, setup, "kiosk-1", KioskIssue(queue_id="tax"), KIOSK, "first")
@@ -161,9 +162,9 @@ def test_the_tibetan_ticket_says_people_ahead_in_tibetan_and_its_lines_fit_80_mm
         text = getattr(block, "text", "") or ""
         if not any("\u0f00" <= c <= "\u0fff" for c in text) or block.type == "header":
             continue
-        rows = [r for line in text.split("\n") for r in _wrap_pixels(line, size, width)]
-        assert all(_measure(r, size) <= width for r in rows), text
+        rows = [r for line in text.split("\n") for r in wrap_pixels(line, size, width)]
+        assert all(measure(r, size) <= width for r in rows), text
         # a wrapped Tibetan line breaks between syllables (after a tsheg, a shad or a space), never inside one
         assert all(r.endswith(("\u0f0b", "\u0f0d", " ")) or r == rows[-1] or not r for r in rows[:-1]), rows
     short = [t for t in texts if t.startswith(("མདུན་དུ་", "ཕལ་ཆེར་"))]
-    assert all(len(_wrap_pixels(t, size, width)) == 1 for t in short)  # each fits one 80 mm row
+    assert all(len(wrap_pixels(t, size, width)) == 1 for t in short)  # each fits one 80 mm row
