@@ -44,10 +44,9 @@ def _private(resp: Any) -> Any:
 
 def _item_names(name: str | None) -> dict[str, str | None] | None:
     """The item's name in each language (config/i18n/catalogue.yaml), found by its Chinese name."""
-    from queue_server.i18n import names_of
-
-    item = next((i for i in _ctx().config.items if i.name == name), None) if name else None
-    return names_of("items", item.id, item.name) if item is not None else None
+    ctx = _ctx()
+    item = next((i for i in ctx.config.items if i.name == name), None) if name else None
+    return ctx.citizen_texts().names_of("items", item.id, item.name) if item is not None else None
 
 
 def _page_data(section: str) -> dict[str, Any]:

@@ -14,6 +14,8 @@ from .domain.calling import DefaultCallingPolicy
 from .domain.search import release_dictionaries
 from .extensions import socketio
 from .hall_config import load_calendar, load_hall, load_stations
+from .i18n import load_texts
+from .kiosk_config import load_kiosk
 from .services.alerts import AlertWatch
 from .services.context import HallContext
 from .services.events import deliveries
@@ -48,6 +50,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     config = load_hall(settings.config_path)
     calendar = load_calendar(settings.calendar_path)
     stations = load_stations(config, settings.config_path, settings.devices_path)
+    texts = load_texts()
+    kiosk = load_kiosk(config, texts, settings.config_path)
     engine = make_engine(settings.database, synchronous=settings.sqlite_synchronous)
     check_connection(engine)
     try:
@@ -79,6 +83,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         person_secret=settings.resolve_person_secret(),
         always_open=settings.always_open,
         stations=stations,
+        kiosk=kiosk,
+        texts=texts,
     )
     if settings.stats_interval > 0 and settings.background_tasks:
         ctx.stats = StatsCoalescer(ctx, settings.stats_interval)
@@ -104,7 +110,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(display_bp)
     app.register_blueprint(kiosk_bp)
     app.register_blueprint(backoffice_bp)
-    release_dictionaries()  # the kiosk's search index is built (kiosk routes' record_once)
+    release_dictionaries()  # the kiosk's search index is built (load_kiosk above)
 
     queue_options: dict[str, Any] = {"message_queue": settings.message_queue}
     if settings.message_queue and settings.message_queue.startswith(("redis://", "rediss://")):

@@ -232,11 +232,12 @@ def _say_summary(what: str, summary: Summary) -> None:
 @click.argument("path", type=click.Path(dir_okay=False))
 def check_config(path: str) -> None:
     from .hall_config import ConfigError
-    from .services.kiosk import load_kiosk
+    from .i18n import load_texts
+    from .kiosk_config import load_kiosk
 
     cfg = _config_or_exit(path)
     try:  # the kiosk's flows and appointment settings beside the hall file are checked against it
-        load_kiosk(cfg, path)
+        load_kiosk(cfg, load_texts(), path)
     except ConfigError as exc:
         click.echo(f"configuration errors ({len(exc.problems)}):", err=True)
         for p in exc.problems:

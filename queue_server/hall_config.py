@@ -88,17 +88,19 @@ def _explain(err: ErrorDetails) -> str:
         else msg
 
 
+def validation_problems(file: str, data: Any, exc: ValidationError) -> list[ConfigProblem]:
+    """A pydantic error of one file as problems naming the entry (by its id where it has one) and the fix."""
+    return [ConfigProblem(file, _describe_location(data, tuple(err["loc"])), _explain(err)) for err in exc.errors()]
+
+
 def parse_hall(data: Any, file: str = "<hall>") -> HallConfig:
     if not isinstance(data, dict):
         raise ConfigError([ConfigProblem(file, "", "the file must hold a mapping (sections hall:, queues:, ...)")])
     try:
         return HallConfig.model_validate(data)
     except ValidationError as exc:
-        problems = [
-            ConfigProblem(file, _describe_location(data, tuple(err["loc"])), _explain(err))
-            for err in exc.errors()
-            if err["loc"]  # the whole-file check is rerun below on the raw data, finding by finding
-        ]
+        # The whole-file check (empty location) is rerun below on the raw data, finding by finding.
+        problems = [p for p in validation_problems(file, data, exc) if p.where]
         problems += [ConfigProblem(file, "", msg) for msg in cross_check(data)]
         raise ConfigError(problems) from None
 

@@ -20,6 +20,8 @@ from .storage_health import StorageHealth
 
 if TYPE_CHECKING:
     from ..hall_config import StationBinding
+    from ..i18n import Texts
+    from ..kiosk_config import KioskSetup
     from .stats import StatsCoalescer
 
 
@@ -67,6 +69,11 @@ class HallContext:
     # Set by the server: queue figures published at most once a second per queue instead of inside every write.
     stats: StatsCoalescer | None = None
     storage: StorageHealth = field(default_factory=StorageHealth)  # this process's view of its database
+    # Read once by create_app, so a broken file stops the start instead of a visitor's tap: the kiosk's flows,
+    # search index and appointment rules (kiosk_config.py) and the citizen texts of config/i18n. None in a
+    # context built without them (a command-line tool, a test of another area).
+    kiosk: KioskSetup | None = None
+    texts: Texts | None = None
 
     @property
     def hall_id(self) -> str:
@@ -84,6 +91,16 @@ class HallContext:
 
     def today(self, moment: datetime | None = None) -> date:
         return service_day(self.local(moment), self.config.hall.rollover_at)
+
+    def kiosk_setup(self) -> KioskSetup:
+        if self.kiosk is None:
+            raise RuntimeError("this hall context has no kiosk configuration; create_app loads it (load_kiosk)")
+        return self.kiosk
+
+    def citizen_texts(self) -> Texts:
+        if self.texts is None:
+            raise RuntimeError("this hall context has no citizen texts; create_app loads them (load_texts)")
+        return self.texts
 
     def station_window(self, station: str) -> str | None:
         """The window a station serves, as configured (never as an agent claims)."""
