@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 
 from ..domain.errors import DomainError, InvalidInput, InvalidTransition, NotFound
 from ..domain.flows import CODE_ALPHABET, CheckIn, check_in_verdict, parse_code
@@ -17,6 +17,7 @@ from ..domain.hall import every_language
 from ..domain.privacy import mask_name
 from ..store.db import read_tx
 from ..store.kiosk_schema import appointments
+from ..store.schema import tickets
 from . import devices
 from . import tickets as ticket_service
 from .context import Actor, HallContext
@@ -136,20 +137,34 @@ def check_in(ctx: HallContext, station: str, raw_code: str, actor: Actor, lang: 
         raise DomainError(f"预约已过期（预约时间 {view['slot_local']}，签到截止 {view['check_in_closes']}），请普通取号"
                           f" / this appointment has expired (check-in closed at {view['check_in_closes']})",
                           code="appointment_expired", details={"appointment": view})
+    def mark_checked_in(conn: Connection, ticket_id: int) -> None:
+        # In the ticket's own transaction, and only while still booked: a cancel (or a check-in at another kiosk)
+        # that committed since the row was read above wins, and no ticket is issued.
+        done = conn.execute(update(appointments).where(appointments.c.id == row.id,
+                                                       appointments.c.status == "booked")
+                            .values(status="checked_in", ticket_id=ticket_id, checked_in_at=ctx.now(),
+                                    station=station))
+        if done.rowcount != 1:
+            now = conn.execute(select(appointments.c.status, appointments.c.ticket_id)
+                               .where(appointments.c.id == row.id)).one()
+            seen = {**view, "status": now.status, "ticket_id": now.ticket_id}
+            if now.status == "cancelled":
+                raise DomainError("此预约已取消，请重新预约或普通取号 / this appointment was cancelled",
+                                  code="appointment_cancelled", details={"appointment": seen})
+            number = conn.execute(select(tickets.c.number).where(tickets.c.id == now.ticket_id)).scalar()
+            raise DomainError("此预约已签到，不能重复使用 / this appointment was already used",
+                              code="appointment_used", details={"appointment": seen, "number": number})
+
     try:
         result = ticket_service.issue_ticket(ctx, ticket_service.IssueRequest(
             queue_id=row.queue_id, item_id=row.item_id, appointment_code=code, source=station),
             actor, f"appointment:{code}",
-            replace(grants or ticket_service.Grants.of(actor), appointment_verified=True))
+            replace(grants or ticket_service.Grants.of(actor), appointment_verified=True), also=mark_checked_in)
     except DomainError as exc:
         if exc.code == "idempotency_key_reused":  # checked in at another kiosk at the same moment
             raise DomainError("此预约已签到，不能重复使用 / this appointment was already used",
                               code="appointment_used", details={"appointment": view}) from None
         raise
-    with hall_write(ctx) as (conn, published):
-        conn.execute(update(appointments).where(appointments.c.id == row.id, appointments.c.status == "booked")
-                     .values(status="checked_in", ticket_id=result.ticket["id"], checked_in_at=ctx.now(),
-                             station=station))
     t = kiosk_ticket(ctx, result.ticket)
     if result.created:
         printed = print_document(ctx, station, ticket_document(ctx, t, lang), actor,

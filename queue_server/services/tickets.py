@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
@@ -214,8 +215,10 @@ def _resolve_queue(ctx: HallContext, req: IssueRequest) -> tuple[str, Any]:
 
 
 def issue_ticket(ctx: HallContext, req: IssueRequest, actor: Actor, idempotency_key: str | None = None,
-                 grants: Grants | None = None) -> IssueResult:
-    """``grants`` default to what ``actor`` (authenticated by the caller) may grant: see ``Grants``."""
+                 grants: Grants | None = None, also: Callable[[Connection, int], None] | None = None) -> IssueResult:
+    """``grants`` default to what ``actor`` (authenticated by the caller) may grant: see ``Grants``. ``also`` runs
+    in the new ticket's transaction with its id (a check-in marking its appointment used), so both commit or
+    neither: raising there issues no ticket."""
     grants = grants or Grants.of(actor)
     _refuse_claims(req, grants)
     queue_id, item = _resolve_queue(ctx, req)
@@ -302,6 +305,8 @@ def issue_ticket(ctx: HallContext, req: IssueRequest, actor: Actor, idempotency_
         if idempotency_key:
             conn.execute(_IDEMPOTENCY_INSERT, {"hall_id": ctx.hall_id, "key": idempotency_key,
                                                "request_hash": fingerprint, "ticket_id": ticket_id, "at": now})
+        if also is not None:
+            also(conn, ticket_id)
         view = ticket_view(conn, ctx, t)
         rooms = [f"zone:{queue.zone}", f"queue:{queue_id}"]
         published.append(append_event(conn, ctx.hall_id, "ticket_issued", public_ticket(ctx, t), rooms, now))

@@ -109,3 +109,33 @@ def test_booking_checks_its_input(hall):
     naive = appointments.create_appointment(hall, slot_at=datetime(2026, 11, 26, 11, 0), queue_id="tax", actor=STAFF)
     assert naive["slot_local"] == "2026-11-26 11:00"  # a slot without an offset is the hall's local time
 
+
+class _CancelWhileReading:
+    """The hall's clock, but the first reading after ``arm`` lets a supervisor cancel the appointment: the
+    check-in has read the booking as booked, and the cancel commits before the ticket's transaction."""
+
+    def __init__(self, ctx, code: str) -> None:
+        self.inner, self.ctx, self.code, self.armed = ctx.clock, ctx, code, False
+
+    def now(self):
+        if self.armed:
+            self.armed = False
+            appointments.cancel_appointment(self.ctx, self.code, STAFF)
+        return self.inner.now()
+
+
+def test_a_cancel_that_lands_during_check_in_wins_and_no_ticket_is_issued(hall):
+    a = book(hall, 5, queue_id="tax")
+    clock = _CancelWhileReading(hall, a["code"])
+    hall.clock = clock
+    clock.armed = True
+    with pytest.raises(DomainError) as exc:
+        appointments.check_in(hall, "kiosk-1", a["code"], KIOSK)
+    assert exc.value.code == "appointment_cancelled"
+    assert not clock.armed  # the cancel did run in the middle of the check-in
+    assert appointments.get_appointment(hall, a["code"])["status"] == "cancelled"
+    assert appointments.get_appointment(hall, a["code"])["ticket_id"] is None
+    # Nothing was issued: the next ticket of the queue is still its first.
+    hall.clock = clock.inner
+    b = book(hall, 5, queue_id="tax")
+    assert appointments.check_in(hall, "kiosk-1", b["code"], KIOSK)["ticket"]["number"].endswith("001")
