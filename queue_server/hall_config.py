@@ -171,6 +171,7 @@ class StationBinding:
     role: str  # kiosk | window | hall-screen
     window_id: str | None = None
     devices: frozenset[str] = frozenset()  # the device kinds it has (printer, idcard, ...)
+    description: str = ""  # shown on the technician's device board
 
 
 def load_stations(hall: HallConfig, hall_path: str | Path | None, devices_path: str | Path | None
@@ -194,4 +195,5 @@ def load_stations(hall: HallConfig, hall_path: str | Path | None, devices_path: 
                 for name, st in loaded.stations.items() if st.window_id is not None and st.window_id not in windows]
     if problems:
         raise ConfigError(problems)
-    return {name: StationBinding(st.role, st.window_id, frozenset(st.devices())) for name, st in loaded.stations.items()}
+    return {name: StationBinding(st.role, st.window_id, frozenset(st.devices()), st.description)
+            for name, st in loaded.stations.items()}
