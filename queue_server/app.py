@@ -9,6 +9,7 @@ from flask import Flask, Response
 from flask.json.provider import DefaultJSONProvider
 from sqlalchemy.exc import DBAPIError
 
+from .case_config import load_case_settings
 from .clock import OffsetClock, SystemClock
 from .domain.calling import DefaultCallingPolicy
 from .domain.search import release_dictionaries
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     stations = load_stations(config, settings.config_path, settings.devices_path)
     texts = load_texts()
     kiosk = load_kiosk(config, texts, settings.config_path)
+    case_settings = load_case_settings(config, settings.config_path, settings.cases_path)
     engine = make_engine(settings.database, synchronous=settings.sqlite_synchronous)
     check_connection(engine)
     try:
@@ -85,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         stations=stations,
         kiosk=kiosk,
         texts=texts,
+        case_settings=case_settings,
     )
     if settings.stats_interval > 0 and settings.background_tasks:
         ctx.stats = StatsCoalescer(ctx, settings.stats_interval)

@@ -22,8 +22,8 @@ from ..auth import (
     require_staff,
 )
 from ..domain.evaluations import Channel, StaffCannotRate
-from ..services import cases as case_service
 from ..services import evaluations as evaluation_service
+from ..services.cases import back_office, intake, issuance, notices, outcomes, queues, views
 from ..services.staff import StaffMember
 from . import bp
 from .bounds import DbId
@@ -158,16 +158,16 @@ def _scope(member: StaffMember | None, back_office: bool = False) -> list[str] |
 def _handler(member: StaffMember | None, case_id: int) -> None:
     """Refuse a member of staff who does not handle the case (see auth.handles_case)."""
     if member is not None:
-        h = case_service.case_handlers(ctx(), case_id)
+        h = views.case_handlers(ctx(), case_id)
         require_case_handler(member, h.number, h.taker, h.window_id, h.department_id)
 
 
 def _case_view(member: StaffMember | None, case_id: int) -> dict[str, Any]:
     """The case page: whole ID number and phone for those who handle it, masked for another clerk (who may
     need to find it, e.g. at the pick-up window)."""
-    h = case_service.case_handlers(ctx(), case_id)
+    h = views.case_handlers(ctx(), case_id)
     whole = handles_case(member, h.taker, h.window_id, h.department_id)
-    return case_service.get_case(ctx(), case_id, _scope(member), whole_id=whole)
+    return views.get_case(ctx(), case_id, _scope(member), whole_id=whole)
 
 
 # Window-stage steps anyone at a window may take for any case: collecting the result is not the intake clerk's.
@@ -194,7 +194,7 @@ def case_intake() -> ResponseReturnValue:
     member = _window_member(b.window_id)
     if member is not None and b.source == "window" and not member.has("window_staff", "supervisor", "admin"):
         raise Forbidden("intake at a window needs the role window_staff", code="wrong_role")
-    out = case_service.intake(ctx(), case_service.IntakeRequest(**b.model_dump()), current_actor())
+    out = intake.intake(ctx(), intake.IntakeRequest(**b.model_dump()), current_actor())
     return jsonify(out), 201
 
 
@@ -211,9 +211,9 @@ def case_list() -> ResponseReturnValue:
     assignee = member.username if (member is not None and mine) else None
     if member is not None and member.has("window_staff") and not member.has("supervisor", "admin"):
         # a window clerk's list: cases taken at their windows, or of their departments
-        return {"cases": case_service.list_cases(ctx(), member.departments, statuses, assignee,
+        return {"cases": queues.list_cases(ctx(), member.departments, statuses, assignee,
                                                  windows=member.windows)}
-    return {"cases": case_service.list_cases(ctx(), _scope(member, back_office=True), statuses, assignee)}
+    return {"cases": queues.list_cases(ctx(), _scope(member, back_office=True), statuses, assignee)}
 
 
 document("/cases/<id:case_id>", "get", "one case: whole file, notices, suspensions, deadline, history",
@@ -231,7 +231,7 @@ document("/cases/by-number/<number>", "get", "find a case by its number (HZ-2026
 @bp.get("/cases/by-number/<number>")
 def case_by_number(number: str) -> ResponseReturnValue:
     member = _member(*WINDOW)
-    return {"case": _case_view(member, case_service.case_id_for_number(ctx(), number))}
+    return {"case": _case_view(member, views.case_id_for_number(ctx(), number))}
 
 
 def _case_action(name: str, summary: str, model: type[BaseModel], roles: tuple[str, ...], back_office: bool,
@@ -252,36 +252,36 @@ def _case_action(name: str, summary: str, model: type[BaseModel], roles: tuple[s
 
 _CASE_ACTIONS: list[tuple[str, str, type[BaseModel], tuple[str, ...], bool, Any]] = [
     ("accept", "受理: materials complete; issues the 受理通知书", EmptyBody, WINDOW, False,
-     lambda i, b, a, d: case_service.accept(ctx(), i, a, d)),
+     lambda i, b, a, d: outcomes.accept(ctx(), i, a, d)),
     ("accept-with-deficiency", "容缺受理: only secondary materials missing, with the applicant's undertaking",
      DeficiencyBody, WINDOW, False,
-     lambda i, b, a, d: case_service.accept_with_deficiency(ctx(), i, a, b.undertaking, b.supply_by, d)),
+     lambda i, b, a, d: outcomes.accept_with_deficiency(ctx(), i, a, b.undertaking, b.supply_by, d)),
     ("request-correction", "补齐补正: tell everything missing at once", EmptyBody, WINDOW, False,
-     lambda i, b, a, d: case_service.request_correction(ctx(), i, a, d)),
+     lambda i, b, a, d: outcomes.request_correction(ctx(), i, a, d)),
     ("resubmit", "the corrected materials are handed in", MaterialsBody, WINDOW, False,
-     lambda i, b, a, d: case_service.resubmit(ctx(), i, b.materials, a, d)),
+     lambda i, b, a, d: outcomes.resubmit(ctx(), i, b.materials, a, d)),
     ("reject", "不予受理 with reasons and legal basis", RejectBody, WINDOW, False,
-     lambda i, b, a, d: case_service.reject(ctx(), i, b.reasons, a, b.legal_basis, d)),
+     lambda i, b, a, d: outcomes.reject(ctx(), i, b.reasons, a, b.legal_basis, d)),
     ("decide-now", "即办件: decide on the spot", DecideBody, WINDOW, False,
-     lambda i, b, a, d: case_service.decide_now(ctx(), i, b.approved, b.reasons, a, b.legal_basis, d)),
+     lambda i, b, a, d: outcomes.decide_now(ctx(), i, b.approved, b.reasons, a, b.legal_basis, d)),
     ("decide", "back office: approve, or deny with reasons", DecideBody, BACK_OFFICE, True,
-     lambda i, b, a, d: case_service.decide(ctx(), i, b.approved, b.reasons, a, b.legal_basis, d)),
+     lambda i, b, a, d: back_office.decide(ctx(), i, b.approved, b.reasons, a, b.legal_basis, d)),
     ("supply", "the 容缺 materials have been handed in", EmptyBody, WINDOW, False,
-     lambda i, b, a, d: case_service.supply_deficiency(ctx(), i, a, d)),
+     lambda i, b, a, d: back_office.supply_deficiency(ctx(), i, a, d)),
     ("suspend", "stop the clock for a hearing, testing or expert review", SuspendBody, BACK_OFFICE, True,
-     lambda i, b, a, d: case_service.suspend(ctx(), i, b.procedure, b.reason, a, d)),
+     lambda i, b, a, d: back_office.suspend(ctx(), i, b.procedure, b.reason, a, d)),
     ("resume", "restart the clock; the deadline moves by the suspended working days", EmptyBody, BACK_OFFICE, True,
-     lambda i, b, a, d: case_service.resume(ctx(), i, a, d)),
+     lambda i, b, a, d: back_office.resume(ctx(), i, a, d)),
     ("reassign", "hand the case to another approver of its department", ReassignBody, ("supervisor",), True,
-     lambda i, b, a, d: case_service.reassign(ctx(), i, b.username, a)),
+     lambda i, b, a, d: queues.reassign(ctx(), i, b.username, a)),
     ("withdraw", "the applicant withdraws", WithdrawBody, ("window_staff", "supervisor"), False,
-     lambda i, b, a, d: case_service.withdraw(ctx(), i, b.reason, a)),
+     lambda i, b, a, d: outcomes.withdraw(ctx(), i, b.reason, a)),
     ("issuance-ticket", "a ticket in the issuance queue to collect the result", EmptyBody,
-     ("window_staff", "supervisor"), False, lambda i, b, a, d: case_service.issuance_ticket(ctx(), i, a)),
+     ("window_staff", "supervisor"), False, lambda i, b, a, d: issuance.issuance_ticket(ctx(), i, a)),
     ("hand-over", "出件 at the window: who took the result", HandOverBody, ("window_staff", "supervisor"), False,
-     lambda i, b, a, d: case_service.hand_over(ctx(), i, b.receiver_name, a, b.proxy, b.window_id)),
+     lambda i, b, a, d: issuance.hand_over(ctx(), i, b.receiver_name, a, b.proxy, b.window_id)),
     ("courier", "出件 by courier, with the tracking number", CourierBody, ("window_staff", "supervisor"), False,
-     lambda i, b, a, d: case_service.send_by_courier(ctx(), i, b.carrier, b.tracking_number, a)),
+     lambda i, b, a, d: issuance.send_by_courier(ctx(), i, b.carrier, b.tracking_number, a)),
 ]
 
 for _n, _s, _m, _r, _bo, _c in _CASE_ACTIONS:
@@ -296,7 +296,7 @@ document("/supervision/cases", "get", "电子监察: yellow (deadline near) and 
 @bp.get("/supervision/cases")
 def case_supervision() -> ResponseReturnValue:
     _member("supervisor")
-    return case_service.supervision(ctx())
+    return queues.supervision(ctx())
 
 
 document("/approvers/<username>/absence", "post", "AB岗: mark an approver absent (new work to the backup) or back",
@@ -309,7 +309,7 @@ def approver_absence(username: str) -> ResponseReturnValue:
     if member is not None and not member.has("supervisor", "admin") and member.username != username:
         raise Forbidden("approvers mark only themselves absent; a supervisor marks others", code="not_yourself")
     b = body(AbsenceBody)
-    return case_service.set_absence(ctx(), username, b.absent, b.reason, current_actor())
+    return queues.set_absence(ctx(), username, b.absent, b.reason, current_actor())
 
 
 # ---------------------------------------------------------------- notices
@@ -320,8 +320,8 @@ document("/notices/<id:notice_id>", "get", "a notice as issued (content for the 
 @bp.get("/notices/<id:notice_id>")
 def notice_get(notice_id: int) -> ResponseReturnValue:
     member = _member(*WINDOW)
-    _handler(member, case_service.notice_case(ctx(), notice_id))
-    return {"notice": case_service.get_notice(ctx(), notice_id, _scope(member))}
+    _handler(member, notices.notice_case(ctx(), notice_id))
+    return {"notice": notices.get_notice(ctx(), notice_id, _scope(member))}
 
 
 document("/notices/<id:notice_id>/slip", "get", "the notice as an 80 mm printer document", tag="cases")
@@ -330,8 +330,8 @@ document("/notices/<id:notice_id>/slip", "get", "the notice as an 80 mm printer 
 @bp.get("/notices/<id:notice_id>/slip")
 def notice_slip(notice_id: int) -> ResponseReturnValue:
     member = _member(*WINDOW)
-    _handler(member, case_service.notice_case(ctx(), notice_id))
-    return {"document": case_service.notice_slip(ctx(), notice_id, _scope(member))}
+    _handler(member, notices.notice_case(ctx(), notice_id))
+    return {"document": notices.notice_slip(ctx(), notice_id, _scope(member))}
 
 
 document("/notices/<id:notice_id>/print", "post", "print the 80 mm slip at a station's printer", body=PrintBody,
@@ -342,7 +342,7 @@ document("/notices/<id:notice_id>/print", "post", "print the 80 mm slip at a sta
 def notice_print(notice_id: int) -> ResponseReturnValue:
     member = _member(*WINDOW)
     b = body(PrintBody)
-    return case_service.print_notice(ctx(), notice_id, b.station, current_actor(), _scope(member))
+    return notices.print_notice(ctx(), notice_id, b.station, current_actor(), _scope(member))
 
 
 # ---------------------------------------------------------------- the citizen's side: tracker, kiosk
@@ -352,7 +352,7 @@ document("/case-tracker/<token>", "get", "the tracker's view of a case (by the Q
 
 @bp.get("/case-tracker/<token>")
 def case_tracker(token: str) -> ResponseReturnValue:
-    return {"case": case_service.case_status_for_tracker(ctx(), token)}
+    return {"case": views.case_status_for_tracker(ctx(), token)}
 
 
 document("/case-tracker/<token>/issuance-ticket", "post", "the citizen (kiosk or phone) takes a pick-up ticket",
@@ -362,7 +362,7 @@ document("/case-tracker/<token>/issuance-ticket", "post", "the citizen (kiosk or
 @bp.post("/case-tracker/<token>/issuance-ticket")
 def case_tracker_ticket(token: str) -> ResponseReturnValue:
     body(EmptyBody)
-    return case_service.issuance_ticket_for_token(ctx(), token, current_actor("kiosk"))
+    return issuance.issuance_ticket_for_token(ctx(), token, current_actor("kiosk"))
 
 
 document("/cases/by-person", "post", "kiosk ID-card tap: this person's cases (device token; number in the body)",
@@ -375,7 +375,7 @@ def cases_by_person() -> ResponseReturnValue:
     if auth_required() and ident.station is None and ident.staff is None:
         raise ApiError(401, "device_token_required", "an ID-card look-up comes from a kiosk's device token")
     b = body(PersonBody)
-    return {"cases": case_service.cases_for_person(ctx(), b.id_number)}
+    return {"cases": views.cases_for_person(ctx(), b.id_number)}
 
 
 # ---------------------------------------------------------------- 好差评

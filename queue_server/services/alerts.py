@@ -55,7 +55,7 @@ def _calendar_warnings(ctx: HallContext, local_day: date) -> list[str]:
 
 def gather(ctx: HallContext) -> rules.HallFacts:
     """The hall at this moment, as the pure rules want it."""
-    from . import cases as case_service  # late: cases imports much of the service layer
+    from .cases.queues import supervision  # late: the case package imports much of the service layer
 
     now = ctx.now()
     local = ctx.local(now)
@@ -91,13 +91,10 @@ def gather(ctx: HallContext) -> rules.HallFacts:
         devices = [rules.DeviceFact(r.station, r.device, r.status, (r.detail or {}).get("state"),
                                     (r.detail or {}).get("error"))
                    for r in conn.execute(select(device_status).where(device_status.c.hall_id == ctx.hall_id))]
-    from ..hall_config import ConfigError
-
-    try:
-        sup = case_service.supervision(ctx)
+    cases = []
+    if ctx.case_settings is not None:  # a hall without the case module has no case deadlines to watch
+        sup = supervision(ctx)
         cases = [rules.CaseFact(c["id"], c["number"], light) for light in ("yellow", "red") for c in sup[light]]
-    except ConfigError:  # a hall without the case module's settings has no case deadlines to watch
-        cases = []
     return rules.HallFacts(now=now, local_date=local.date(), in_opening_hours=_in_opening_hours(ctx, local),
                            waiting=waiting, windows=windows, queues=queues, cases=cases, bad_ratings=bad,
                            devices=devices, calendar_warnings=_calendar_warnings(ctx, local.date()))

@@ -63,7 +63,8 @@ class HallContext:
     always_open: bool = False  # demo mode: ignore business hours
     # Device stations from devices.toml (role, bound window); None: no devices file, stations unbound.
     stations: dict[str, StationBinding] | None = None
-    # config/cases.yaml; None: read (and checked against the hall) when a case use case first needs it.
+    # The case module's settings (cases.yaml), loaded and checked against the hall once, by whoever builds the
+    # context (create_app: case_config.load_case_settings); None: the hall runs without the case module.
     case_settings: CaseSettings | None = None
     hooks: list[Callable[[list[dict[str, Any]]], None]] = field(default_factory=list)
     # Set by the server: queue figures published at most once a second per queue instead of inside every write.

@@ -229,4 +229,4 @@ def test_no_module_over_500_lines(package: str) -> None:
 
 LINE_LIMIT = 500
 # Over the limit today, each to be split when next worked on; the set may only shrink.
-KNOWN_LONG_MODULES = {"queue_server.services.cases"}
+KNOWN_LONG_MODULES: set[str] = set()
