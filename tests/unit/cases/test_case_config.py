@@ -11,10 +11,13 @@ from queue_server.app import create_app
 from queue_server.case_config import load_case_settings
 from queue_server.domain.hall import HallConfig
 from queue_server.hall_config import ConfigError, load_hall
+from queue_server.services import staff as staff_service
 from queue_server.settings import Settings
 from tests.unit.server.conftest import SMALL_HALL
 
 from .conftest import CASE_HALL
+
+PASSWORD = "correct-horse-1"
 
 
 def _write(directory: Path, hall: dict, cases: str | None = None) -> Path:
@@ -25,9 +28,10 @@ def _write(directory: Path, hall: dict, cases: str | None = None) -> Path:
     return path
 
 
-def _start(tmp_path: Path, hall_file: Path, **kw: str):
+def _start(tmp_path: Path, hall_file: Path, auth_required: bool = False, **kw: str):
     return create_app(Settings(database=str(tmp_path / "a.db"), config_path=str(hall_file), background_tasks=False,
-                               testing=True, auth_required=False, always_open=True, sqlite_synchronous="OFF", **kw))
+                               testing=True, auth_required=auth_required, always_open=True, sqlite_synchronous="OFF",
+                               **kw))
 
 
 def test_a_broken_cases_file_stops_the_start_naming_the_file_and_the_setting(tmp_path):
@@ -79,11 +83,16 @@ def test_the_bundled_hall_runs_with_config_cases_yaml():
 
 def test_a_hall_of_queues_only_starts_and_refuses_case_use_cases_clearly(tmp_path):
     hall = _write(tmp_path, SMALL_HALL)  # no cases.yaml, and no issuance queue for the defaults
-    app = _start(tmp_path, hall)
-    assert app.extensions["onewindow"].case_settings is None
+    app = _start(tmp_path, hall, auth_required=True)
+    ctx = app.extensions["onewindow"]
+    assert ctx.case_settings is None
+    staff_service.add_user(ctx.engine, ctx.now(), "boss", "赵强", PASSWORD, ["supervisor"], ["w1"], [])
     client = app.test_client()
+    assert client.post("/api/v1/auth/login", json={"username": "boss", "password": PASSWORD}).status_code == 200
     out = client.get("/api/v1/supervision/cases")
     assert out.status_code == 409
     assert out.get_json()["error"]["code"] == "cases_not_configured"
     assert "cases.yaml" in out.get_json()["error"]["message"]
-    assert client.get("/api/v1/health").status_code == 200
+    # the window panel, which marks the issuance queue's tickets, serves a hall that has none
+    panel = client.get("/staff/panel?window=w1")
+    assert panel.status_code == 200 and 'data-issuance-queue=""' in panel.get_data(as_text=True)
