@@ -10,7 +10,7 @@ from config import DEFAULT_HALL
 
 from .domain.cases import CaseSettings, check_settings
 from .domain.hall import HallConfig
-from .hall_config import ConfigError, ConfigProblem, _describe_location, _explain, read_yaml
+from .hall_config import ConfigError, ConfigProblem, read_yaml, validation_problems
 
 CASES_FILE = "cases.yaml"
 
@@ -38,8 +38,7 @@ def load_case_settings(hall: HallConfig, hall_path: str | Path | None = None,
     try:
         settings = CaseSettings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError([ConfigProblem(file, _describe_location(data, tuple(e["loc"])), _explain(e))
-                           for e in exc.errors()]) from None
+        raise ConfigError(validation_problems(file, data, exc)) from None
     problems = check_settings(settings, hall)
     if problems:
         raise ConfigError([ConfigProblem(file, where, message) for where, message in problems])
