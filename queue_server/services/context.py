@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -66,7 +65,6 @@ class HallContext:
     # The case module's settings (cases.yaml), loaded and checked against the hall once, by whoever builds the
     # context (create_app: case_config.load_case_settings); None: the hall runs without the case module.
     case_settings: CaseSettings | None = None
-    hooks: list[Callable[[list[dict[str, Any]]], None]] = field(default_factory=list)
     # Set by the server: queue figures published at most once a second per queue instead of inside every write.
     stats: StatsCoalescer | None = None
     storage: StorageHealth = field(default_factory=StorageHealth)  # this process's view of its database
