@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, bindparam, create_engine, event, sele
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ..domain.errors import DomainError
+from .hot import HotStatement
 from .schema import events, halls
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -91,9 +92,10 @@ def storage_problem(exc: BaseException) -> StorageUnavailable | None:
 _HALL_HEAD = select(halls.c.event_seq, halls.c.public_seq, halls.c.service_day).where(
     halls.c.id == bindparam("b_hall"))
 _HALL_HEAD_LOCKED = _HALL_HEAD.with_for_update()
-_SET_SEQ = update(halls).where(halls.c.id == bindparam("b_hall")).values(event_seq=bindparam("b_seq"),
-                                                                         public_seq=bindparam("b_public"))
-_EVENTS_INSERT = events.insert()
+_HALL_HEAD_HOT = HotStatement(_HALL_HEAD)
+_SET_SEQ = HotStatement(update(halls).where(halls.c.id == bindparam("b_hall")).values(
+    event_seq=bindparam("b_seq"), public_seq=bindparam("b_public")))
+_EVENTS_INSERT = HotStatement(events.insert(), column_keys=("hall_id", "seq", "type", "rooms", "payload", "at"))
 WRITE_WAIT_LIMIT = 5.0  # seconds a write may wait for its hall before it is refused
 
 
@@ -258,13 +260,14 @@ def write_tx(engine: Engine, hall_id: str, after_commit: Callable[[], None] | No
                     # from it and stores them in one statement at the end (services.events.append_event). On
                     # PostgreSQL the row lock orders writers that do not take the advisory lock; on SQLite
                     # BEGIN IMMEDIATE (see make_engine) already holds the database's write lock.
-                    head = conn.execute(_HALL_HEAD_LOCKED if pg else _HALL_HEAD, {"b_hall": hall_id}).one()
+                    head = conn.execute(_HALL_HEAD_LOCKED, {"b_hall": hall_id}).one() if pg \
+                        else _HALL_HEAD_HOT.one(conn, {"b_hall": hall_id})
                     pending = HallHead(hall_id, head.event_seq, head.public_seq or 0, head.service_day)
                     conn.info["hall_head"] = pending
                     yield conn
                     if pending.events:
-                        conn.execute(_EVENTS_INSERT, pending.events)
-                        conn.execute(_SET_SEQ, {"b_hall": hall_id, "b_seq": pending.seq, "b_public": pending.public_seq})
+                        _EVENTS_INSERT.many(conn, pending.events)
+                        _SET_SEQ.all(conn, {"b_hall": hall_id, "b_seq": pending.seq, "b_public": pending.public_seq})
                 if after_commit is not None:
                     after_commit()
             finally:

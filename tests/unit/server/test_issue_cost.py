@@ -1,0 +1,108 @@
+"""Issuing a ticket costs a fixed, small number of SQL statements (issue 11), whatever path runs them (SQLAlchemy or
+the hot statements on the DBAPI cursor: counted by SQLite itself); the hot path returns what SQLAlchemy would; and
+the people-ahead count equals the policy's ranking of the whole line."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import create_engine, event, insert, select
+
+from queue_server.domain.calling import DefaultCallingPolicy
+from queue_server.domain.hall import CallingPolicyConfig, PriorityClass
+from queue_server.services import tickets as T
+from queue_server.services.context import Actor
+from queue_server.store.db import read_tx
+from queue_server.store.hot import HotStatement
+from queue_server.store.schema import metadata, tickets
+
+KIOSK = Actor("kiosk", "k1")
+
+# BEGIN IMMEDIATE, the hall's head, the queue's counter (UPDATE … RETURNING), the ticket (INSERT … RETURNING), its
+# transition, then the view (people ahead, recent service times, open windows), the event and the hall's sequence
+# numbers, COMMIT. Raise it only for a reason worth ~20–60 µs per ticket.
+STATEMENTS_PER_ISSUE = 11
+# With an Idempotency-Key: its lookup and its row.
+STATEMENTS_PER_KEYED_ISSUE = STATEMENTS_PER_ISSUE + 2
+
+
+@contextmanager
+def statements(engine: Any) -> Iterator[list[str]]:
+    """Every statement SQLite runs on the engine's connections meanwhile (sqlite3's trace callback)."""
+    seen: list[str] = []
+
+    def checkout(dbapi_conn: Any, *_args: Any) -> None:
+        dbapi_conn.set_trace_callback(seen.append)
+
+    event.listen(engine, "checkout", checkout)
+    engine.dispose()  # fresh connections pass through checkout with the callback
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "checkout", checkout)
+        engine.dispose()
+
+
+def test_issue_runs_a_fixed_number_of_statements(hall) -> None:  # type: ignore[no-untyped-def]
+    hall.stats = type("Marks", (), {"mark": lambda self, ids: None})()  # coalesced queue figures, as served
+    T.issue_ticket(hall, T.IssueRequest(queue_id="a"), KIOSK)  # the day's roll-over and first counter row
+    for _ in range(20):
+        T.issue_ticket(hall, T.IssueRequest(queue_id="a"), KIOSK)
+    with statements(hall.engine) as seen:
+        T.issue_ticket(hall, T.IssueRequest(queue_id="a"), KIOSK)
+    assert len(seen) == STATEMENTS_PER_ISSUE, "\n".join(seen)
+    assert seen[0] == "BEGIN IMMEDIATE" and seen[-1] == "COMMIT"
+    with statements(hall.engine) as seen:
+        T.issue_ticket(hall, T.IssueRequest(queue_id="a"), KIOSK, idempotency_key="k-1")
+    assert len(seen) == STATEMENTS_PER_KEYED_ISSUE, "\n".join(seen)
+    with statements(hall.engine) as seen:
+        replay = T.issue_ticket(hall, T.IssueRequest(queue_id="a"), KIOSK, idempotency_key="k-1")
+    assert not replay.created and not any(s.startswith("INSERT") for s in seen)
+
+
+def test_hot_statements_return_what_sqlalchemy_returns(hall) -> None:  # type: ignore[no-untyped-def]
+    """Types processed the same way (aware UTC datetimes, JSON), rows by column name."""
+    t = T.issue_ticket(hall, T.IssueRequest(queue_id="a", name="张三"), KIOSK).ticket
+    stmt = select(tickets).where(tickets.c.id == t["id"])
+    with read_tx(hall.engine) as conn:
+        via_sqlalchemy = conn.execute(stmt).one()
+        hot = HotStatement(stmt).one(conn, {})
+    assert tuple(hot) == tuple(via_sqlalchemy)
+    assert hot.issued_at.tzinfo is UTC and hot.issued_at == via_sqlalchemy.issued_at
+    assert hot._asdict() == dict(via_sqlalchemy._mapping)
+
+
+T0 = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
+waiting_st = st.lists(st.tuples(st.sampled_from(list(PriorityClass)), st.integers(0, 6),
+                                st.sampled_from(["waiting", "waiting", "called"])), max_size=25)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=waiting_st, per_normal=st.integers(1, 3))
+def test_people_ahead_is_the_policy_rank(rows: list[tuple[PriorityClass, int, str]], per_normal: int) -> None:
+    """Ties in position on purpose: the id breaks them, as the policy does."""
+    engine = create_engine("sqlite://")
+    metadata.create_all(engine)
+    policy = DefaultCallingPolicy(CallingPolicyConfig(priority_per_normal=per_normal))
+    ctx = type("Ctx", (), {"policy": policy, "hall_id": "h"})()
+    with engine.begin() as conn:
+        for i, (prio, minute, status) in enumerate(rows, start=1):
+            conn.execute(insert(tickets).values(
+                id=i, hall_id="h", service_day="2026-11-26", queue_id="a", seq=i, number=f"A{i:03d}",
+                priority=prio.value, status=status, position=T0 + timedelta(minutes=minute), issued_at=T0, recalls=0,
+                tracker_token=secrets.token_hex(8)))
+        all_rows = conn.execute(select(tickets)).all()
+        for t in all_rows:
+            if t.status != "waiting":
+                continue
+            key = (policy.class_rank(PriorityClass(t.priority)), t.position, t.id)
+            expected = sum(1 for o in all_rows if o.status == "waiting" and o.id != t.id
+                           and (policy.class_rank(PriorityClass(o.priority)), o.position, o.id) < key)
+            assert T._ahead(conn, ctx, t) == expected
+    engine.dispose()
