@@ -10,9 +10,11 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, event, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from queue_server.domain.calling import DefaultCallingPolicy
 from queue_server.domain.hall import CallingPolicyConfig, PriorityClass
@@ -20,7 +22,7 @@ from queue_server.services import tickets as T
 from queue_server.services.context import Actor
 from queue_server.store.db import read_tx
 from queue_server.store.hot import HotStatement
-from queue_server.store.schema import metadata, tickets
+from queue_server.store.schema import metadata, ticket_transitions, tickets
 
 KIOSK = Actor("kiosk", "k1")
 
@@ -106,3 +108,41 @@ def test_people_ahead_is_the_policy_rank(rows: list[tuple[PriorityClass, int, st
                            and (policy.class_rank(PriorityClass(o.priority)), o.position, o.id) < key)
             assert T._ahead(conn, ctx, t) == expected
     engine.dispose()
+
+
+def test_commit_on_a_native_thread_is_durable_and_maps_errors(hall, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Under gevent the commit runs on the hub's native threads (store.db._commit_sqlite): the ticket is committed
+    when issue returns, by that commit (SQLAlchemy's own then finds nothing to do), and an error raised there
+    reaches the caller as SQLAlchemy's (a storage fault becomes 503 storage_unavailable at the API)."""
+    import gevent
+
+    from queue_server.store import db
+
+    commits: list[int] = []
+    pool = gevent.get_hub().threadpool
+
+    class CountingPool:
+        def apply(self, fn: Any) -> Any:
+            commits.append(1)
+            return pool.apply(fn)
+
+    monkeypatch.setattr(db, "_hub_threadpool", CountingPool)
+    with statements(hall.engine) as seen:
+        t = T.issue_ticket(hall, T.IssueRequest(queue_id="a"), KIOSK).ticket
+    assert commits and seen.count("COMMIT") == 1
+    other = create_engine(hall.engine.url)  # another connection sees it: committed, not merely written
+    with other.connect() as conn:
+        assert conn.execute(select(tickets.c.number).where(tickets.c.id == t["id"])).scalar() == t["number"]
+    other.dispose()
+
+    # A deferred foreign key fails at COMMIT itself: the error surfaces as SQLAlchemy's, nothing is kept, and the
+    # connection is usable for the next writer.
+    with pytest.raises(IntegrityError), db.write_tx(hall.engine, hall.hall_id) as conn:
+        conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
+        conn.execute(insert(ticket_transitions).values(ticket_id=999_999, at=T0, action="issue",
+                                                       to_status="waiting", actor="test"))
+    assert len(commits) == 2  # it failed in the native thread's commit
+    with read_tx(hall.engine) as conn:
+        assert conn.execute(select(ticket_transitions.c.id).where(ticket_transitions.c.ticket_id == 999_999)).first() \
+            is None
+    assert T.issue_ticket(hall, T.IssueRequest(queue_id="a"), KIOSK).created
