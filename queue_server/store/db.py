@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, bindparam, create_engine, event, sele
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ..domain.errors import DomainError
+from .group_commit import grouped_write, sqlite_writer
 from .hot import HotStatement
 from .schema import events, halls
 
@@ -263,25 +264,50 @@ def _commit_sqlite(conn: Connection, threadpool: Any | None) -> None:
         conn._handle_dbapi_exception(exc, "COMMIT", (), None, None)
 
 
+def _hall_busy() -> HallBusy:
+    return HallBusy(f"the hall's server is busy (over {WRITE_WAIT_LIMIT:g} s of queue); try again in a moment")
+
+
+def _begin_sqlite_write(conn: Connection, hall_id: str) -> HallHead:
+    conn.info["write"] = True
+    conn.begin()
+    row = _HALL_HEAD_HOT.one(conn, {"b_hall": hall_id})
+    head = conn.info["hall_head"] = HallHead(hall_id, row.event_seq, row.public_seq or 0, row.service_day)
+    return head
+
+
+def _finish_sqlite_write(conn: Connection, head: HallHead, threadpool: Any) -> None:
+    if head.events:
+        _EVENTS_INSERT.many(conn, head.events)
+        _SET_SEQ.all(conn, {"b_hall": head.hall_id, "b_seq": head.seq, "b_public": head.public_seq})
+    _commit_sqlite(conn, threadpool)
+    conn.commit()  # SQLAlchemy's bookkeeping: sqlite3 finds no open transaction
+
+
 @contextmanager
 def write_tx(engine: Engine, hall_id: str, after_commit: Callable[[], None] | None = None) -> Iterator[Connection]:
     """One write transaction for a hall: serialised with every other writer of that hall, on any database.
 
     ``after_commit`` (publishing the transaction's events) runs before the hall is released, so events leave every
     process in the order of their sequence numbers: a thread lock orders the writers of one process, and on
-    PostgreSQL a session advisory lock, held across commit and publish, orders the processes.
+    PostgreSQL a session advisory lock, held across commit and publish, orders the processes. On SQLite under
+    gevent (``serve``) writers that queue meanwhile share the next commit (``store.group_commit``); each returns
+    only once its writes are durable.
     """
     pg = engine.dialect.name == "postgresql"
     threadpool = None if pg else _hub_threadpool()
     if threadpool is not None:
-        with _grouped_write(engine, hall_id, after_commit, threadpool) as conn:
+        with grouped_write(engine, _process_lock(engine, hall_id), after_commit,
+                           begin=lambda conn: _begin_sqlite_write(conn, hall_id),
+                           finish=lambda conn, head: _finish_sqlite_write(conn, head, threadpool),
+                           busy=_hall_busy, wait_limit=WRITE_WAIT_LIMIT) as conn:
             yield conn
         return
     lock = _process_lock(engine, hall_id)
     # Admission control: a request that would queue longer than this for the hall is answered "busy" at once,
     # so an overload cannot pile up minutes of backlog (under gevent that starved the keep-alive pings).
     if not lock.acquire(timeout=WRITE_WAIT_LIMIT):
-        raise HallBusy(f"the hall's server is busy (over {WRITE_WAIT_LIMIT:g} s of queue); try again in a moment")
+        raise _hall_busy()
     try:
         with engine.connect() as conn:
             conn.info["write"] = True
@@ -317,128 +343,13 @@ def write_tx(engine: Engine, hall_id: str, after_commit: Callable[[], None] | No
         lock.release()
 
 
-class _Group:
-    """One SQLite transaction shared by the writers of a hall that queued while the one before it committed."""
-
-    def __init__(self, conn: Connection, head: HallHead) -> None:
-        self.conn = conn
-        self.head = head
-        self.after_commits: list[Callable[[], None] | None] = []
-        self.errors: dict[int, BaseException] = {}  # member → what to raise to it (the commit's error: to all)
-        self.done = threading.Event()
-
-
-def _sqlite_writer(engine: Engine) -> threading.Lock:
-    """Held from a group's BEGIN IMMEDIATE to its COMMIT: any other writer of the file (another hall's group, a
-    plain write) waits here, cooperatively, rather than in SQLite's busy wait, which would stop the gevent hub
-    while the group it waits for needs the hub to finish."""
-    with _LOCKS_GUARD:
-        lock: threading.Lock = engine.__dict__.setdefault("_onewindow_sqlite_writer", threading.Lock())
-        return lock
-
-
-@contextmanager
-def _grouped_write(engine: Engine, hall_id: str, after_commit: Callable[[], None] | None,
-                   threadpool: Any) -> Iterator[Connection]:
-    """Group commit (SQLite under gevent): writers of the hall that queued while a commit was in flight share the
-    next transaction and its one fsync, each in its own SAVEPOINT (a use case that fails rolls back to it and the
-    head's numbers with it, the others are untouched). The first of them (the leader) begins it, runs its use case,
-    lets the hall's queued writers run theirs, then takes the hall back, stores every member's events, commits
-    (off the hub) and publishes them in sequence order. A member answers only after that commit: nothing is
-    acknowledged before it is durable, and a commit that fails fails every member."""
-    lock = _process_lock(engine, hall_id)
-    if not lock.acquire(timeout=WRITE_WAIT_LIMIT):
-        raise HallBusy(f"the hall's server is busy (over {WRITE_WAIT_LIMIT:g} s of queue); try again in a moment")
-    held = True
-    groups: dict[str, _Group] = engine.__dict__.setdefault("_onewindow_groups", {})
-    group = groups.get(hall_id)
-    leader = group is None
-    writer = _sqlite_writer(engine)
-    try:
-        if group is None:
-            writer.acquire()
-            conn = engine.connect()
-            try:
-                conn.info["write"] = True
-                conn.begin()
-                row = _HALL_HEAD_HOT.one(conn, {"b_hall": hall_id})
-                head = HallHead(hall_id, row.event_seq, row.public_seq or 0, row.service_day)
-                conn.info["hall_head"] = head
-            except BaseException:
-                conn.close()
-                writer.release()
-                raise
-            group = groups[hall_id] = _Group(conn, head)
-        conn, head = group.conn, group.head
-        member = len(group.after_commits)
-        mark = (head.seq, head.public_seq, head.service_day, len(head.events))
-        savepoint = conn.begin_nested()
-        try:
-            yield conn
-        except BaseException:
-            head.seq, head.public_seq, head.service_day = mark[:3]
-            del head.events[mark[3]:]
-            try:
-                savepoint.rollback()
-            finally:
-                if leader:  # nobody could join yet (the hall was ours throughout): end the group
-                    del groups[hall_id]
-                    conn.info.pop("write", None)
-                    conn.info.pop("hall_head", None)
-                    conn.close()
-                    writer.release()
-            raise
-        savepoint.commit()
-        group.after_commits.append(after_commit)
-        lock.release()
-        held = False
-        if not leader:
-            group.done.wait()
-            if member in group.errors:
-                raise group.errors[member]
-            return
-        import gevent
-
-        gevent.sleep(0)  # the writers queued on the hall take it, in turn, and join
-        lock.acquire()
-        held = True
-        del groups[hall_id]
-        try:
-            if head.events:
-                _EVENTS_INSERT.many(conn, head.events)
-                _SET_SEQ.all(conn, {"b_hall": hall_id, "b_seq": head.seq, "b_public": head.public_seq})
-            _commit_sqlite(conn, threadpool)
-            conn.commit()  # SQLAlchemy's bookkeeping: sqlite3 finds no open transaction
-        except BaseException as exc:
-            group.errors.update(dict.fromkeys(range(len(group.after_commits)), exc))
-            raise
-        finally:
-            conn.info.pop("write", None)
-            conn.info.pop("hall_head", None)
-            conn.close()
-            writer.release()
-        for i, publish in enumerate(group.after_commits):  # in the order the members numbered their events
-            if publish is not None:
-                try:
-                    publish()
-                except Exception as exc:  # that member's error, as if its own commit had published
-                    group.errors[i] = exc
-        if 0 in group.errors:
-            raise group.errors[0]
-    finally:
-        if leader and group is not None:
-            group.done.set()
-        if held:
-            lock.release()
-
-
 @contextmanager
 def plain_write_tx(engine: Engine) -> Iterator[Connection]:
     """A write transaction outside any hall (staff accounts, tokens): on SQLite it takes the write lock at BEGIN
     like every writer, so it waits its turn instead of failing with "database is locked" when upgrading (under
     gevent it first waits, cooperatively, for any group commit in progress)."""
     if engine.dialect.name == "sqlite" and _hub_threadpool() is not None:
-        with _sqlite_writer(engine), _plain_write(engine) as conn:
+        with sqlite_writer(engine), _plain_write(engine) as conn:
             yield conn
         return
     with _plain_write(engine) as conn:
