@@ -23,8 +23,11 @@ import socketio
 
 log = logging.getLogger("onewindow.message_queue")
 
-PUBLISH_TIMEOUT = 0.5  # seconds, connect and reply; a healthy local Redis answers in well under 1 ms
-RETRY_AFTER = 2.0  # seconds without publish attempts after a failure
+# Seconds, connect and reply. A healthy Redis answers in well under 1 ms; a slow link between sites may take a good
+# part of a second and must still be waited for (the event would otherwise reach the other processes' screens
+# only at their next resync).
+PUBLISH_TIMEOUT = 2.0
+RETRY_AFTER = 5.0  # seconds without publish attempts after a failure
 
 
 @dataclass

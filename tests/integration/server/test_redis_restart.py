@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from queue_server.message_queue import PUBLISH_TIMEOUT
 from tests.conftest_server import Api, DelayProxy, Screen, ServerFactory, free_port, write_hall
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -147,8 +148,10 @@ def test_a_hung_redis_does_not_stall_the_hall(servers: ServerFactory, pg_databas
         proxy.frozen.set()
         results = [_timed(lambda: kiosk.issue("qa")) for _ in range(5)]
         # Before the bounded publish, the first of these held the hall's write lock for 10 s and other writers
-        # got 503 hall_busy meanwhile. Now one publish waits at most PUBLISH_TIMEOUT and the rest skip it.
-        assert max(took for _t, took in results) < 3.0, [took for _t, took in results]
+        # got 503 hall_busy meanwhile. Now one publish waits at most PUBLISH_TIMEOUT and the next ones skip it.
+        waits = [took for _t, took in results]
+        assert max(waits) < PUBLISH_TIMEOUT + 2.5, waits  # once at most the publish timeout, not the 10 s+ stall
+        assert sorted(waits)[-2] < 1.5, waits  # and the others do not wait for Redis at all
         assert len({t["id"] for t, _took in results}) == 5
         assert _queue_status(kiosk) == "unavailable"
         proxy.frozen.clear()
