@@ -37,6 +37,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import simple_websocket
 from flask import Blueprint, Response, current_app, request
 
 from ..policy import Audience, audience_of
@@ -76,15 +77,17 @@ def _nonblocking_send(sock: Any) -> Callable[[bytes], int]:
 
 
 class Subscriber:
-    """One live socket. ``backlog`` is non-empty exactly while a flusher task is sending it."""
+    """One live socket. ``backlog`` holds what it has not taken yet: non-empty only while a flusher task is
+    sending it, or while the subscriber is ``held`` (registered before its handshake answer went out)."""
 
-    __slots__ = ("sock", "_send_now", "_spawn", "backlog", "closed", "lock")
+    __slots__ = ("sock", "_send_now", "_spawn", "backlog", "held", "closed", "lock")
 
-    def __init__(self, sock: Any, spawn: Spawn) -> None:
+    def __init__(self, sock: Any, spawn: Spawn, held: bool = False) -> None:
         self.sock = sock
         self._send_now = _nonblocking_send(sock)
         self._spawn = spawn
         self.backlog = bytearray()
+        self.held = held
         self.closed = False
         self.lock = threading.Lock()
 
@@ -94,7 +97,7 @@ class Subscriber:
         with self.lock:
             if self.closed:
                 return False
-            if self.backlog:
+            if self.backlog or self.held:
                 if len(self.backlog) + len(frame) > MAX_BACKLOG:
                     self._close()
                     return False
@@ -111,6 +114,13 @@ class Subscriber:
                 self.backlog += memoryview(frame)[sent:]
                 self._spawn(self._flush)
             return True
+
+    def release(self) -> None:
+        """The handshake answer is out: frames may follow it (those that came meanwhile first)."""
+        with self.lock:
+            self.held = False
+            if self.backlog and not self.closed:
+                self._spawn(self._flush)
 
     def _flush(self) -> None:
         while True:
@@ -241,6 +251,18 @@ class _AfterWebSocket(Response):
         return []
 
 
+class _Handshake(simple_websocket.Server):
+    """simple-websocket's server side, with a hook between taking the socket and answering the handshake."""
+
+    def __init__(self, environ: Any, on_socket: Callable[[Any], None], **kw: Any) -> None:
+        self._on_socket = on_socket
+        super().__init__(environ, **kw)
+
+    def handshake(self) -> None:
+        self._on_socket(self.sock)
+        super().handshake()
+
+
 def _origin_allowed() -> bool:
     """As engine.io decides for Socket.IO: no Origin (not a browser) passes; otherwise the server's own origin or
     one listed with --allowed-origin."""
@@ -278,22 +300,30 @@ def stream() -> Response:
     if room is None:
         return _error(404, "room_not_found", "room is hall (the default), or zone:<id>, window:<id>, queue:<id> "
                                              "of this hall")
-    import simple_websocket
-
     hub: LiveHub = current_app.extensions["onewindow.live"]
-    ws = simple_websocket.Server(request.environ, max_message_size=1024)
-    sub = Subscriber(ws.sock, hub.spawn)
-    hub.add(room, sub)
+    subs: list[Subscriber] = []
+
+    def register(sock: Any) -> None:
+        # Before the handshake answer: a page that has the answer is subscribed, so the snapshot it reads next
+        # is followed by every later event (a write in between waits in the backlog until release()).
+        subs.append(Subscriber(sock, hub.spawn, held=True))
+        hub.add(room, subs[0])
+
+    ws = None
     try:
+        ws = _Handshake(request.environ, register, max_message_size=1024)
+        subs[0].release()
         while ws.connected:
             ws.receive()  # nothing is expected; this waits for the close
     except simple_websocket.ConnectionClosed:
         pass
     finally:
-        hub.remove(room, sub)
-        sub.close()
-        with contextlib.suppress(Exception):
-            ws.close()
+        for sub in subs:
+            hub.remove(room, sub)
+            sub.close()
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                ws.close()
     done = _AfterWebSocket()
-    done.mode = ws.mode
+    done.mode = ws.mode if ws is not None else "gevent"
     return done

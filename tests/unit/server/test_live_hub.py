@@ -107,6 +107,19 @@ def test_a_subscriber_that_stops_reading_is_dropped_and_the_others_keep_up(pairs
     assert len(stuck.backlog) == 0  # its memory is released
 
 
+def test_a_subscriber_held_until_its_handshake_is_out_gets_what_came_meanwhile_first(pairs):
+    hub = LiveHub(spawn)
+    [(sub, peer)] = pairs(1)
+    sub.held = True
+    hub.add("hall:h", sub)
+    hub.deliver([event("ticket_issued", 1, 0, ["hall:h"])])
+    sub.sock.sendall(b"HTTP/1.1 101 Switching Protocols\r\n\r\n")  # what the handshake writes meanwhile
+    sub.release()
+    hub.deliver([event("ticket_issued", 2, 1, ["hall:h"])])
+    assert peer.recv(len(b"HTTP/1.1 101 Switching Protocols\r\n\r\n")).startswith(b"HTTP/1.1 101")
+    assert [read_frame(peer)["events"][0]["payload"]["seq"] for _ in range(2)] == [1, 2]
+
+
 def test_frames_are_the_rfc_6455_lengths():
     for n in (0, 125, 126, 65535, 65536):
         frame = text_frame("a" * n)
