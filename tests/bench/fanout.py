@@ -49,6 +49,7 @@ class WsClient:
     def __init__(self, port: int, path: str = "socketio") -> None:
         self.port = port
         self.live = path == "live"
+        self.frames = 0  # WebSocket frames received while listening (what each client cost the server)
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
@@ -109,6 +110,7 @@ class WsClient:
     async def listen(self, seen: dict[int, list[float]], stop: asyncio.Event) -> None:
         while not stop.is_set():
             msg = await self.recv()
+            self.frames += 1
             if self.live:
                 for m in LIVE_CALLED.finditer(msg):
                     seen.setdefault(int(m.group(1)), []).append(time.time())
@@ -149,7 +151,7 @@ async def _worker(ports: list[int], n: int, since: int, pipe: Any, path: str) ->
     for t in tasks:
         t.cancel()
     disconnected = sum(1 for t in tasks if t.done() and not t.cancelled() and t.exception() is not None)
-    pipe.send({"seen": seen, "disconnected": disconnected})
+    pipe.send({"seen": seen, "disconnected": disconnected, "frames": sum(c.frames for c in live)})
     for c in live:
         with contextlib.suppress(Exception):
             c.writer.close()  # type: ignore[union-attr]
@@ -211,12 +213,13 @@ def measure(procs: list[Any], database: str, workdir: Path, clients: int, calls:
         a.send("stop")
     lat: list[float] = []
     per_call = dict.fromkeys(sent, 0)
-    received = disconnected = 0
+    received = disconnected = frames = 0
     for a in pipes:
         if not a.poll(120):
             raise RuntimeError("a client worker did not report")
         msg = a.recv()
         disconnected += msg["disconnected"]
+        frames += msg["frames"]
         for tid, times in msg["seen"].items():
             if tid in sent:
                 received += len(times)
@@ -232,6 +235,7 @@ def measure(procs: list[Any], database: str, workdir: Path, clients: int, calls:
             "p50_ms": _r(pct(lat, 50)), "p99_ms": _r(pct(lat, 99)), "max_ms": _r(max(lat, default=None)),
             "server_rss_mb": round(rss, 1), "server_cores": round(cpu / busy_s, 2),
             "server_cpu_ms_per_call": round(cpu * 1000 / max(len(sent), 1), 1), "disconnected": disconnected,
+            "frames_per_client_per_call": round(frames / max(connected * len(sent), 1), 2),
             "short_calls": {t: c for t, c in per_call.items() if c < connected}}
 
 
@@ -268,7 +272,8 @@ def _one(workdir: Path, n: int, path: str, calls: int, processes: int, servers: 
         r["loadavg"] = os.getloadavg()
         print(f"  {path:>8} {n:>5} clients: p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, max {r['max_ms']} ms; "
               f"delivered {r['delivered']}, missing {r['missing']}, connect failures {r['connect_failed']}; "
-              f"server RSS {r['server_rss_mb']} MB, {r['server_cpu_ms_per_call']} ms CPU/call; connected in {r['connect_s']} s; "
+              f"server RSS {r['server_rss_mb']} MB, {r['server_cpu_ms_per_call']} ms CPU/call, "
+              f"{r['frames_per_client_per_call']} frames/client/call; connected in {r['connect_s']} s; "
               f"load {r['loadavg'][0]:.2f}", flush=True)
         return r
 
