@@ -159,10 +159,15 @@ def _bind_live(app: Flask, server: Any, publisher: SocketIOPublisher, background
     """The public live stream (realtime/live.py): its hub, its route, and the publisher's hook to it."""
     from .realtime.live import LIVE_EVENT, LiveHub, live_batch, relay_through
 
-    hub = LiveHub(socketio.start_background_task)
+    hub = LiveHub(app.extensions["onewindow"].hall_id, socketio.start_background_task)
     app.extensions["onewindow.live"] = hub
     if relay_through(server.manager, hub):  # several processes: each batch once through the message queue
         publisher.live = lambda events: server.emit(LIVE_EVENT, live_batch(events), to=LIVE_EVENT, namespace="/")
+        if background and not server.manager_initialized:
+            # python-socketio starts listening to the queue at its first Socket.IO client; a process serving only
+            # live screens has none and would never hear the other processes' batches.
+            server.manager_initialized = True
+            server.manager.initialize()
     else:
         publisher.live = hub.deliver
     if background:

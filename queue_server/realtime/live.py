@@ -152,7 +152,8 @@ class Subscriber:
 class LiveHub:
     """The subscribers of one process by room, and the batches they are sent."""
 
-    def __init__(self, spawn: Spawn) -> None:
+    def __init__(self, hall_id: str, spawn: Spawn) -> None:
+        self.hall = hall_room(hall_id)
         self.spawn = spawn
         self.rooms: dict[str, set[Subscriber]] = {}
         self.public_seq: int | None = None  # the last public event delivered (heartbeats carry it)
@@ -176,7 +177,8 @@ class LiveHub:
 
     def deliver(self, events: list[dict[str, Any]]) -> None:
         """Write one committed write's public events to every room that saw any of them: one frame per room."""
-        public = [ev for ev in events if audience_of(ev["type"]) is Audience.PUBLIC]
+        # (A shared message queue may carry other halls' batches: their rooms are not this hall's.)
+        public = [ev for ev in events if audience_of(ev["type"]) is Audience.PUBLIC and self.hall in ev["rooms"]]
         if not public:
             return
         with self._lock:

@@ -5,6 +5,7 @@ intact and equal to the event log, rooms, the origin check, and nothing but publ
 from __future__ import annotations
 
 import json
+import secrets
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ import requests
 import websocket
 
 from queue_server.policy import AUDIENCES, Audience
-from tests.conftest_server import Api
+from tests.conftest_server import Api, require_redis, write_hall
 
 PUBLIC = {k for k, a in AUDIENCES.items() if a is Audience.PUBLIC}
 
@@ -94,3 +95,31 @@ def test_a_room_gets_its_own_events_and_unknown_rooms_and_foreign_pages_are_refu
     open_live(srv.url, origin=srv.url).close()  # the server's own pages may
     plain = requests.get(f"{srv.url}/live", timeout=10)
     assert plain.status_code == 400
+
+
+def test_with_a_message_queue_a_screen_on_one_process_sees_a_call_made_through_another(servers, tmp_path):
+    require_redis()
+    hall_id = f"live-{secrets.token_hex(4)}"  # its own rooms on the shared Redis channel
+    config = write_hall(tmp_path, hall_id=hall_id)
+    db = str(tmp_path / "two.db")
+    mq = f"redis://127.0.0.1:6379/{secrets.randbelow(8) + 8}"
+    env = {"ONEWINDOW_SECRET_KEY": "live-relay-key", "ONEWINDOW_PERSON_SECRET": "live-relay-secret"}
+    one = servers.start(database=db, config=config, always_open=True, message_queue=mq, env=env, name="one")
+    two = servers.start(database=db, config=config, always_open=True, message_queue=mq, env=env, name="two")
+    screens = [open_live(two.url), open_live(one.url)]
+    try:
+        api = Api(one.url + "/api/v1")
+        api.post("/windows/w09/open")
+        ticket = api.issue("solo")
+        called = api.post("/windows/w09/call-next")["ticket"]
+        assert called["id"] == ticket["id"]
+        for ws in screens:  # each process writes each batch once: the same events, in order, no duplicates
+            got: list[dict[str, Any]] = []
+            while not any(e["type"] == "ticket_called" for e in got):
+                got += next_batch(ws)[1]
+            seqs = [e["payload"]["seq"] for e in got]
+            assert seqs == sorted(set(seqs))
+            assert [e["payload"]["id"] for e in got if e["type"] == "ticket_called"] == [ticket["id"]]
+    finally:
+        for ws in screens:
+            ws.close()

@@ -64,7 +64,7 @@ def pairs() -> Any:
 
 
 def test_a_batch_is_encoded_once_per_room_for_any_number_of_subscribers(pairs):
-    hub = LiveHub(spawn)
+    hub = LiveHub("h", spawn)
     hall = pairs(40)
     queue = pairs(10)
     for sub, _ in hall:
@@ -84,13 +84,14 @@ def test_a_batch_is_encoded_once_per_room_for_any_number_of_subscribers(pairs):
     for _, peer in queue:
         assert [e["type"] for e in read_frame(peer)["events"]] == ["ticket_called"]
     hub.deliver([event("alert_closed", 11, 0, ["staff:h"])])
-    assert hub.frames_encoded == 2  # nothing public: nothing sent
+    hub.deliver([event("ticket_issued", 12, 11, ["hall:other", "queue:qa"])])  # another hall's, on a shared queue
+    assert hub.frames_encoded == 2  # nothing public of this hall: nothing sent
     hub.heartbeat()
     assert read_frame(hall[0][1]) == {"hb": 10}
 
 
 def test_a_subscriber_that_stops_reading_is_dropped_and_the_others_keep_up(pairs):
-    hub = LiveHub(spawn)
+    hub = LiveHub("h", spawn)
     (stuck, stuck_peer), *readers = pairs(3)
     stuck.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     for sub, _ in [(stuck, stuck_peer), *readers]:
@@ -108,7 +109,7 @@ def test_a_subscriber_that_stops_reading_is_dropped_and_the_others_keep_up(pairs
 
 
 def test_a_subscriber_held_until_its_handshake_is_out_gets_what_came_meanwhile_first(pairs):
-    hub = LiveHub(spawn)
+    hub = LiveHub("h", spawn)
     [(sub, peer)] = pairs(1)
     sub.held = True
     hub.add("hall:h", sub)
