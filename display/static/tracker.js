@@ -86,15 +86,24 @@
     return inflight;
   }
 
-  var timer = null;
-  function soon() { clearTimeout(timer); timer = setTimeout(refresh, 150); }
+  var timer = null, due = 0;
+  function soon(ms) {
+    var at = Date.now() + ms;
+    if (timer && due <= at) return;  // a refresh is already due sooner
+    clearTimeout(timer);
+    due = at;
+    timer = setTimeout(function () { timer = null; refresh(); }, ms);
+  }
+  // This ticket's own event: refresh now. Another ticket of its queue (its position, the estimate): within a few
+  // seconds, spread out, so thousands of phones following one queue do not all ask at the same instant.
+  function onQueueEvent(type, p) { soon(ticket && p && p.id === ticket.id ? 150 : 500 + Math.random() * 4500); }
 
   var banner = window.OneWindowLive.bindBanner(null, $("offline"), document.body);
   var feed = new window.OneWindowLive.LiveFeed({
     contiguous: false,
     stream: null,  // the ticket's queue, once the first read names it
     onConnected: refresh,
-    onEvent: function () { soon(); },
+    onEvent: onQueueEvent,
     onStatus: banner,
     checkEveryMs: 30000,
   });
