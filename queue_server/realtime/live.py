@@ -47,6 +47,7 @@ log = logging.getLogger("onewindow.live")
 
 HEARTBEAT_S = 10.0
 MAX_BACKLOG = 512 * 1024  # bytes a subscriber may lag before it is dropped
+UNACKED_S = 30.0  # seconds sent data may stay unacknowledged before the connection is given up (TCP_USER_TIMEOUT)
 LIVE_EVENT = "onewindow:live"  # a batch's name on the message queue between server processes
 _ROOM_KINDS = ("zone", "window", "queue")
 
@@ -84,6 +85,10 @@ class Subscriber:
 
     def __init__(self, sock: Any, spawn: Spawn, held: bool = False) -> None:
         self.sock = sock
+        # A phone that left the Wi-Fi never acknowledges: drop it after UNACKED_S instead of the kernel's ~15 min
+        # of retransmissions, its frames piling up meanwhile (heartbeats make sure there is always something sent).
+        with contextlib.suppress(OSError, AttributeError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(UNACKED_S * 1000))
         self._send_now = _nonblocking_send(sock)
         self._spawn = spawn
         self.backlog = bytearray()

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from queue_server.realtime.live import MAX_BACKLOG, LiveHub, Subscriber, text_frame
+from queue_server.realtime.live import MAX_BACKLOG, UNACKED_S, LiveHub, Subscriber, text_frame
 
 
 def spawn(fn: Any, *args: Any) -> threading.Thread:
@@ -119,6 +119,15 @@ def test_a_subscriber_held_until_its_handshake_is_out_gets_what_came_meanwhile_f
     hub.deliver([event("ticket_issued", 2, 1, ["hall:h"])])
     assert peer.recv(len(b"HTTP/1.1 101 Switching Protocols\r\n\r\n")).startswith(b"HTTP/1.1 101")
     assert [read_frame(peer)["events"][0]["payload"]["seq"] for _ in range(2)] == [1, 2]
+
+
+def test_a_tcp_subscriber_is_given_up_when_its_data_stays_unacknowledged():
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        peer = socket.create_connection(server.getsockname())
+        conn, _ = server.accept()
+        with peer, conn:
+            Subscriber(conn, spawn)
+            assert conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == int(UNACKED_S * 1000)
 
 
 def test_frames_are_the_rfc_6455_lengths():
