@@ -271,16 +271,22 @@ class _Handshake(simple_websocket.Server):
 
 
 def _origin_allowed() -> bool:
-    """As engine.io decides for Socket.IO: no Origin (not a browser) passes; otherwise the server's own origin or
-    one listed with --allowed-origin."""
+    """As engine.io decides for Socket.IO: no Origin (not a browser) passes; otherwise one listed with
+    --allowed-origin, or by default the server's own origin as the request names it (Host, and behind a proxy
+    X-Forwarded-Proto / X-Forwarded-Host)."""
     origin = request.headers.get("Origin")
     if origin is None:
         return True
     listed = current_app.extensions["onewindow.settings"].allowed_origins
     if listed:
-        return "*" in listed or origin.rstrip("/") in {o.rstrip("/") for o in listed}
-    scheme = request.headers.get("X-Forwarded-Proto", request.scheme)
-    return origin.rstrip("/") == f"{scheme}://{request.host}"
+        return "*" in listed or origin in listed
+    env = request.environ
+    own = {f"{env['wsgi.url_scheme']}://{env.get('HTTP_HOST', '')}"}
+    if "HTTP_X_FORWARDED_PROTO" in env or "HTTP_X_FORWARDED_HOST" in env:
+        scheme = str(env.get("HTTP_X_FORWARDED_PROTO", env["wsgi.url_scheme"])).split(",")[0].strip()
+        host = str(env.get("HTTP_X_FORWARDED_HOST", env.get("HTTP_HOST", ""))).split(",")[0].strip()
+        own.add(f"{scheme}://{host}")
+    return origin in own
 
 
 def _room(name: str | None) -> str | None:

@@ -101,7 +101,9 @@ def test_a_room_gets_its_own_events_and_unknown_rooms_and_foreign_pages_are_refu
     with pytest.raises(websocket.WebSocketBadStatusException) as e:
         open_live(srv.url, origin="http://evil.example")
     assert e.value.status_code == 403
-    open_live(srv.url, origin=srv.url).close()  # the server's own pages may
+    open_live(srv.url, origin=srv.url).close()  # the server's own pages may, also behind an HTTPS proxy
+    open_live(srv.url, origin="https://hall.example", header=["X-Forwarded-Proto: https",
+                                                              "X-Forwarded-Host: hall.example"]).close()
     plain = requests.get(f"{srv.url}/live", timeout=10)
     assert plain.status_code == 400
 
