@@ -38,11 +38,11 @@ class SocketIOPublisher:
         self.live: Any = None  # the public live stream's delivery (realtime/live.py), bound with the server
 
     def publish(self, events: list[dict[str, Any]]) -> None:
+        if self.live is not None:  # the public screens first: thousands of them wait for a call
+            self.live(events)
         for ev in events:
             for rooms, payload in deliveries(ev):
                 self.server.emit(ev["type"], payload, to=rooms, namespace="/")
-        if self.live is not None:
-            self.live(events)
         for listener in self.listeners:
             listener(events)
 
