@@ -45,13 +45,13 @@
     var self = this;
     this.status("connecting");
     this.open();
-    // Room mode has no sequence to check: reload the state now and then (a lost trailing event).
-    if (!this.opts.contiguous) {
-      setInterval(function () {
-        if (!self.connected || self.syncing || !self.opts.onConnected) return;
-        Promise.resolve(self.opts.onConnected(null)).catch(function () {});
-      }, this.opts.checkEveryMs || 30000);
-    }
+    // Cheap safety net: a lost trailing event has no later event to reveal it, and a heartbeat only knows what
+    // reached this process (with several processes, a batch the message queue failed to relay never does).
+    setInterval(function () {
+      if (!self.connected || self.syncing) return;
+      if (self.opts.contiguous) self.resync();
+      else if (self.opts.onConnected) Promise.resolve(self.opts.onConnected(null)).catch(function () {});
+    }, this.opts.checkEveryMs || 30000);
     return this;
   };
 
