@@ -62,7 +62,7 @@ def _run_server(settings: Settings, host: str, port: int) -> None:
     from .app import create_app
     from .extensions import socketio
     from .hall_config import ConfigError
-    from .serving import server_kwargs
+    from .serving import server_kwargs, settle_heap
     from .store.db import DatabaseError
 
     try:
@@ -82,6 +82,7 @@ def _run_server(settings: Settings, host: str, port: int) -> None:
                f"(async mode {settings.async_mode}, database {settings.database})", err=True)
     sys.stderr.flush()
     kwargs = server_kwargs(settings.async_mode, settings.read_timeout)
+    settle_heap()
     socketio.run(app, host=host, port=port, log_output=False, use_reloader=False, **kwargs)
 
 
