@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,10 +14,10 @@ from typing import Any
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, Engine, bindparam, create_engine, event, select, text, update
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 
 from ..domain.errors import DomainError
-from .schema import events, halls
+from .schema import events, halls, ticket_transitions
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -90,10 +91,10 @@ def storage_problem(exc: BaseException) -> StorageUnavailable | None:
 
 _HALL_HEAD = select(halls.c.event_seq, halls.c.public_seq, halls.c.service_day).where(
     halls.c.id == bindparam("b_hall"))
-_HALL_HEAD_LOCKED = _HALL_HEAD.with_for_update()
 _SET_SEQ = update(halls).where(halls.c.id == bindparam("b_hall")).values(event_seq=bindparam("b_seq"),
                                                                          public_seq=bindparam("b_public"))
-_EVENTS_INSERT = events.insert()
+_EVENTS_INSERT = events.insert().inline()  # no RETURNING of the new ids: nothing reads them, and a pipeline cannot
+_TRANSITIONS_INSERT = ticket_transitions.insert().inline()
 WRITE_WAIT_LIMIT = 5.0  # seconds a write may wait for its hall before it is refused
 
 
@@ -168,8 +169,36 @@ def make_engine(url: str, *, synchronous: str = "FULL") -> Engine:
 
         return engine
     if url.startswith("postgresql"):
-        return create_engine(url, pool_size=20, max_overflow=40, pool_pre_ping=True)
+        return _pg_engine(url)
     raise DatabaseError(f"unsupported database URL {url!r}: use a SQLite file path or postgresql://host/db")
+
+
+PING_AFTER_IDLE = 2.0  # seconds a pooled PostgreSQL connection may sit unused before its checkout pings it
+
+
+def _pg_engine(url: str) -> Engine:
+    """PostgreSQL with a pool that pings a connection only when it has sat idle (``pool_pre_ping`` cost a round trip
+    on every checkout). A server restarted under traffic is found by the first statement instead: SQLAlchemy then
+    drops the whole pool, and a hall write retries its first round trip once on a fresh connection (``_pg_open``);
+    a read that met the dead connection answers 503 storage_unavailable once. LIFO keeps the busy connections hot
+    and lets the extra ones go idle (and be pinged) rather than spreading the work over all of them."""
+    engine = create_engine(url, pool_size=20, max_overflow=40, pool_pre_ping=False, pool_use_lifo=True)
+
+    @event.listens_for(engine, "checkin")
+    def _idle_since(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:  # the pool reconnects (DisconnectionError means "retry")
+            raise DisconnectionError(f"idle connection lost: {exc}") from exc
+
+    return engine
 
 
 MIGRATION_LOCK = 0x6F6E6577  # one advisory lock for schema changes, whatever the hall
@@ -216,7 +245,7 @@ def _advisory_key(hall_id: str) -> int:
 class HallHead:
     """A hall's event sequences and service day inside its write transaction, and the events it appended."""
 
-    __slots__ = ("hall_id", "seq", "public_seq", "service_day", "events")
+    __slots__ = ("hall_id", "seq", "public_seq", "service_day", "events", "transitions")
 
     def __init__(self, hall_id: str, seq: int, public_seq: int, service_day: str | None) -> None:
         self.hall_id = hall_id
@@ -224,12 +253,19 @@ class HallHead:
         self.public_seq = public_seq
         self.service_day = service_day
         self.events: list[dict] = []
+        self.transitions: list[dict] = []  # ticket transitions, stored with the events at the end
 
 
 def hall_head(conn: Connection, hall_id: str) -> HallHead | None:
     """The head ``write_tx`` read for this hall on this connection, if the connection is inside one."""
     head = conn.info.get("hall_head")
     return head if head is not None and head.hall_id == hall_id else None
+
+
+def write_head(conn: Connection) -> HallHead | None:
+    """The head of the hall write this connection is inside, whichever hall, if any."""
+    head = conn.info.get("hall_head")
+    return head if isinstance(head, HallHead) else None
 
 
 @contextmanager
@@ -240,42 +276,159 @@ def write_tx(engine: Engine, hall_id: str, after_commit: Callable[[], None] | No
     process in the order of their sequence numbers: a thread lock orders the writers of one process, and on
     PostgreSQL a session advisory lock, held across commit and publish, orders the processes.
     """
-    pg = engine.dialect.name == "postgresql"
     lock = _process_lock(engine, hall_id)
     # Admission control: a request that would queue longer than this for the hall is answered "busy" at once,
     # so an overload cannot pile up minutes of backlog (under gevent that starved the keep-alive pings).
     if not lock.acquire(timeout=WRITE_WAIT_LIMIT):
         raise HallBusy(f"the hall's server is busy (over {WRITE_WAIT_LIMIT:g} s of queue); try again in a moment")
     try:
-        with engine.connect() as conn:
-            conn.info["write"] = True
-            if pg:
-                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _advisory_key(hall_id)})
-                conn.commit()
-            try:
-                with conn.begin():
-                    # The hall's head (event sequence, service day), read once: the transaction numbers its events
-                    # from it and stores them in one statement at the end (services.events.append_event). On
-                    # PostgreSQL the row lock orders writers that do not take the advisory lock; on SQLite
-                    # BEGIN IMMEDIATE (see make_engine) already holds the database's write lock.
-                    head = conn.execute(_HALL_HEAD_LOCKED if pg else _HALL_HEAD, {"b_hall": hall_id}).one()
-                    pending = HallHead(hall_id, head.event_seq, head.public_seq or 0, head.service_day)
-                    conn.info["hall_head"] = pending
-                    yield conn
-                    if pending.events:
-                        conn.execute(_EVENTS_INSERT, pending.events)
-                        conn.execute(_SET_SEQ, {"b_hall": hall_id, "b_seq": pending.seq, "b_public": pending.public_seq})
-                if after_commit is not None:
-                    after_commit()
-            finally:
-                conn.info.pop("write", None)
-                conn.info.pop("hall_head", None)
-                if pg:
-                    conn.rollback()
-                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _advisory_key(hall_id)})
-                    conn.commit()
+        tx = _pg_hall_tx if engine.dialect.name == "postgresql" else _sqlite_hall_tx
+        with tx(engine, hall_id, after_commit) as conn:
+            yield conn
     finally:
         lock.release()
+
+
+@contextmanager
+def _sqlite_hall_tx(engine: Engine, hall_id: str, after_commit: Callable[[], None] | None) -> Iterator[Connection]:
+    with engine.connect() as conn:
+        conn.info["write"] = True  # BEGIN IMMEDIATE (see make_engine): the database's write lock orders writers
+        try:
+            with conn.begin():
+                # The hall's head (event sequence, service day), read once: the transaction numbers its events
+                # from it and stores them in one statement at the end (services.events.append_event).
+                pending = HallHead(hall_id, *conn.execute(_HALL_HEAD, {"b_hall": hall_id}).one())
+                conn.info["hall_head"] = pending
+                yield conn
+                _store_pending(conn, pending)
+            if after_commit is not None:
+                after_commit()
+        finally:
+            conn.info.pop("write", None)
+            conn.info.pop("hall_head", None)
+
+
+def _store_pending(conn: Connection, pending: HallHead) -> None:
+    if pending.transitions:
+        conn.execute(_TRANSITIONS_INSERT, pending.transitions)
+    if pending.events:
+        conn.execute(_EVENTS_INSERT, pending.events)
+        conn.execute(_SET_SEQ, {"b_hall": pending.hall_id, "b_seq": pending.seq, "b_public": pending.public_seq})
+
+
+# PostgreSQL: every statement is a network round trip, and the hall is locked for all of them, so the write is
+# sent in as few as the driver allows (psycopg 3 pipeline mode): [BEGIN, advisory lock, head FOR UPDATE] in one,
+# the use case's own statements, [transitions, events, head, COMMIT] in one, and the unlock in one (autocommit, no
+# BEGIN/COMMIT around it). The session advisory lock is taken inside the transaction: PostgreSQL keeps a session
+# lock after its transaction ends, commit or rollback, until it is unlocked or the session closes.
+_PG_LOCK = "SELECT pg_advisory_lock(%s)"
+_PG_HEAD = "SELECT event_seq, public_seq, service_day FROM halls WHERE id = %s FOR UPDATE"
+_PG_UNLOCK = "SELECT pg_advisory_unlock(%s)"
+
+
+def _driver(conn: Connection) -> Any:
+    """The psycopg connection under a SQLAlchemy one (its pipeline and autocommit are driver features)."""
+    return conn.connection.dbapi_connection
+
+
+def _driver_error(engine: Engine, conn: Connection, exc: Any) -> DBAPIError:
+    """A psycopg error raised outside SQLAlchemy (pipeline), as SQLAlchemy would have raised it; the session is
+    closed, which also releases any advisory lock it held, and after a lost server every pooled connection is
+    dropped so the next request connects afresh (what SQLAlchemy does for its own statements)."""
+    dbapi = engine.dialect.loaded_dbapi
+    raw = None if conn.invalidated else _driver(conn)
+    lost = engine.dialect.is_disconnect(exc, raw, None) or (getattr(exc, "sqlstate", None) or "").startswith(
+        ("08", "57P"))
+    conn.invalidate(exc)
+    if lost:
+        engine.dispose()
+    error = DBAPIError.instance(None, None, exc, dbapi.Error, connection_invalidated=lost)
+    assert isinstance(error, DBAPIError)
+    return error
+
+
+def _pg_open(engine: Engine, hall_id: str, key: int) -> tuple[Connection, Any, HallHead]:
+    """Check out a connection, begin, take the hall's advisory lock and read its head, in one round trip.
+
+    Pooled connections are not pinged on every checkout (see make_engine): when this first round trip finds the
+    server gone (a restart), nothing has been done yet, so it is tried once more on a fresh connection."""
+    for attempt in (1, 2):
+        conn = engine.connect()
+        try:
+            tx = conn.begin()
+            raw = _driver(conn)
+            try:
+                with raw.cursor() as cur:
+                    with raw.pipeline():
+                        cur.execute(_PG_LOCK, (key,))
+                        cur.execute(_PG_HEAD, (hall_id,))
+                    row = cur.fetchone()  # after the pipeline's one Sync: fetching inside would add a second
+            except engine.dialect.loaded_dbapi.Error as exc:
+                raise _driver_error(engine, conn, exc) from exc
+            if row is None:
+                raise DatabaseError(f"hall {hall_id!r} is not in the database")
+            return conn, tx, HallHead(hall_id, row[0], row[1] or 0, row[2])
+        except BaseException as exc:
+            if not conn.invalidated:
+                conn.invalidate()  # the advisory lock may be held: closing the session releases it
+            conn.close()
+            if attempt == 2 or not (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _pg_unlock(engine: Engine, conn: Connection, key: int) -> None:
+    if conn.invalidated or conn.closed:
+        return  # the session is gone, and its locks with it
+    raw = _driver(conn)
+    if raw is None or raw.closed:
+        return
+    try:
+        raw.autocommit = True
+        try:
+            raw.execute(_PG_UNLOCK, (key,))
+        finally:
+            raw.autocommit = False
+    except engine.dialect.loaded_dbapi.Error as exc:
+        # The write itself is done (committed or rolled back): do not report it failed. Closing the session
+        # releases the lock all the same.
+        _driver_error(engine, conn, exc)
+
+
+@contextmanager
+def _pg_hall_tx(engine: Engine, hall_id: str, after_commit: Callable[[], None] | None) -> Iterator[Connection]:
+    key = _advisory_key(hall_id)
+    conn, tx, pending = _pg_open(engine, hall_id, key)
+    try:
+        conn.info["write"] = True
+        conn.info["hall_head"] = pending
+        try:
+            yield conn
+            raw = _driver(conn)
+            # The end of the write in one round trip: the stored rows and COMMIT queued, sent with one Sync.
+            # SQLAlchemy's commit then finds the driver's transaction over and sends nothing. If any of them
+            # fails, PostgreSQL skips the rest (COMMIT too) and the session is closed, so nothing is half-written.
+            try:
+                with raw.pipeline():
+                    _store_pending(conn, pending)
+                    raw.execute("COMMIT")
+            except engine.dialect.loaded_dbapi.Error as exc:
+                raise _driver_error(engine, conn, exc) from exc
+            tx.commit()
+        except BaseException:
+            if tx.is_active and not conn.invalidated:
+                tx.rollback()
+            raise
+        finally:
+            conn.info.pop("write", None)
+            conn.info.pop("hall_head", None)
+        if after_commit is not None:
+            after_commit()
+    finally:
+        try:
+            _pg_unlock(engine, conn, key)
+        finally:
+            conn.close()
 
 
 @contextmanager
