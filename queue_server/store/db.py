@@ -318,9 +318,12 @@ def _store_pending(conn: Connection, pending: HallHead) -> None:
 
 # PostgreSQL: every statement is a network round trip, and the hall is locked for all of them, so the write is
 # sent in as few as the driver allows (psycopg 3 pipeline mode): [BEGIN, advisory lock, head FOR UPDATE] in one,
-# the use case's own statements, [transitions, events, head, COMMIT] in one, and the unlock in one (autocommit, no
-# BEGIN/COMMIT around it). The session advisory lock is taken inside the transaction: PostgreSQL keeps a session
-# lock after its transaction ends, commit or rollback, until it is unlocked or the session closes.
+# the use case's own statements, [transitions, events, head, COMMIT] in one, and the unlock in one. The driver is
+# in autocommit for the whole write and BEGIN/COMMIT are ours: psycopg's own BEGIN would be a round trip of its
+# own (it syncs after BEGIN in a pipeline). SQLAlchemy's rollback still reaches the server (psycopg sends ROLLBACK
+# whenever the session is in a transaction). The session advisory lock is taken inside the transaction:
+# PostgreSQL keeps a session lock after its transaction ends, commit or rollback, until it is unlocked or the
+# session closes.
 _PG_LOCK = "SELECT pg_advisory_lock(%s)"
 _PG_HEAD = "SELECT event_seq, public_seq, service_day FROM halls WHERE id = %s FOR UPDATE"
 _PG_UNLOCK = "SELECT pg_advisory_unlock(%s)"
@@ -355,11 +358,13 @@ def _pg_open(engine: Engine, hall_id: str, key: int) -> tuple[Connection, Any, H
     for attempt in (1, 2):
         conn = engine.connect()
         try:
-            tx = conn.begin()
             raw = _driver(conn)
+            raw.autocommit = True  # until _pg_unlock: BEGIN and COMMIT are sent in our pipelines
+            tx = conn.begin()
             try:
                 with raw.cursor() as cur:
                     with raw.pipeline():
+                        cur.execute("BEGIN")
                         cur.execute(_PG_LOCK, (key,))
                         cur.execute(_PG_HEAD, (hall_id,))
                     row = cur.fetchone()  # after the pipeline's one Sync: fetching inside would add a second
@@ -384,11 +389,10 @@ def _pg_unlock(engine: Engine, conn: Connection, key: int) -> None:
     if raw is None or raw.closed:
         return
     try:
-        raw.autocommit = True
-        try:
-            raw.execute(_PG_UNLOCK, (key,))
-        finally:
-            raw.autocommit = False
+        if raw.info.transaction_status != 0:  # not idle: a write that failed before its end (normally rolled back)
+            raw.rollback()
+        raw.execute(_PG_UNLOCK, (key,))  # autocommit since _pg_open: one round trip
+        raw.autocommit = False
     except engine.dialect.loaded_dbapi.Error as exc:
         # The write itself is done (committed or rolled back): do not report it failed. Closing the session
         # releases the lock all the same.
