@@ -65,7 +65,7 @@ def gather(ctx: HallContext) -> rules.HallFacts:
         waiting = [rules.WaitingTicket(r.id, r.number, r.queue_id, r.issued_at) for r in conn.execute(
             select(tickets.c.id, tickets.c.number, tickets.c.queue_id, tickets.c.issued_at).where(
                 tickets.c.hall_id == ctx.hall_id, tickets.c.service_day == day,
-                tickets.c.status == TicketStatus.WAITING.value))]
+                tickets.c.status == TicketStatus.WAITING.value)).all()]  # all(): psycopg's per-row fetch is slow
         per_queue: dict[str, int] = {}
         for t in waiting:
             per_queue[t.queue_id] = per_queue.get(t.queue_id, 0) + 1
@@ -119,8 +119,9 @@ def _event(conn: Connection, ctx: HallContext, type_: str, payload: dict[str, An
 
 
 def _open_keys(conn: Connection, ctx: HallContext) -> dict[str, Any]:
-    return {r.key: r for r in conn.execute(select(alerts).where(alerts.c.hall_id == ctx.hall_id,
-                                                                alerts.c.closed_at.is_(None)))}
+    """Open alerts by key (id and key only: a long line keeps thousands open, read twice a second)."""
+    return {r.key: r for r in conn.execute(select(alerts.c.id, alerts.c.key).where(alerts.c.hall_id == ctx.hall_id,
+                                                                                  alerts.c.closed_at.is_(None))).all()}
 
 
 def evaluate(ctx: HallContext) -> dict[str, int]:

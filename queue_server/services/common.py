@@ -174,7 +174,7 @@ def call_candidates(conn: Connection, ctx: HallContext, day: str, window_id: str
         return []
     stmt = _heads_statement(tuple(queue_ids), bool(getattr(ctx.policy, "uses_issue_time", False)))
     seen: dict[int, Candidate] = {}
-    for r in conn.execute(stmt, {"b_hall": ctx.hall_id, "b_day": day, "b_window": window_id}):
+    for r in conn.execute(stmt, {"b_hall": ctx.hall_id, "b_day": day, "b_window": window_id}).all():
         if r.id not in seen:
             seen[r.id] = _candidate(r)
             if rows is not None:
