@@ -449,6 +449,16 @@ def plain_write_tx(engine: Engine) -> Iterator[Connection]:
 
 
 @contextmanager
+def single_read(engine: Engine) -> Iterator[Connection]:
+    """A connection for one read statement: on PostgreSQL without BEGIN and ROLLBACK around it (two round trips
+    of three; one statement sees one snapshot either way). Only for reads: nothing here is atomic."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        yield conn
+
+
+@contextmanager
 def read_tx(engine: Engine) -> Iterator[Connection]:
     with engine.connect() as conn, conn.begin():
         yield conn

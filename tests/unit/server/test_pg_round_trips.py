@@ -84,3 +84,28 @@ def test_call_next_round_trips_are_few_and_flat(relay: TurnCounter) -> None:
             calls, starts = _trips(url, relay, waiting + 25)
         assert calls == [CALL_NEXT_TRIPS] * 5, (waiting, calls)
         assert starts == [START_TRIPS] * 5, (waiting, starts)
+
+
+def test_staff_session_check_is_one_round_trip(relay: TurnCounter) -> None:
+    """Every staff request checks its session: one statement, sent without BEGIN/ROLLBACK around it."""
+    from queue_server.services import staff
+
+    with fresh_pg_database() as url:
+        engine = make_engine(url.replace(":5432/", f":{relay.port}/"))
+        try:
+            migrate(engine)
+            now = datetime(2026, 11, 26, 1, 30, tzinfo=TZ)
+            member = staff.add_user(engine, now, "li", "李", "a-long-enough-password-1", ["window_staff"])
+            raw = staff.open_session(engine, now, member, None)
+            staff.session_member(engine, raw, member.id)  # warm: the pool has its connection
+            relay.reset()
+            found = staff.session_member(engine, raw, member.id)
+            assert relay.reset() == 1
+            assert found is not None and found.username == "li"
+            staff.revoke_session(engine, now, raw)
+            assert staff.session_member(engine, raw, member.id) is None
+            # the connection went back to the pool as it came: the next write is still one transaction
+            staff.set_disabled(engine, "li", True, now)
+            assert staff.find_user(engine, "li").disabled
+        finally:
+            engine.dispose()
