@@ -70,10 +70,11 @@ def _staff(window: Any) -> dict[str, Any] | None:
 
 
 def page_texts(*sections: str) -> dict[str, dict[str, Any]]:
-    """The texts of these sections of config/i18n, per language (Chinese where a translation is missing)."""
+    """The texts of these sections of config/i18n (read once at start), per language (Chinese where a translation
+    is missing)."""
     from queue_server.i18n import page_strings
 
-    return page_strings(current_app.extensions["onewindow.i18n"], *sections)
+    return page_strings(_ctx().citizen_texts().catalogue, *sections)
 
 
 def _public_config(site: str | None = None) -> dict[str, Any]:

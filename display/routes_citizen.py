@@ -19,8 +19,8 @@ from flask.typing import ResponseReturnValue
 
 from queue_server.auth import current_identity
 from queue_server.domain.errors import CalendarUnknown, NotFound
-from queue_server.services import cases as case_service
 from queue_server.services import evaluations as evaluation_service
+from queue_server.services.cases import views as case_views
 
 from . import bp
 from .routes import ASSET_VERSION, _ctx, _names, page_texts
@@ -44,10 +44,9 @@ def _private(resp: Any) -> Any:
 
 def _item_names(name: str | None) -> dict[str, str | None] | None:
     """The item's name in each language (config/i18n/catalogue.yaml), found by its Chinese name."""
-    from queue_server.i18n import names_of
-
-    item = next((i for i in _ctx().config.items if i.name == name), None) if name else None
-    return names_of("items", item.id, item.name) if item is not None else None
+    ctx = _ctx()
+    item = next((i for i in ctx.config.items if i.name == name), None) if name else None
+    return ctx.citizen_texts().names_of("items", item.id, item.name) if item is not None else None
 
 
 def _page_data(section: str) -> dict[str, Any]:
@@ -65,18 +64,13 @@ def _render(template: str, data: dict[str, Any], status: int, **kw: Any) -> Any:
 # ---------------------------------------------------------------- /case/<token>
 
 
-def _issuance_windows(ctx: Any) -> list[int]:
-    queue = case_service.settings_of(ctx).issuance_queue
-    return [w.number for w in ctx.config.windows if any(wq.queue == queue for wq in w.queues)]
-
-
 def case_view(token: str) -> dict[str, Any] | None:
     """The case page's data for a tracker token, or None when no case has it."""
     ctx = _ctx()
     if not token or len(token) > TOKEN_MAX:
         return None
     try:
-        view = case_service.case_status_for_tracker(ctx, token)
+        view = case_views.case_status_for_tracker(ctx, token)
     except NotFound:
         return None
     out: dict[str, Any] = {k: view.get(k) for k in _CASE_FIELDS}
@@ -85,11 +79,11 @@ def case_view(token: str) -> dict[str, Any] | None:
     out["delivery"] = {k: delivery[k] for k in ("method", "carrier", "tracking_number") if delivery.get(k)} or None
     ev = view.get("evaluation")
     # The citizen's own page (the notice's QR): the only place besides the pad that carries the rating link.
-    out["evaluation"] = {"url": case_service.evaluation_link_for_tracker(ctx, token),
+    out["evaluation"] = {"url": case_views.evaluation_link_for_tracker(ctx, token),
                          "rated": bool(ev.get("rated"))} if ev else None
     out["promised_days"] = view.get("promised_days")
     out["deficiency"] = view.get("deficiency")
-    out["issuance_windows"] = _issuance_windows(ctx)
+    out["issuance_windows"] = case_views.issuance_window_numbers(ctx)
     out["item_names"] = _item_names(out.get("item_name"))
     out["workdays_left"] = None
     if out["status"] == "accepted" and out["due_on"]:

@@ -5,6 +5,7 @@ Nothing here changes anything: tickets, check-ins and prints go through the REST
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -39,6 +40,7 @@ def _asset_version() -> str:
 ASSET_VERSION = _asset_version()
 
 
+@functools.cache  # shipped with the page (not hall configuration), like the asset version: read once
 def translations() -> dict[str, dict[str, str]]:
     return {lang: json.loads((STATIC / "i18n" / f"{lang}.json").read_text(encoding="utf-8")) for lang in LANGUAGES}
 

@@ -9,11 +9,14 @@ from flask import Flask, Response
 from flask.json.provider import DefaultJSONProvider
 from sqlalchemy.exc import DBAPIError
 
+from .case_config import load_case_settings
 from .clock import OffsetClock, SystemClock
 from .domain.calling import DefaultCallingPolicy
 from .domain.search import release_dictionaries
 from .extensions import socketio
 from .hall_config import load_calendar, load_hall, load_stations
+from .i18n import load_texts
+from .kiosk_config import load_kiosk
 from .services.alerts import AlertWatch
 from .services.context import HallContext
 from .services.events import deliveries
@@ -32,8 +35,11 @@ class SocketIOPublisher:
     def __init__(self) -> None:
         self.server: Any = None  # the Socket.IO server of this app, bound once it exists
         self.listeners: list[Any] = []  # called with each committed batch (e.g. the alert rules' wake-up)
+        self.live: Any = None  # the public live stream's delivery (realtime/live.py), bound with the server
 
     def publish(self, events: list[dict[str, Any]]) -> None:
+        if self.live is not None:  # the public screens first: thousands of them wait for a call
+            self.live(events)
         for ev in events:
             for rooms, payload in deliveries(ev):
                 self.server.emit(ev["type"], payload, to=rooms, namespace="/")
@@ -48,6 +54,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     config = load_hall(settings.config_path)
     calendar = load_calendar(settings.calendar_path)
     stations = load_stations(config, settings.config_path, settings.devices_path)
+    texts = load_texts()
+    kiosk = load_kiosk(config, texts, settings.config_path)
+    case_settings = load_case_settings(config, settings.config_path, settings.cases_path)
     engine = make_engine(settings.database, synchronous=settings.sqlite_synchronous)
     check_connection(engine)
     try:
@@ -79,6 +88,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         person_secret=settings.resolve_person_secret(),
         always_open=settings.always_open,
         stations=stations,
+        kiosk=kiosk,
+        texts=texts,
+        case_settings=case_settings,
     )
     if settings.stats_interval > 0 and settings.background_tasks:
         ctx.stats = StatsCoalescer(ctx, settings.stats_interval)
@@ -96,6 +108,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .auth import enforce_route
     from .backoffice import bp as backoffice_bp
     from .pages import bp as pages_bp
+    from .realtime.live import bp as live_bp
 
     app.before_request(enforce_route)
     register_converters(app)
@@ -104,12 +117,20 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(display_bp)
     app.register_blueprint(kiosk_bp)
     app.register_blueprint(backoffice_bp)
-    release_dictionaries()  # the kiosk's search index is built (kiosk routes' record_once)
+    app.register_blueprint(live_bp)
+    release_dictionaries()  # the kiosk's search index is built (load_kiosk above)
 
+    queue_options: dict[str, Any] = {"message_queue": settings.message_queue}
+    if settings.message_queue and settings.message_queue.startswith(("redis://", "rediss://")):
+        from .message_queue import BoundedRedisManager
+
+        manager = BoundedRedisManager(settings.message_queue)
+        queue_options = {"client_manager": manager}
+        app.extensions["onewindow.message_queue"] = manager.health
     socketio.init_app(
         app,
         async_mode=settings.async_mode,
-        message_queue=settings.message_queue,
+        **queue_options,
         # None: same origin only (python-engineio compares Origin with the Host header); clients without an
         # Origin header (device agents, tests) are not browsers and are let through.
         cors_allowed_origins=settings.allowed_origins,
@@ -120,6 +141,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .realtime.handlers import register
 
     register(socketio)
+    _bind_live(app, socketio.server, publisher, settings.background_tasks)
 
     roll_over(ctx)
     watch = AlertWatch(ctx)
@@ -131,6 +153,25 @@ def create_app(settings: Settings | None = None) -> Flask:
         if ctx.stats is not None:
             socketio.start_background_task(ctx.stats.run, socketio.sleep)
     return app
+
+
+def _bind_live(app: Flask, server: Any, publisher: SocketIOPublisher, background: bool) -> None:
+    """The public live stream (realtime/live.py): its hub, its route, and the publisher's hook to it."""
+    from .realtime.live import LIVE_EVENT, LiveHub, live_batch, relay_through
+
+    hub = LiveHub(app.extensions["onewindow"].hall_id, socketio.start_background_task)
+    app.extensions["onewindow.live"] = hub
+    if relay_through(server.manager, hub):  # several processes: each batch once through the message queue
+        publisher.live = lambda events: server.emit(LIVE_EVENT, live_batch(events), to=LIVE_EVENT, namespace="/")
+        if background and not server.manager_initialized:
+            # python-socketio starts listening to the queue at its first Socket.IO client; a process serving only
+            # live screens has none and would never hear the other processes' batches.
+            server.manager_initialized = True
+            server.manager.initialize()
+    else:
+        publisher.live = hub.deliver
+    if background:
+        socketio.start_background_task(hub.run_heartbeat, socketio.sleep)
 
 
 def _hsts(response: Response) -> Response:

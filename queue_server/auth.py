@@ -292,9 +292,10 @@ def require_own_case(member: StaffMember | None, owner: ownership.CaseOwner | No
     if owner.department_id in member.departments or (owner.window_id and owner.window_id in member.windows):
         return
     if member.has("window_staff"):
-        from .services.case_settings import settings_of
+        from .services.cases.settings import issuance_queue
 
-        if set(member.windows) & ownership.issuance_windows(_ctx(), settings_of(_ctx()).issuance_queue):
+        queue = issuance_queue(_ctx())
+        if queue is not None and set(member.windows) & ownership.issuance_windows(_ctx(), queue):
             return
     if not member.has("window_staff"):
         raise Forbidden(f"this case belongs to department {owner.department_id}; you decide for "

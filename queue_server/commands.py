@@ -62,7 +62,7 @@ def _run_server(settings: Settings, host: str, port: int) -> None:
     from .app import create_app
     from .extensions import socketio
     from .hall_config import ConfigError
-    from .serving import server_kwargs
+    from .serving import server_kwargs, settle_heap
     from .store.db import DatabaseError
 
     try:
@@ -82,6 +82,7 @@ def _run_server(settings: Settings, host: str, port: int) -> None:
                f"(async mode {settings.async_mode}, database {settings.database})", err=True)
     sys.stderr.flush()
     kwargs = server_kwargs(settings.async_mode, settings.read_timeout)
+    settle_heap()
     socketio.run(app, host=host, port=port, log_output=False, use_reloader=False, **kwargs)
 
 
@@ -232,11 +233,12 @@ def _say_summary(what: str, summary: Summary) -> None:
 @click.argument("path", type=click.Path(dir_okay=False))
 def check_config(path: str) -> None:
     from .hall_config import ConfigError
-    from .services.kiosk import load_kiosk
+    from .i18n import load_texts
+    from .kiosk_config import load_kiosk
 
     cfg = _config_or_exit(path)
     try:  # the kiosk's flows and appointment settings beside the hall file are checked against it
-        load_kiosk(cfg, path)
+        load_kiosk(cfg, load_texts(), path)
     except ConfigError as exc:
         click.echo(f"configuration errors ({len(exc.problems)}):", err=True)
         for p in exc.problems:
@@ -290,6 +292,20 @@ def _now() -> datetime:
     return SystemClock().now()
 
 
+def _audit(engine: Engine, action: str, target: str, detail: dict[str, Any] | None = None) -> None:
+    """Account and token changes made at the console are audited like those made in the browser, as ``cli:<user>``."""
+    import getpass
+    import os
+
+    from .services.staff_admin import record_audit
+
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):  # no login name (a container's anonymous uid): still audit, by uid
+        who = f"uid{os.getuid()}"
+    record_audit(engine, _now(), f"cli:{who}", action, target, detail)
+
+
 def _domain_errors(fn: Callable[P, R]) -> Callable[P, R]:
     import functools
 
@@ -332,13 +348,16 @@ def users_add(username: str, display_name: str, roles: tuple[str, ...], windows:
     from .services import staff as staff_service
 
     cfg = _config_or_exit(config_path)
+    engine = _engine(database)
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = click.prompt("password", hide_input=True, confirmation_prompt=True)
-    member = staff_service.add_user(_engine(database), _now(), username, display_name, password, list(roles),
+    member = staff_service.add_user(engine, _now(), username, display_name, password, list(roles),
                                     list(windows), list(departments), post,
                                     known_windows={w.id for w in cfg.windows})
+    _audit(engine, "add", member.username, {"roles": list(member.roles), "windows": list(member.windows),
+                                             "departments": list(departments)})
     click.echo(f"added {member.username} ({member.display_name}): roles {', '.join(member.roles)}; windows "
                f"{', '.join(member.windows) or '-'}")
 
@@ -361,7 +380,9 @@ def users_list(database: str | None) -> None:
 def users_disable(username: str, database: str | None) -> None:
     from .services import staff as staff_service
 
-    staff_service.set_disabled(_engine(database), username, True, _now())
+    engine = _engine(database)
+    staff_service.set_disabled(engine, username, True, _now())
+    _audit(engine, "disable", username)
     click.echo(f"disabled {username}")
 
 
@@ -372,7 +393,9 @@ def users_disable(username: str, database: str | None) -> None:
 def users_enable(username: str, database: str | None) -> None:
     from .services import staff as staff_service
 
-    staff_service.set_disabled(_engine(database), username, False, _now())
+    engine = _engine(database)
+    staff_service.set_disabled(engine, username, False, _now())
+    _audit(engine, "enable", username)
     click.echo(f"enabled {username} (any lock-out lifted)")
 
 
@@ -384,9 +407,11 @@ def users_enable(username: str, database: str | None) -> None:
 def users_passwd(username: str, password_stdin: bool, database: str | None) -> None:
     from .services import staff as staff_service
 
+    engine = _engine(database)
     password = sys.stdin.readline().rstrip("\n") if password_stdin else click.prompt(
         "new password", hide_input=True, confirmation_prompt=True)
-    staff_service.set_password(_engine(database), username, password, _now())
+    staff_service.set_password(engine, username, password, _now())
+    _audit(engine, "reset_password", username)
     click.echo(f"password changed for {username}")
 
 
@@ -403,8 +428,11 @@ def devices_token(station: str, database: str | None) -> None:
     from .services import staff as staff_service
     from .services.devices import check_station
 
+    engine = _engine(database)
     check_station(station)
-    click.echo(staff_service.add_device_token(_engine(database), _now(), station))
+    token = staff_service.add_device_token(engine, _now(), station)
+    _audit(engine, "add_token", station)
+    click.echo(token)
 
 
 @devices.command("revoke", help="Revoke every token of a station.")
@@ -413,7 +441,9 @@ def devices_token(station: str, database: str | None) -> None:
 def devices_revoke(station: str, database: str | None) -> None:
     from .services import staff as staff_service
 
-    n = staff_service.revoke_device_tokens(_engine(database), _now(), station)
+    engine = _engine(database)
+    n = staff_service.revoke_device_tokens(engine, _now(), station)
+    _audit(engine, "revoke_tokens", station, {"revoked": n})
     click.echo(f"revoked {n} token(s) of {station}")
 
 

@@ -17,18 +17,18 @@ if TYPE_CHECKING:
 
 def _context(config_path: str | None, database: str | None, cases_path: str | None) -> HallContext:
     """A HallContext on the hall's database, for commands run beside (or without) the server."""
+    from .case_config import load_case_settings
     from .clock import SystemClock
     from .domain.calling import DefaultCallingPolicy
     from .domain.errors import DomainError
     from .hall_config import ConfigError, load_calendar, load_hall
-    from .services.case_settings import load_case_settings
     from .services.context import HallContext, NullPublisher
     from .settings import Settings
     from .store.db import DatabaseError, check_connection, ensure_hall, make_engine, migrate
 
     try:
         config = load_hall(config_path)
-        settings = load_case_settings(cases_path)
+        settings = load_case_settings(config, config_path, cases_path)
         engine = make_engine(database or Settings().database)
         check_connection(engine)
         migrate(engine)
@@ -42,8 +42,8 @@ def _context(config_path: str | None, database: str | None, cases_path: str | No
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     ctx = HallContext(config=config, engine=engine, clock=SystemClock(), policy=DefaultCallingPolicy(config.calling),
-                      calendar=load_calendar(), publisher=NullPublisher(), person_secret=b"unused-here")
-    ctx.case_settings = settings
+                      calendar=load_calendar(), publisher=NullPublisher(), person_secret=b"unused-here",
+                      case_settings=settings)
     return ctx
 
 
@@ -109,10 +109,15 @@ def register(cli: click.Group) -> None:
     @cases.command("supervision", help="电子监察: list the yellow (near deadline) and red (overdue) cases.")
     @_with_options
     def cases_supervision(config_path: str | None, cases_path: str | None, database: str | None) -> None:
-        from .services.cases import supervision
+        from .domain.errors import DomainError
+        from .services.cases.queues import supervision
 
         ctx = _context(config_path, database, cases_path)
-        lists = supervision(ctx)
+        try:
+            lists = supervision(ctx)
+        except DomainError as exc:  # e.g. a hall without the case module
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
         for colour, title in (("red", "红灯 overdue"), ("yellow", "黄灯 near deadline"), ("paused", "暂停 paused")):
             click.echo(f"{title}: {len(lists[colour])}")
             for c in lists[colour]:

@@ -21,13 +21,13 @@ def register(cli: click.Group) -> None:
     @click.option("--catalogue", "with_names", is_flag=True, help="also list service items and materials with no translation "
                   "(config/i18n/catalogue.yaml; the kiosk shows those in Chinese, marked)")
     def i18n_check(directory: Path | None, languages: tuple[str, ...], with_names: bool) -> None:
-        import yaml
-
-        from .i18n import flatten, load, names_missing, problems
+        from .hall_config import ConfigError
+        from .i18n import flatten, load, load_names, names_missing, problems
 
         try:
             catalogue = load(directory)
-        except (OSError, ValueError, yaml.YAMLError) as exc:
+            names = load_names(directory) if with_names else {}
+        except (OSError, ConfigError) as exc:
             click.echo(f"cannot read the translations: {exc}", err=True)
             sys.exit(2)
         found = problems(catalogue, languages or ("bo", "en"))
@@ -38,7 +38,7 @@ def register(cli: click.Group) -> None:
             hall = load_hall(None)
             materials = sorted({m.name for i in hall.items for m in i.materials})
             for lang in languages or ("bo", "en"):
-                gaps = names_missing([i.id for i in hall.items], materials, lang)
+                gaps = names_missing(names, [i.id for i in hall.items], materials, lang)
                 found += gaps
                 click.echo(f"{lang}: {len(gaps)} of {len(hall.items) + len(materials)} item and material names "
                            "untranslated", err=True)

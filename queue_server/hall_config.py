@@ -88,17 +88,19 @@ def _explain(err: ErrorDetails) -> str:
         else msg
 
 
+def validation_problems(file: str, data: Any, exc: ValidationError) -> list[ConfigProblem]:
+    """A pydantic error of one file as problems naming the entry (by its id where it has one) and the fix."""
+    return [ConfigProblem(file, _describe_location(data, tuple(err["loc"])), _explain(err)) for err in exc.errors()]
+
+
 def parse_hall(data: Any, file: str = "<hall>") -> HallConfig:
     if not isinstance(data, dict):
         raise ConfigError([ConfigProblem(file, "", "the file must hold a mapping (sections hall:, queues:, ...)")])
     try:
         return HallConfig.model_validate(data)
     except ValidationError as exc:
-        problems = [
-            ConfigProblem(file, _describe_location(data, tuple(err["loc"])), _explain(err))
-            for err in exc.errors()
-            if err["loc"]  # the whole-file check is rerun below on the raw data, finding by finding
-        ]
+        # The whole-file check (empty location) is rerun below on the raw data, finding by finding.
+        problems = [p for p in validation_problems(file, data, exc) if p.where]
         problems += [ConfigProblem(file, "", msg) for msg in cross_check(data)]
         raise ConfigError(problems) from None
 
@@ -169,6 +171,7 @@ class StationBinding:
     role: str  # kiosk | window | hall-screen
     window_id: str | None = None
     devices: frozenset[str] = frozenset()  # the device kinds it has (printer, idcard, ...)
+    description: str = ""  # shown on the technician's device board
 
 
 def load_stations(hall: HallConfig, hall_path: str | Path | None, devices_path: str | Path | None
@@ -192,4 +195,5 @@ def load_stations(hall: HallConfig, hall_path: str | Path | None, devices_path: 
                 for name, st in loaded.stations.items() if st.window_id is not None and st.window_id not in windows]
     if problems:
         raise ConfigError(problems)
-    return {name: StationBinding(st.role, st.window_id, frozenset(st.devices())) for name, st in loaded.stations.items()}
+    return {name: StationBinding(st.role, st.window_id, frozenset(st.devices()), st.description)
+            for name, st in loaded.stations.items()}

@@ -7,15 +7,15 @@ gap is never silent.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from config import CONFIG_DIR
+
+from .hall_config import ConfigError, ConfigProblem, read_yaml
 
 I18N_DIR = CONFIG_DIR / "i18n"
 LANGUAGES = ("zh", "bo", "en")
@@ -27,22 +27,18 @@ Catalogue = dict[str, dict[str, Any]]
 
 
 def load(directory: Path | None = None) -> Catalogue:
-    """Every language file of the directory; a missing file is an empty language (reported by problems())."""
+    """Every language file of the directory; a missing file is an empty language (reported by problems()).
+    A file that cannot be read or parsed is a ConfigError naming it (and the line)."""
     base = directory or I18N_DIR
     out: Catalogue = {}
     for lang in LANGUAGES:
         path = base / f"{lang}.yaml"
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
+        data = read_yaml(path) if path.exists() else {}
         if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected sections (common, tracker, case, …) at the top level")
+            raise ConfigError([ConfigProblem(str(path), "", "expected sections (common, tracker, case, …) at the "
+                                                             "top level")])
         out[lang] = data
     return out
-
-
-@functools.lru_cache(maxsize=1)
-def default_catalogue() -> Catalogue:
-    """The shipped catalogue, read once per process (printed tickets need it outside any page)."""
-    return load()
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, str]:
@@ -112,25 +108,52 @@ def text(catalogue: Catalogue, lang: str, key: str, **values: Any) -> str:
 
 # ------------------------------------------------------------------ names of service items and materials
 
-
-@functools.lru_cache(maxsize=1)
-def default_names() -> dict[str, dict[str, dict[str, str]]]:
-    """config/i18n/catalogue.yaml: {"items": {id: {lang: name}}, "materials": {Chinese name: {lang: name}}}."""
-    path = I18N_DIR / "catalogue.yaml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
-    return {"items": dict(data.get("items") or {}), "materials": dict(data.get("materials") or {})}
+# {"items": {item id: {lang: name}}, "materials": {Chinese name: {lang: name}}}
+Names = dict[str, dict[str, dict[str, str]]]
 
 
-def names_of(kind: str, key: str, zh: str) -> dict[str, str | None]:
-    """An item's (kind "items", by id) or a material's (kind "materials", by Chinese name) name per language;
-    None where no translation exists, so the page can mark the Chinese it shows instead."""
-    entry = default_names()[kind].get(key) or {}
-    return {"zh": zh, "en": entry.get("en") or None, "bo": entry.get("bo") or None}
+def load_names(directory: Path | None = None) -> Names:
+    """config/i18n/catalogue.yaml; a missing file is no translation (the pages show the Chinese, marked)."""
+    path = (directory or I18N_DIR) / "catalogue.yaml"
+    data = (read_yaml(path) if path.exists() else None) or {}
+    out: Names = {}
+    for kind in ("items", "materials"):
+        table = (data.get(kind) or {}) if isinstance(data, dict) else None
+        if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
+            raise ConfigError([ConfigProblem(str(path), kind, "expected a mapping of names to {zh:, bo:, en:}")])
+        out[kind] = dict(table)
+    return out
 
 
-def names_missing(item_ids: list[str], materials: list[str], lang: str) -> list[str]:
+@dataclass(frozen=True)
+class Texts:
+    """The citizen texts of config/i18n, read once when the server starts: the pages' and printed ticket's lines
+    (``catalogue``) and the names of service items and materials (``names``)."""
+
+    catalogue: Catalogue
+    names: Names
+
+    def text(self, lang: str, key: str, **values: Any) -> str:
+        return text(self.catalogue, lang, key, **values)
+
+    def each_language(self, key: str, **values: Any) -> dict[str, str]:
+        """One text in every language ({"zh": …, "bo": …, "en": …}), Chinese where a language lacks it."""
+        return {lang: self.text(lang, key, **values) for lang in LANGUAGES}
+
+    def names_of(self, kind: str, key: str, zh: str) -> dict[str, str | None]:
+        """An item's (kind "items", by id) or a material's (kind "materials", by Chinese name) name per
+        language; None where no translation exists, so the page can mark the Chinese it shows instead."""
+        entry = self.names[kind].get(key) or {}
+        return {"zh": zh, "en": entry.get("en") or None, "bo": entry.get("bo") or None}
+
+
+def load_texts(directory: Path | None = None) -> Texts:
+    """Both kinds of file of the translations folder; one that cannot be used is a ConfigError naming it."""
+    return Texts(load(directory), load_names(directory))
+
+
+def names_missing(names: Names, item_ids: list[str], materials: list[str], lang: str) -> list[str]:
     """The catalogue names with no translation in ``lang`` (for ``onewindow i18n check --catalogue``)."""
-    table = default_names()
-    out = [f"{lang}: item {i}" for i in item_ids if not (table["items"].get(i) or {}).get(lang)]
-    out += [f"{lang}: material {m}" for m in materials if not (table["materials"].get(m) or {}).get(lang)]
+    out = [f"{lang}: item {i}" for i in item_ids if not (names["items"].get(i) or {}).get(lang)]
+    out += [f"{lang}: material {m}" for m in materials if not (names["materials"].get(m) or {}).get(lang)]
     return out

@@ -89,6 +89,8 @@ ROUTES: dict[str, Rule] = {
     "api.items": rule(EVERYONE, Scope.ANY, "the public service catalogue"),
     "api.queues": rule(EVERYONE, Scope.ANY, "waiting counts and estimated waits"),
     "api.snapshot": rule(EVERYONE, Scope.ANY, "what a hall screen shows: numbers, windows, counts"),
+    "live.stream": rule(EVERYONE, Scope.ANY, "the public live stream (WebSocket): public events of the hall or of "
+                                             "one zone, window or queue, as they are committed"),
     "api.events": rule(EVERYONE, Scope.ANY, "missed events: public projections for anyone; staff: the staff "
                                             "log; a device: its own station's events"),
     # ------------------------------------------------------------------ tickets

@@ -16,6 +16,7 @@ pings).
 from __future__ import annotations
 
 import contextlib
+import gc
 import socket
 from typing import Any
 
@@ -100,6 +101,21 @@ def threading_handler(read_timeout: float) -> type:
             super().run_wsgi()
 
     return TimedHandler
+
+
+# Allocations between young-generation collections (Python's default: 700). A request allocates thousands of
+# objects, so the default collected several times per request and promoted enough survivors to trigger a full
+# collection every few seconds under load; cycles are few here (a collection finds tens of them).
+GC_YOUNG_THRESHOLD = 20_000
+
+
+def settle_heap() -> None:
+    """Before serving: collect once, then move everything alive (modules, the app, config, the kiosk's search
+    index) out of the collector's sight. A full collection otherwise walked it all again and again: 170-330 ms
+    pauses of the whole server (every screen waiting) at 1,000 live screens, BENCHMARKS.md issue 11."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
 
 
 def server_kwargs(async_mode: str, read_timeout: float = DEFAULT_READ_TIMEOUT) -> dict[str, Any]:

@@ -27,6 +27,7 @@ class Settings:
     # Origins whose pages may open Socket.IO connections; None: the server's own origin only.
     allowed_origins: list[str] | None = None
     calendar_path: str | None = None
+    cases_path: str | None = None  # default: cases.yaml beside the hall file, when there is one
     # An app built in-process (tests, embedding) runs threading: gevent needs the monkey-patching that only
     # `onewindow serve` does before anything else is imported.
     async_mode: str = "threading"

@@ -531,6 +531,9 @@ class DelayProxy:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.stopped = threading.Event()
+        # Set: nothing more reaches the upstream although every connection stays open (a hung Redis, a
+        # half-dead link); cleared: what was held back goes through in order.
+        self.frozen = threading.Event()
         self.sockets: list[socket.socket] = []
         threading.Thread(target=self._accept, daemon=True, name="delay-proxy").start()
 
@@ -553,12 +556,13 @@ class DelayProxy:
                 pending.put((time.monotonic() + self.delay, data))
         pending.put(None)
 
-    @staticmethod
-    def _send_later(dst: socket.socket, pending: queue.Queue[tuple[float, bytes] | None]) -> None:
+    def _send_later(self, dst: socket.socket, pending: queue.Queue[tuple[float, bytes] | None]) -> None:
         with contextlib.suppress(OSError):
             while (item := pending.get()) is not None:
                 due, data = item
                 time.sleep(max(due - time.monotonic(), 0))
+                while self.frozen.is_set() and not self.stopped.is_set():
+                    time.sleep(0.01)
                 dst.sendall(data)
             dst.shutdown(socket.SHUT_WR)
 

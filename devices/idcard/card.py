@@ -175,15 +175,6 @@ class IdCard:
             "issue_count": self.issue_count,
         }
 
-    def masked_dict(self) -> dict[str, Any]:
-        """What a screen or a log may show."""
-        return {
-            "card_type": self.card_type.value,
-            "name": self.masked_name,
-            "id_number": self.masked_id_number,
-            "birth_year": self.birth_date.year,
-        }
-
     def __repr__(self) -> str:
         return (
             f"IdCard({self.card_type.value}, name={self.masked_name!r}, id_number={self.masked_id_number!r}, "
@@ -268,14 +259,6 @@ class ForeignResidentCard:
             "authority_code": self.authority_code,
         }
 
-    def masked_dict(self) -> dict[str, Any]:
-        return {
-            "card_type": self.card_type.value,
-            "name": self.masked_name,
-            "id_number": self.masked_id_number,
-            "birth_year": self.birth_date.year,
-        }
-
     def __repr__(self) -> str:
         return (
             f"ForeignResidentCard(name={self.masked_name!r}, english_name={mask_name(self.english_name)!r}, "
@@ -286,6 +269,7 @@ class ForeignResidentCard:
 
 
 Card = IdCard | ForeignResidentCard
+
 
 _TYPE_OFFSET = 248
 

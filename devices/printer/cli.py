@@ -14,9 +14,9 @@ from typing import Any
 from devices.common.console import serve_after_eof
 from devices.common.control import ControlError
 from devices.common.redaction import redact_text
-from devices.printer.codec import PROFILES
+from devices.printer.profile import PROFILES
 from devices.printer.simulator import DEFAULT_PAPER_MM, FAULTS, PrinterSimulator
-from devices.printer.transcript import Ticket
+from devices.printer.ticket import Ticket
 
 HELP = f"""commands:
   status                      printer state, paper left, faults

@@ -21,18 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from devices.printer.codec import (
-    PAPER_SENSOR_REQUEST,
-    PrinterProfile,
-    PrinterState,
-    PrinterStatus,
-    StatusProtocolError,
-    decode_paper_sensor,
-    decode_status,
-    get_profile,
-    render,
-    status_request,
-)
+from devices.printer.codec import render
 from devices.printer.document import TicketDocument
 from devices.printer.errors import (
     CoverOpen,
@@ -45,6 +34,16 @@ from devices.printer.errors import (
     PrinterProtocolError,
     PrinterUnavailable,
     PrintNotConfirmed,
+    StatusProtocolError,
+)
+from devices.printer.profile import PrinterProfile, get_profile
+from devices.printer.status import (
+    PAPER_SENSOR_REQUEST,
+    PrinterState,
+    PrinterStatus,
+    decode_paper_sensor,
+    decode_status,
+    status_request,
 )
 from devices.printer.transports import Transport, open_transport
 

@@ -1,4 +1,4 @@
-"""What can go wrong with a ticket printer: each message says why and what to do."""
+"""What can go wrong with a ticket printer: each message says why and what to do; and the codec's errors."""
 
 from __future__ import annotations
 
@@ -41,3 +41,11 @@ class PrinterProtocolError(PrinterError):
 
 class PrintNotConfirmed(PrinterError):
     """The printer is fine but did not confirm the end of the job in time (it may still be printing)."""
+
+
+class CodecError(ValueError):
+    """Something that cannot be turned into, or read from, ESC/POS bytes."""
+
+
+class StatusProtocolError(CodecError):
+    """A status reply that is not a valid reply to the request (fixed bits wrong, or no such request)."""

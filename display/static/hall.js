@@ -283,7 +283,8 @@
   // ------------------------------------------------------------------ live feed
   var feed = new window.OneWindowLive.LiveFeed({
     contiguous: true,
-    subscription: { hall: true },
+    stream: "hall",
+    hallId: DATA.hall.id,
     onSnapshot: onSnapshot,
     onEvent: onEvent,
     onBatch: onBatch,

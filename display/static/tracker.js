@@ -1,6 +1,6 @@
 /* The phone tracker: this ticket's position, estimated wait, and "your number has been called — go to window N".
- * Read-only: no action on the ticket. Shows nothing about other tickets: every change in the ticket's room or
- * queue only triggers a fresh GET /api/v1/track/<token>, which returns this ticket alone. */
+ * Read-only: no action on the ticket. Shows nothing about other tickets: every event of the ticket's queue (its
+ * public live stream) only triggers a fresh GET /api/v1/track/<token>, which returns this ticket alone. */
 (function () {
   "use strict";
   var DATA = JSON.parse(document.getElementById("screen-data").textContent);
@@ -72,6 +72,7 @@
     }).then(function (body) {
       var t = body.ticket || body;
       ticket = t;
+      feed.follow("queue:" + t.queue_id);  // its queue's events move it; a transfer moves it to another queue
       updatedAt = new Date();
       if (t.status === "called" && lastStatus !== "called" && lastStatus !== null && navigator.vibrate) {
         navigator.vibrate([300, 150, 300]);
@@ -85,18 +86,27 @@
     return inflight;
   }
 
-  var timer = null;
-  function soon() { clearTimeout(timer); timer = setTimeout(refresh, 150); }
+  var timer = null, due = 0;
+  function soon(ms) {
+    var at = Date.now() + ms;
+    if (timer && due <= at) return;  // a refresh is already due sooner
+    clearTimeout(timer);
+    due = at;
+    timer = setTimeout(function () { timer = null; refresh(); }, ms);
+  }
+  // This ticket's own event: refresh now. Another ticket of its queue (its position, the estimate): within a few
+  // seconds, spread out, so thousands of phones following one queue do not all ask at the same instant.
+  function onQueueEvent(type, p) { soon(ticket && p && p.id === ticket.id ? 150 : 500 + Math.random() * 4500); }
 
   var banner = window.OneWindowLive.bindBanner(null, $("offline"), document.body);
   var feed = new window.OneWindowLive.LiveFeed({
     contiguous: false,
-    subscription: { hall: false, ticket_token: TOKEN },
+    stream: null,  // the ticket's queue, once the first read names it
     onConnected: refresh,
-    onEvent: function () { soon(); },
+    onEvent: onQueueEvent,
     onStatus: banner,
     checkEveryMs: 30000,
   });
   render();
-  feed.start();
+  refresh().then(function () { feed.start(); }, function () { feed.start(); });
 })();

@@ -81,7 +81,7 @@
   var wasDown = false;
   var feed = new window.OneWindowLive.LiveFeed({
     contiguous: false,
-    subscription: { hall: false, windows: [W.id] },
+    stream: "window:" + W.id,
     onConnected: loadState,
     onEvent: onEvent,
     onStatus: function (s) {

@@ -34,6 +34,7 @@ STATUS_BY_CODE: dict[str, int] = {
     # A deadline in a year no calendar covers: the server cannot do this until its calendar file is updated,
     # whoever asks and however often (409, not 503 + Retry-After: a retry never helps).
     "calendar_missing": 409,
+    "cases_not_configured": 409,  # likewise: the hall runs without case settings until its files have them
     "not_logged_in": 401,
     "login_failed": 401,
     "forbidden": 403,

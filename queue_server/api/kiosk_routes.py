@@ -6,8 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from flask import current_app, request
-from flask.blueprints import BlueprintSetupState
+from flask import request
 from flask.typing import ResponseReturnValue
 from pydantic import Field
 
@@ -20,8 +19,8 @@ from ..auth import (
     ticket_grants,
 )
 from ..domain.flows import LegalReason
-from ..services import kiosk
-from ..services.kiosk import KioskIssue, KioskSetup
+from ..services import appointments, kiosk_guidance, kiosk_print, kiosk_tickets
+from ..services.kiosk_tickets import KioskIssue
 from . import bp
 from .bounds import INT4_MAX, DbId, int_arg
 from .errors import ApiError
@@ -31,19 +30,6 @@ from .schemas import Body
 
 Lang = Literal["zh", "bo", "en"]
 StationName = Field(min_length=1, max_length=40, description="the kiosk's station, e.g. kiosk-1")
-
-
-@bp.record_once
-def _load(state: BlueprintSetupState) -> None:
-    """Validate the flows and appointment files when the app is built: a bad file stops the start, naming it."""
-    app = state.app
-    settings = app.extensions.get("onewindow.settings")
-    app.extensions["onewindow.kiosk"] = kiosk.load_kiosk(app.extensions["onewindow"].config,
-                                                         getattr(settings, "config_path", None))
-
-
-def setup() -> KioskSetup:
-    return current_app.extensions["onewindow.kiosk"]
 
 
 def _station() -> str:
@@ -126,7 +112,7 @@ document("/kiosk/config", "get", "the kiosk's tiles, guided flows, items, queues
 
 @bp.get("/kiosk/config")
 def kiosk_config() -> ResponseReturnValue:
-    return kiosk.public_config(ctx(), setup(), _station())
+    return kiosk_guidance.public_config(ctx(), _station())
 
 
 document("/kiosk/search", "get", "service items and home tiles by Chinese text or pinyin (qykb -> 企业开办)",
@@ -135,7 +121,7 @@ document("/kiosk/search", "get", "service items and home tiles by Chinese text o
 
 @bp.get("/kiosk/search")
 def kiosk_search() -> ResponseReturnValue:
-    return kiosk.search(ctx(), setup(), request.args.get("q", ""))
+    return kiosk_guidance.search(ctx(), request.args.get("q", ""))
 
 
 document("/kiosk/items/<item_id>/guide", "get", "an item's guide: every material at once, copies, promised time",
@@ -144,7 +130,7 @@ document("/kiosk/items/<item_id>/guide", "get", "an item's guide: every material
 
 @bp.get("/kiosk/items/<item_id>/guide")
 def kiosk_guide(item_id: str) -> ResponseReturnValue:
-    return kiosk.item_guide(ctx(), setup(), item_id)
+    return kiosk_guidance.item_guide(ctx(), item_id)
 
 
 document("/kiosk/destination", "get", "where an answer leads: self-service, assisted desk or a window queue",
@@ -155,7 +141,7 @@ document("/kiosk/destination", "get", "where an answer leads: self-service, assi
 @bp.get("/kiosk/destination")
 def kiosk_destination() -> ResponseReturnValue:
     a = request.args
-    return kiosk.destination(ctx(), setup(), item_id=a.get("item") or None, queue_id=a.get("queue") or None,
+    return kiosk_guidance.destination(ctx(), item_id=a.get("item") or None, queue_id=a.get("queue") or None,
                              assisted=a.get("assisted") or None, legal_reason=a.get("legal_reason") or None)
 
 
@@ -165,7 +151,7 @@ document("/kiosk/status", "get", "the station's devices; can it print now (print
 
 @bp.get("/kiosk/status")
 def kiosk_status() -> ResponseReturnValue:
-    return kiosk.kiosk_status(ctx(), _station())
+    return kiosk_print.kiosk_status(ctx(), _station())
 
 
 document("/kiosk/identify", "post", "a card just read at the kiosk: masked greeting and the tickets held today",
@@ -175,7 +161,7 @@ document("/kiosk/identify", "post", "a card just read at the kiosk: masked greet
 @bp.post("/kiosk/identify")
 def kiosk_identify() -> ResponseReturnValue:
     b = body(IdentifyBody)
-    return kiosk.identify(ctx(), b.station, b.input_id)
+    return kiosk_tickets.identify(ctx(), b.station, b.input_id)
 
 
 document("/kiosk/tickets", "post", "issue a ticket at a kiosk and print it through the agent (or show it on "
@@ -192,7 +178,7 @@ def kiosk_ticket() -> ResponseReturnValue:
     if key is not None and not (1 <= len(key) <= 100):
         raise ApiError(400, "bad_idempotency_key", "Idempotency-Key must be 1 to 100 characters")
     req = KioskIssue(**b.model_dump(exclude={"station"}))
-    out = kiosk.issue(ctx(), setup(), b.station, req, current_actor("kiosk"), key, ticket_grants(current_identity()))
+    out = kiosk_tickets.issue(ctx(), b.station, req, current_actor("kiosk"), key, ticket_grants(current_identity()))
     return out, 201 if out["created"] else 200
 
 
@@ -203,7 +189,7 @@ document("/kiosk/checkin", "post", "check in with an appointment QR (scanner or 
 @bp.post("/kiosk/checkin")
 def kiosk_checkin() -> ResponseReturnValue:
     b = body(CheckInBody)
-    out = kiosk.check_in(ctx(), setup(), b.station, b.code, current_actor("kiosk"), b.lang,
+    out = appointments.check_in(ctx(), b.station, b.code, current_actor("kiosk"), b.lang,
                          ticket_grants(current_identity()))
     return out, 201 if out["created"] else 200
 
@@ -215,7 +201,7 @@ document("/kiosk/print-checklist", "post", "print an item's materials checklist 
 @bp.post("/kiosk/print-checklist")
 def kiosk_print_checklist() -> ResponseReturnValue:
     b = body(ChecklistBody)
-    return kiosk.print_checklist(ctx(), setup(), b.station, b.item_id, current_actor("kiosk"))
+    return kiosk_print.print_checklist(ctx(), b.station, b.item_id, current_actor("kiosk"))
 
 
 document("/kiosk/print-failed", "post", "the kiosk saw a ticket's print fail: raise an alert for staff",
@@ -225,7 +211,7 @@ document("/kiosk/print-failed", "post", "the kiosk saw a ticket's print fail: ra
 @bp.post("/kiosk/print-failed")
 def kiosk_print_failed() -> ResponseReturnValue:
     b = body(PrintFailedBody)
-    return kiosk.report_print_failure(ctx(), b.station, b.ticket_id, b.command_id, b.error)
+    return kiosk_print.report_print_failure(ctx(), b.station, b.ticket_id, b.command_id, b.error)
 
 
 document("/kiosk/alerts", "get", "recent kiosk alerts for staff (newest first)", tag="kiosk",
@@ -235,7 +221,7 @@ document("/kiosk/alerts", "get", "recent kiosk alerts for staff (newest first)",
 @bp.get("/kiosk/alerts")
 def kiosk_alerts() -> ResponseReturnValue:
     since = int_arg("since", 0, minimum=0, maximum=INT4_MAX, what="the last alert's event sequence number")
-    return {"alerts": kiosk.recent_alerts(ctx(), since)}
+    return {"alerts": kiosk_print.recent_alerts(ctx(), since)}
 
 
 document("/kiosk/appointments", "post", "book an appointment (staff, booking system, tests); the code is the QR",
@@ -246,7 +232,7 @@ document("/kiosk/appointments", "post", "book an appointment (staff, booking sys
 def kiosk_book() -> ResponseReturnValue:
     _staff_only()
     b = body(AppointmentBody)
-    out = kiosk.create_appointment(ctx(), setup(), slot_at=b.slot_at, item_id=b.item_id, queue_id=b.queue_id,
+    out = appointments.create_appointment(ctx(), slot_at=b.slot_at, item_id=b.item_id, queue_id=b.queue_id,
                                    name=b.name, code=b.code, actor=current_actor())
     return out, 201
 
@@ -257,7 +243,7 @@ document("/kiosk/appointments/<code>", "get", "one appointment and its check-in 
 @bp.get("/kiosk/appointments/<code>")
 def kiosk_appointment(code: str) -> ResponseReturnValue:
     _staff_only()
-    return kiosk.get_appointment(ctx(), setup(), code)
+    return appointments.get_appointment(ctx(), code)
 
 
 document("/kiosk/appointments/<code>/cancel", "post", "cancel a booked appointment", body=EmptyKioskBody,
@@ -268,4 +254,4 @@ document("/kiosk/appointments/<code>/cancel", "post", "cancel a booked appointme
 def kiosk_cancel_appointment(code: str) -> ResponseReturnValue:
     _staff_only()
     body(EmptyKioskBody)
-    return kiosk.cancel_appointment(ctx(), setup(), code, current_actor())
+    return appointments.cancel_appointment(ctx(), code, current_actor())

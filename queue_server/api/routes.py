@@ -22,7 +22,7 @@ from ..auth import (
     ticket_grants,
 )
 from ..domain.hall import ItemKind
-from ..services import devices, evaluations, queries, tickets, window_card, windows
+from ..services import devices, evaluations, queries, tickets, window_card, window_views
 from ..services import staff as staff_service
 from ..services.context import Actor, HallContext
 from ..services.events import hall_room, staff_room
@@ -105,8 +105,10 @@ document("/health", "get", "liveness and the current service day", tag="meta")
 @bp.get("/health")
 def health() -> ResponseReturnValue:
     c = ctx()
+    queue = current_app.extensions.get("onewindow.message_queue")  # only with several processes (Redis)
     return {"status": "ok", "hall_id": c.hall_id, "service_day": c.today().isoformat(),
-            "sample_data": c.config.sample_data, "storage": c.storage.view()}
+            "sample_data": c.config.sample_data, "storage": c.storage.view(),
+            "message_queue": queue.view() if queue is not None else None}
 
 
 document("/hall", "get", "the hall's public configuration: sites, zones, queues, windows")
@@ -265,7 +267,7 @@ document("/windows", "get", "every window with its state and current ticket", ta
 
 @bp.get("/windows")
 def list_windows() -> ResponseReturnValue:
-    return {"windows": windows.windows_overview(ctx())}
+    return {"windows": window_views.windows_overview(ctx())}
 
 
 document("/windows/<window_id>/held", "get", "tickets this window has put on hold", tag="windows")
@@ -273,7 +275,7 @@ document("/windows/<window_id>/held", "get", "tickets this window has put on hol
 
 @bp.get("/windows/<window_id>/held")
 def held(window_id: str) -> ResponseReturnValue:
-    return {"tickets": windows.held_tickets(ctx(), window_id)}
+    return {"tickets": window_views.held_tickets(ctx(), window_id)}
 
 
 document("/windows/<window_id>/waiting", "get", "per queue of the window: counts and the next few tickets",
@@ -286,7 +288,7 @@ def waiting(window_id: str) -> ResponseReturnValue:
     if auth_required():
         require_window(current_identity().staff, window_id)
     limit = int_arg("limit", 5, minimum=1, maximum=50, what="how many tickets per queue")
-    return {"queues": windows.waiting_for_window(ctx(), window_id, limit)}
+    return {"queues": window_views.waiting_for_window(ctx(), window_id, limit)}
 
 
 document("/windows/<window_id>/request-evaluation", "post",
@@ -300,7 +302,7 @@ def request_evaluation(window_id: str) -> ResponseReturnValue:
         require_window(current_identity().staff, window_id)
     body(EmptyBody)
     c = ctx()
-    ticket = windows.last_served(c, window_id)
+    ticket = window_views.last_served(c, window_id)
     if ticket is None:
         raise ApiError(409, "nothing_to_evaluate", "finish a service at this window first")
     if devices.window_station(c, window_id) is None:

@@ -12,7 +12,7 @@ from ..services import staff_admin
 from ..services.context import Actor
 from ..services.staff import ROLE_ZH, ROLES, StaffMember
 from . import bp
-from .guard import api, ctx, devices_file, json_body, page, render
+from .guard import api, ctx, json_body, page, render
 
 
 class AddBody(BaseModel):
@@ -57,7 +57,7 @@ def admin_page(member: StaffMember) -> ResponseReturnValue:
 def _stations() -> list[str]:
     from ..services.hall_overview import configured_stations
 
-    return list(configured_stations(devices_file()))
+    return list(configured_stations(ctx()))
 
 
 @bp.get("/admin/data")

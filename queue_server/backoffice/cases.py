@@ -16,9 +16,11 @@ from ..auth import auth_required, csrf_token, current_identity
 from ..domain.cases import MARK_ZH, Mark
 from ..domain.errors import DomainError
 from ..domain.evaluations import INDICATORS
-from ..services import cases as case_service
 from ..services import evaluations as evaluation_service
 from ..services import workbench
+from ..services.cases import notices as case_notices
+from ..services.cases import queues as case_queues
+from ..services.cases import views as case_views
 from ..services.context import HallContext
 from ..services.staff import StaffMember
 from . import bp
@@ -85,7 +87,7 @@ def _service(call: Any) -> Any:
 def cases_page() -> ResponseReturnValue:
     member = _page_member("approver", "supervisor", "window_staff")
     statuses = [s for s in (request.args.get("status") or "").split(",") if s]
-    rows = case_service.list_cases(_ctx(), _departments(member), statuses or None)
+    rows = case_queues.list_cases(_ctx(), _departments(member), statuses or None)
     return _render("cases/list.html", member, cases=rows, statuses=statuses,
                    departments=_departments(member))
 
@@ -143,7 +145,7 @@ def case_for_ticket(ticket_id: int) -> ResponseReturnValue:
 @bp.get("/cases/<id:case_id>")
 def case_page(case_id: int) -> ResponseReturnValue:
     member = _page_member("approver", "supervisor", "window_staff")
-    case = _service(lambda: case_service.get_case(_ctx(), case_id, _departments(member)))
+    case = _service(lambda: case_views.get_case(_ctx(), case_id, _departments(member)))
     from ..domain.notices import WORDING
 
     item = next((i for i in _ctx().config.items if i.id == case.get("item_id")), None)  # may have left the catalogue
@@ -157,14 +159,14 @@ def case_page(case_id: int) -> ResponseReturnValue:
 @bp.get("/cases/supervision")
 def supervision_page() -> ResponseReturnValue:
     member = _page_member("supervisor")
-    return _render("cases/supervision.html", member, lists=case_service.supervision(_ctx()),
+    return _render("cases/supervision.html", member, lists=case_queues.supervision(_ctx()),
                    followups=evaluation_service.list_followups(_ctx()), indicators=INDICATORS)
 
 
 @bp.get("/notices/<id:notice_id>")
 def notice_page(notice_id: int) -> ResponseReturnValue:
     member = _page_member("window_staff", "supervisor", "approver")
-    notice = _service(lambda: case_service.get_notice(_ctx(), notice_id, _departments(member)))
+    notice = _service(lambda: case_notices.get_notice(_ctx(), notice_id, _departments(member)))
     return _render("cases/notice.html", member, n=notice, autoprint=request.args.get("print") == "1",
                    qr_svg=_qr_svg(notice["qr"]) if notice.get("qr") else None)
 

@@ -12,7 +12,7 @@ from ..services import alerts, devices, hall_overview
 from ..services.context import Actor
 from ..services.staff import StaffMember
 from . import bp
-from .guard import api, ctx, devices_file, json_body, page, render
+from .guard import api, ctx, json_body, page, render
 
 
 class TestBody(BaseModel):
@@ -27,7 +27,7 @@ class KioskAckBody(BaseModel):
 
 
 def _stations() -> dict[str, dict[str, Any]]:
-    return hall_overview.configured_stations(devices_file())
+    return hall_overview.configured_stations(ctx())
 
 
 @bp.get("/devices")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from pathlib import Path
 from typing import Any
 
 from flask import current_app, redirect, render_template, request, url_for
@@ -82,16 +81,6 @@ def json_body(model: type[BaseModel]) -> Any:
 def nav(member: StaffMember) -> list[dict[str, Any]]:
     return [{"url": url_for(ep), "label": label, "active": request.endpoint == ep}
             for ep, label, roles in NAV if member.has(*roles, "admin")]
-
-
-def devices_file() -> Path:
-    """The devices file the server loaded (``--devices``), else the one beside the hall file."""
-    from config import DEFAULT_HALL
-
-    settings = current_app.extensions["onewindow.settings"]
-    if getattr(settings, "devices_path", None):
-        return Path(settings.devices_path)
-    return Path(settings.config_path or DEFAULT_HALL).with_name("devices.toml")
 
 
 def render(template: str, member: StaffMember, **kw: Any) -> str:

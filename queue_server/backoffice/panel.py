@@ -6,7 +6,7 @@ from flask import current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from ..auth import csrf_token, current_identity
-from ..services import cases as case_service
+from ..services.cases.settings import issuance_queue
 from ..services.context import HallContext
 from . import bp
 
@@ -33,4 +33,4 @@ def panel_page() -> ResponseReturnValue:
     queues = {q.id: q for q in cfg.queues}
     return render_template("panel/panel.html", me=member, windows=allowed, window_id=chosen,
                            queues=queues, csrf=csrf_token(), windows_all=cfg.windows,
-                           issuance_queue=case_service.settings_of(_ctx()).issuance_queue)
+                           issuance_queue=issuance_queue(_ctx()) or "")

@@ -108,7 +108,7 @@ class HallFacts:
     now: datetime
     local_date: date
     in_opening_hours: bool
-    waiting: list[WaitingTicket] = field(default_factory=list)
+    waiting: list[WaitingTicket] = field(default_factory=list)  # at least those waiting past ticket_wait_min
     windows: list[WindowFact] = field(default_factory=list)
     queues: list[QueueFact] = field(default_factory=list)
     cases: list[CaseFact] = field(default_factory=list)

@@ -17,14 +17,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .errors import InvalidInput, InvalidTransition
-from .hall import Material
+from .hall import HallConfig, ItemCategory, ItemKind, Material
+from .workdays import WorkCalendar
 
 
 class CaseStatus(StrEnum):
@@ -223,17 +224,18 @@ class CaseSettings(BaseModel):
         return v
 
 
-def check_settings(settings: CaseSettings, hall: Any) -> list[str]:
-    """Cross-references between config/cases.yaml and the hall: queue, item and departments must exist."""
+def check_settings(settings: CaseSettings, hall: HallConfig) -> list[tuple[str, str]]:
+    """Cross-references between config/cases.yaml and the hall, as (setting, problem): the issuance queue and item
+    and the A/B posts' departments must exist."""
     problems = []
     if settings.issuance_queue not in {q.id for q in hall.queues}:
-        problems.append(f"issuance_queue: queue {settings.issuance_queue!r} is not in the hall's queues")
+        problems.append(("issuance_queue", f"queue {settings.issuance_queue!r} is not in the hall's queues"))
     if settings.issuance_item is not None and settings.issuance_item not in {i.id for i in hall.items}:
-        problems.append(f"issuance_item: item {settings.issuance_item!r} is not in the hall's items (or set null)")
+        problems.append(("issuance_item", f"item {settings.issuance_item!r} is not in the hall's items (or set null)"))
     departments = {d.id for d in hall.departments}
     for dept in settings.ab_posts:
         if dept not in departments:
-            problems.append(f"ab_posts: department {dept!r} is not in the hall's departments")
+            problems.append((f"ab_posts > {dept}", f"department {dept!r} is not in the hall's departments"))
     return problems
 
 
@@ -272,3 +274,168 @@ def route(department: str, posts: Mapping[str, ABPost], approvers: Iterable[Appr
 def may_decide(department: str, member_departments: Iterable[str] | None) -> bool:
     """An approver decides the cases of the departments they belong to (None: no restriction)."""
     return member_departments is None or department in set(member_departments)
+
+
+# ---------------------------------------------------------------- the rules of each step (no I/O: the service
+# reads the case and the clock, these decide)
+
+PHONE_RE = re.compile(r"^(1\d{10}|0\d{2,3}-?\d{7,8})$")
+TRACKING_RE = re.compile(r"[A-Za-z0-9-]{6,40}")
+PROCEDURES = {"hearing": "听证", "testing": "检验检测", "expert_review": "专家评审", "other": "其他特别程序"}
+
+
+def check_applicant(name: str, phone: str | None) -> tuple[str, str | None]:
+    """The applicant's name and phone as recorded (trimmed; the phone without spaces)."""
+    clean = name.strip()
+    if not 1 <= len(clean) <= 80:
+        raise InvalidInput("applicant_name: 1 to 80 characters", code="bad_name")
+    number = (phone or "").strip().replace(" ", "") or None
+    if number is not None and not PHONE_RE.match(number):
+        raise InvalidInput("phone: a mobile number (11 digits) or a landline like 0941-8212345", code="bad_phone")
+    return clean, number
+
+
+def check_source(source: str, ticket_id: int | None) -> None:
+    """At a window (from a served ticket, or none) or an online filing (never with a ticket)."""
+    if source not in ("window", "online"):
+        raise InvalidInput("source: window or online", code="bad_source")
+    if source == "online" and ticket_id is not None:
+        raise InvalidInput("an online filing has no ticket", code="bad_source")
+
+
+def clean_reasons(reasons: Iterable[str], what: str, required: bool = True) -> list[str]:
+    """The non-blank reasons, trimmed; a refusal (``required``) needs at least one."""
+    clean = [r.strip() for r in reasons if r and r.strip()]
+    if required and not clean:
+        raise InvalidInput(f"{what} needs at least one reason", code="reasons_required")
+    return clean
+
+
+def default_legal_basis(category: ItemCategory, settings: CaseSettings) -> str:
+    """The legal basis a notice cites when the clerk names none: the licensing law only for a licensing item."""
+    if category is ItemCategory.LICENSING:
+        return settings.default_legal_basis
+    return "有关法律、法规和政策规定"
+
+
+def _not_immediate(number: str, kind: str) -> None:
+    if kind == ItemKind.IMMEDIATE.value:
+        raise InvalidTransition(f"办件 {number} is an immediate item (即办件): decide it on the spot",
+                                code="immediate_item")
+
+
+def check_acceptable(number: str, kind: str, missing: Sequence[Shortfall]) -> None:
+    """受理 needs a promised item with every material."""
+    _not_immediate(number, kind)
+    if missing:
+        raise InvalidTransition(
+            f"办件 {number} is missing {len(missing)} material(s): "
+            + "; ".join(f"{m.name}（{m.why}）" for m in missing)
+            + ". Request a correction (补齐补正) or, for secondary materials only, accept with deficiency (容缺)",
+            code="materials_missing", details={"missing": [m.name for m in missing]})
+
+
+def check_deficiency_acceptable(number: str, kind: str, missing: Sequence[Shortfall], undertaking: bool) -> None:
+    """容缺受理: a promised item missing secondary materials only, with the applicant's signed undertaking."""
+    _not_immediate(number, kind)
+    if not missing:
+        raise InvalidTransition(f"办件 {number} has every material; accept it normally", code="nothing_missing")
+    primary = [m for m in missing if not m.tolerance]
+    if primary:
+        raise InvalidTransition(
+            "容缺受理 is only for secondary materials; these main materials are missing: "
+            + "; ".join(m.name for m in primary) + ". Request a correction (补齐补正) instead",
+            code="main_material_missing", details={"missing": [m.name for m in primary]})
+    if not undertaking:
+        raise InvalidInput("容缺受理 needs the applicant's written undertaking (承诺书): set undertaking true once "
+                           "signed", code="undertaking_required")
+
+
+def deficiency_deadline(calendar: WorkCalendar, accepted_on: date, due: date, promised_days: int,
+                        deficiency_days: int, supply_by: date | None) -> date:
+    """When the 容缺 materials are due: the one asked for, else ``deficiency_days`` working days after acceptance;
+    never after the promised deadline (and never counting past it), always after the day of acceptance."""
+    if supply_by is None:
+        supply_by = due if deficiency_days >= promised_days else calendar.add_workdays(accepted_on, deficiency_days)
+    if supply_by > due:
+        raise InvalidInput(f"the deadline for the missing materials ({supply_by}) may not be after the promised "
+                           f"deadline ({due})", code="deficiency_deadline_too_late", details={"due_on": str(due)})
+    if supply_by <= accepted_on:
+        raise InvalidInput("the deadline for the missing materials must be after today", code="bad_deadline")
+    return supply_by
+
+
+def correction_record(calendar: WorkCalendar, number: str, missing: Sequence[Shortfall], prior: Mapping[str, Any],
+                      submitted_on: date, today: date, within_days: int, at: datetime) -> dict[str, Any]:
+    """补齐补正: the correction to record, or why it may not be asked for: nothing missing, too late after the
+    (re)submission (the application then counts as accepted), or a material not told the first time (一次性告知)."""
+    if not missing:
+        raise InvalidTransition(f"办件 {number} has every material; nothing to correct", code="nothing_missing")
+    if calendar.workdays_between(submitted_on, today) > within_days:
+        raise InvalidTransition(
+            f"办件 {number} was submitted on {submitted_on}; a correction must be requested within "
+            f"{within_days} working days, after that the application counts as accepted on receipt "
+            "(行政许可法第三十二条). Accept it", code="correction_too_late")
+    told_before = set(prior.get("told_all", []))
+    if told_before and any(m.index not in told_before for m in missing):
+        new = [m.name for m in missing if m.index not in told_before]
+        raise InvalidTransition(
+            "一次性告知: these materials were not in the earlier correction notice and may not be asked for now: "
+            + "; ".join(new), code="not_told_at_once", details={"not_told": new})
+    return {"told": [m.index for m in missing], "told_all": sorted(told_before | {m.index for m in missing}),
+            "names": [m.name for m in missing], "at": at.isoformat(),
+            "resubmitted_at": None, "rounds": int(prior.get("rounds", 0)) + 1}
+
+
+def check_decide_now(number: str, kind: str, approved: bool, missing: Sequence[Shortfall]) -> None:
+    """即办件 only; approving needs every material (a denial may be for what is missing)."""
+    if kind != ItemKind.IMMEDIATE.value:
+        raise InvalidTransition(f"办件 {number} is a promised item (承诺件): accept it and let the back office "
+                                "decide", code="promised_item")
+    if approved and missing:
+        raise InvalidTransition(f"办件 {number} is missing: " + "; ".join(m.name for m in missing),
+                                code="materials_missing", details={"missing": [m.name for m in missing]})
+
+
+def check_approval(number: str, approved: bool, deficiency: Mapping[str, Any] | None) -> None:
+    """An approval waits for the 容缺 materials; a denial does not."""
+    if approved and deficiency and not deficiency.get("supplied_at"):
+        raise InvalidTransition(
+            f"办件 {number}: the 容缺 materials ({'; '.join(deficiency['names'])}) are not yet handed in "
+            f"(due {deficiency['supply_by']}); record them first, or deny", code="deficiency_outstanding")
+
+
+def supplied(number: str, marks: Sequence[str], deficiency: Mapping[str, Any] | None, today: date
+             ) -> tuple[list[str], bool]:
+    """The checklist once the 容缺 materials are handed in (those entries now originals), and whether late."""
+    if not deficiency or deficiency.get("supplied_at"):
+        raise InvalidTransition(f"办件 {number} has no outstanding 容缺 materials", code="nothing_outstanding")
+    out = list(marks)
+    for i in deficiency["items"]:
+        out[i] = Mark.ORIGINAL.value
+    return out, today > date.fromisoformat(deficiency["supply_by"])
+
+
+def check_suspension(procedure: str, reason: str) -> str:
+    """Only the excluded procedures stop the clock, each with a reason (returned trimmed)."""
+    if procedure not in PROCEDURES:
+        raise InvalidInput(f"procedure {procedure!r} unknown; one of {', '.join(PROCEDURES)}", code="bad_procedure")
+    if not reason.strip():
+        raise InvalidInput("a suspension needs a reason", code="reason_required")
+    return reason.strip()
+
+
+def check_courier(carrier: str, tracking_number: str) -> tuple[str, str]:
+    """快递送达: a carrier and a plausible tracking number (both trimmed)."""
+    tracking = tracking_number.strip()
+    if not TRACKING_RE.fullmatch(tracking):
+        raise InvalidInput("tracking_number: 6 to 40 letters, digits or '-'", code="bad_tracking_number")
+    if not carrier.strip():
+        raise InvalidInput("carrier: e.g. 中国邮政EMS", code="carrier_required")
+    return carrier.strip(), tracking
+
+
+def pickup_message(windows: Sequence[int]) -> str:
+    """What the tracker says once the result is ready: where to collect it."""
+    where = f"{'、'.join(str(n) for n in windows)}号统一出件窗口" if windows else "统一出件窗口"
+    return f"办理结果已出，请凭通知书和身份证件到{where}领取（可在自助终端取出件号）"

@@ -29,6 +29,12 @@ class Names(Strict):
     en: str | None = None
 
 
+def every_language(n: Names | None, fallback: str = "") -> dict[str, str]:
+    """A name as the citizen pages show it: {"zh", "bo", "en"}, Chinese where a language has none."""
+    zh = n.zh if n else fallback
+    return {"zh": zh, "bo": (n.bo if n else None) or zh, "en": (n.en if n else None) or zh}
+
+
 class ZoneKind(StrEnum):
     SELF_SERVICE = "self_service"
     ASSISTED = "assisted"

@@ -55,20 +55,23 @@ def _calendar_warnings(ctx: HallContext, local_day: date) -> list[str]:
 
 def gather(ctx: HallContext) -> rules.HallFacts:
     """The hall at this moment, as the pure rules want it."""
-    from . import cases as case_service  # late: cases imports much of the service layer
+    from .cases.queues import supervision  # late: the case package imports much of the service layer
 
     now = ctx.now()
     local = ctx.local(now)
     day = ctx.today(now).isoformat()
     cfg = ctx.config
+    is_waiting = (tickets.c.hall_id == ctx.hall_id, tickets.c.service_day == day,
+                  tickets.c.status == TicketStatus.WAITING.value)
     with read_tx(ctx.engine) as conn:
+        # Only the tickets the long-wait rule can flag, and counts for the rest: this runs up to twice a second, and
+        # reading every waiting row cost ~15 ms with a few thousand waiting.
+        cutoff = now - timedelta(minutes=cfg.supervision.ticket_wait_min)
         waiting = [rules.WaitingTicket(r.id, r.number, r.queue_id, r.issued_at) for r in conn.execute(
             select(tickets.c.id, tickets.c.number, tickets.c.queue_id, tickets.c.issued_at).where(
-                tickets.c.hall_id == ctx.hall_id, tickets.c.service_day == day,
-                tickets.c.status == TicketStatus.WAITING.value)).all()]  # all(): psycopg's per-row fetch is slow
-        per_queue: dict[str, int] = {}
-        for t in waiting:
-            per_queue[t.queue_id] = per_queue.get(t.queue_id, 0) + 1
+                *is_waiting, tickets.c.issued_at <= cutoff)).all()]  # all(): psycopg's per-row fetch is slow
+        per_queue: dict[str, int] = dict(conn.execute(
+            select(tickets.c.queue_id, func.count()).where(*is_waiting).group_by(tickets.c.queue_id)).all())
         states = {r.window_id: r for r in conn.execute(
             select(window_states).where(window_states.c.hall_id == ctx.hall_id))}
         windows = []
@@ -91,13 +94,10 @@ def gather(ctx: HallContext) -> rules.HallFacts:
         devices = [rules.DeviceFact(r.station, r.device, r.status, (r.detail or {}).get("state"),
                                     (r.detail or {}).get("error"))
                    for r in conn.execute(select(device_status).where(device_status.c.hall_id == ctx.hall_id))]
-    from ..hall_config import ConfigError
-
-    try:
-        sup = case_service.supervision(ctx)
+    cases = []
+    if ctx.case_settings is not None:  # a hall without the case module has no case deadlines to watch
+        sup = supervision(ctx)
         cases = [rules.CaseFact(c["id"], c["number"], light) for light in ("yellow", "red") for c in sup[light]]
-    except ConfigError:  # a hall without the case module's settings has no case deadlines to watch
-        cases = []
     return rules.HallFacts(now=now, local_date=local.date(), in_opening_hours=_in_opening_hours(ctx, local),
                            waiting=waiting, windows=windows, queues=queues, cases=cases, bad_ratings=bad,
                            devices=devices, calendar_warnings=_calendar_warnings(ctx, local.date()))

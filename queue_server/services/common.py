@@ -14,6 +14,7 @@ from ..domain.estimate import estimate_wait
 from ..domain.hall import PriorityClass
 from ..domain.tickets import OPEN_STATUSES, TicketStatus
 from ..store.db import hall_head, write_head
+from ..store.hot import HotStatement
 from ..store.schema import halls, ticket_transitions, tickets, window_states
 from .context import SYSTEM, Actor, HallContext
 from .events import append_event
@@ -22,12 +23,13 @@ ROLLOVER_REASON = "服务日结束，未办结的号自动关闭 / service day e
 
 # Statements on the hot paths (issue, call) are built once with bound parameters: building a SQLAlchemy statement
 # per request cost more CPU than running it. Parameter names avoid column names (reserved in INSERT/UPDATE).
-_TRANSITION_INSERT = ticket_transitions.insert()
+_TRANSITION_INSERT = HotStatement(ticket_transitions.insert(), column_keys=(
+    "ticket_id", "at", "action", "from_status", "to_status", "window_id", "queue_id", "actor", "detail"))
 _SERVICE_DAY = select(halls.c.service_day).where(halls.c.id == bindparam("b_hall"))
 _GET_TICKET = select(tickets).where(tickets.c.id == bindparam("b_id"), tickets.c.hall_id == bindparam("b_hall"))
 _GET_TICKET_LOCKED = _GET_TICKET.with_for_update()
-_OPEN_WINDOWS = select(window_states.c.window_id).where(window_states.c.hall_id == bindparam("b_hall"),
-                                                        window_states.c.status == "open")
+_OPEN_WINDOWS = HotStatement(select(window_states.c.window_id).where(
+    window_states.c.hall_id == bindparam("b_hall"), window_states.c.status == "open"))
 
 
 def day_str(day: date) -> str:
@@ -52,7 +54,7 @@ def record_transition(
     if head is not None:  # inside a hall write: stored with its events in one statement at the end
         head.transitions.append(row)
     else:
-        conn.execute(_TRANSITION_INSERT, row)
+        _TRANSITION_INSERT.all(conn, row)
 
 
 def ensure_service_day(conn: Connection, ctx: HallContext, out: list[dict]) -> str:
@@ -203,11 +205,11 @@ def _heads_statement(queue_ids: tuple[str, ...], by_issue_time: bool) -> Any:
 
 def open_window_weights(conn: Connection, ctx: HallContext) -> list[dict[str, int]]:
     """Queue weights of every window that is open and not paused."""
-    open_ids = set(conn.execute(_OPEN_WINDOWS, {"b_hall": ctx.hall_id}).scalars())
+    open_ids = {r.window_id for r in _OPEN_WINDOWS.all(conn, {"b_hall": ctx.hall_id})}
     return [{wq.queue: wq.weight for wq in w.queues} for w in ctx.config.windows if w.id in open_ids]
 
 
-_RECENT_SERVICE = (
+_RECENT_SERVICE = HotStatement(
     select(tickets.c.started_at, tickets.c.finished_at)
     .where(
         tickets.c.hall_id == bindparam("b_hall"),
@@ -223,7 +225,7 @@ _RECENT_SERVICE = (
 
 
 def recent_service_seconds(conn: Connection, ctx: HallContext, day: str, queue_id: str) -> list[float]:
-    rows = conn.execute(_RECENT_SERVICE, {"b_hall": ctx.hall_id, "b_day": day, "b_queue": queue_id}).all()
+    rows = _RECENT_SERVICE.all(conn, {"b_hall": ctx.hall_id, "b_day": day, "b_queue": queue_id})
     return [(r.finished_at - r.started_at).total_seconds() for r in reversed(rows)]
 
 

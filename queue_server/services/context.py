@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -20,6 +19,8 @@ from .storage_health import StorageHealth
 
 if TYPE_CHECKING:
     from ..hall_config import StationBinding
+    from ..i18n import Texts
+    from ..kiosk_config import KioskSetup
     from .stats import StatsCoalescer
 
 
@@ -61,12 +62,17 @@ class HallContext:
     always_open: bool = False  # demo mode: ignore business hours
     # Device stations from devices.toml (role, bound window); None: no devices file, stations unbound.
     stations: dict[str, StationBinding] | None = None
-    # config/cases.yaml; None: read (and checked against the hall) when a case use case first needs it.
+    # The case module's settings (cases.yaml), loaded and checked against the hall once, by whoever builds the
+    # context (create_app: case_config.load_case_settings); None: the hall runs without the case module.
     case_settings: CaseSettings | None = None
-    hooks: list[Callable[[list[dict[str, Any]]], None]] = field(default_factory=list)
     # Set by the server: queue figures published at most once a second per queue instead of inside every write.
     stats: StatsCoalescer | None = None
     storage: StorageHealth = field(default_factory=StorageHealth)  # this process's view of its database
+    # Read once by create_app, so a broken file stops the start instead of a visitor's tap: the kiosk's flows,
+    # search index and appointment rules (kiosk_config.py) and the citizen texts of config/i18n. None in a
+    # context built without them (a command-line tool, a test of another area).
+    kiosk: KioskSetup | None = None
+    texts: Texts | None = None
 
     @property
     def hall_id(self) -> str:
@@ -84,6 +90,16 @@ class HallContext:
 
     def today(self, moment: datetime | None = None) -> date:
         return service_day(self.local(moment), self.config.hall.rollover_at)
+
+    def kiosk_setup(self) -> KioskSetup:
+        if self.kiosk is None:
+            raise RuntimeError("this hall context has no kiosk configuration; create_app loads it (load_kiosk)")
+        return self.kiosk
+
+    def citizen_texts(self) -> Texts:
+        if self.texts is None:
+            raise RuntimeError("this hall context has no citizen texts; create_app loads them (load_texts)")
+        return self.texts
 
     def station_window(self, station: str) -> str | None:
         """The window a station serves, as configured (never as an agent claims)."""

@@ -40,8 +40,8 @@ from ..store.cases_schema import case_log, cases, evaluation_followups, evaluati
 from ..store.db import read_tx
 from ..store.schema import device_status, staff, ticket_transitions, tickets
 from . import devices
-from .case_log import history, log, tx
-from .case_settings import settings_of
+from .cases.log import history, log, tx
+from .cases.settings import settings_of
 from .context import Actor, HallContext
 from .events import append_event
 

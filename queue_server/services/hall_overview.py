@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import tomllib
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -86,24 +84,10 @@ def overview(ctx: HallContext) -> dict[str, Any]:
             "alerts": alerts.list_alerts(ctx, open_only=True), "alert_counts": alerts.counts(ctx)}
 
 
-def configured_stations(devices_file: str | Path | None) -> dict[str, dict[str, Any]]:
-    """Stations and their device kinds from the devices file (config/devices.toml), read as plain data."""
-    if devices_file is None:
-        from config import CONFIG_DIR
-
-        devices_file = CONFIG_DIR / "devices.toml"
-    try:
-        data = tomllib.loads(Path(devices_file).read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
-        return {}
-    out: dict[str, dict[str, Any]] = {}
-    for name, st in (data.get("stations") or {}).items():
-        if not isinstance(st, dict):
-            continue
-        kinds = [k for k, v in st.items() if isinstance(v, dict)]
-        out[name] = {"role": st.get("role"), "window_id": st.get("window_id"),
-                     "description": st.get("description"), "devices": kinds}
-    return out
+def configured_stations(ctx: HallContext) -> dict[str, dict[str, Any]]:
+    """Stations and their device kinds, as the server loaded them from the devices file at start."""
+    return {name: {"role": st.role, "window_id": st.window_id, "description": st.description,
+                   "devices": sorted(st.devices)} for name, st in (ctx.stations or {}).items()}
 
 
 PAPER = {"ready": "ok", "paper_near_end": "low", "paper_out": "out"}

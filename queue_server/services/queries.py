@@ -12,7 +12,7 @@ from ..store.schema import tickets
 from .common import public_ticket, queue_stats
 from .context import HallContext
 from .events import current_seq, events_since
-from .windows import windows_overview
+from .window_views import windows_overview
 
 RECENT_CALLS = 12
 

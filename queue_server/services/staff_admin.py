@@ -4,6 +4,7 @@ audit record of who changed whom, and the few changes the CLI lacked (unlock, ro
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, select, update
@@ -17,11 +18,16 @@ from .context import Actor, HallContext
 from .devices import check_station
 
 
+def record_audit(engine: Engine, at: datetime, actor: str, action: str, target: str,
+                 detail: dict[str, Any] | None = None) -> None:
+    """One line of the staff audit: the browser's admin pages and the ``onewindow users/devices`` commands."""
+    with plain_write_tx(engine) as conn:
+        conn.execute(staff_audit.insert().values(at=at, actor=actor, action=action, target=target, detail=detail))
+
+
 def _audit(engine: Engine, ctx: HallContext, actor: Actor, action: str, target: str,
            detail: dict[str, Any] | None = None) -> None:
-    with plain_write_tx(engine) as conn:
-        conn.execute(staff_audit.insert().values(at=ctx.now(), actor=str(actor), action=action, target=target,
-                                                 detail=detail))
+    record_audit(engine, ctx.now(), str(actor), action, target, detail)
 
 
 def _check_roles(roles: list[str], windows: list[str], ctx: HallContext, by_admin: bool,

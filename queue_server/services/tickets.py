@@ -6,12 +6,13 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import BindParameter, Connection, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, tuple_, update
 
 from ..domain.calling import people_ahead
 from ..domain.errors import CapReached, Closed, DomainError, InvalidInput, InvalidTransition, NotFound
@@ -22,6 +23,7 @@ from ..domain.priority import classify
 from ..domain.privacy import birth_date_of, mask_name, validate_id_number
 from ..domain.tickets import Action, TicketStatus, next_status
 from ..store.db import read_tx
+from ..store.hot import HotStatement
 from ..store.schema import day_counters, device_inputs, idempotency_keys, tickets
 from .common import (
     candidates,
@@ -112,29 +114,36 @@ def _person_key(ctx: HallContext, id_number: str) -> str:
     return hmac.new(ctx.person_secret, id_number.encode(), hashlib.sha256).hexdigest()
 
 
-# Built once (see services.common): these run on every ticket.
+# Built once and run on the DBAPI cursor (see store.hot): these run on every ticket.
 _COUNTER_WHERE = and_(day_counters.c.hall_id == bindparam("b_hall"), day_counters.c.kind == bindparam("b_kind"),
                       day_counters.c.key == bindparam("b_key"), day_counters.c.service_day == bindparam("b_day"))
-_COUNTER_BUMP = (update(day_counters).where(_COUNTER_WHERE).values(value=day_counters.c.value + 1)
-                 .returning(day_counters.c.value))
-_COUNTER_INSERT = day_counters.insert()
-_COUNTER_READ = select(day_counters.c.value).where(_COUNTER_WHERE)
-_TICKET_INSERT = tickets.insert().returning(*tickets.c)
-_IDEMPOTENCY_INSERT = idempotency_keys.insert()
+_COUNTER_BUMP = HotStatement(update(day_counters).where(_COUNTER_WHERE).values(value=day_counters.c.value + 1)
+                             .returning(day_counters.c.value))
+_COUNTER_INSERT = HotStatement(day_counters.insert(), column_keys=("hall_id", "kind", "key", "service_day", "value"))
+_COUNTER_READ = HotStatement(select(day_counters.c.value).where(_COUNTER_WHERE))
+_TICKET_KEYS = ("hall_id", "service_day", "queue_id", "seq", "number", "item_id", "priority", "priority_reason",
+                "status", "position", "issued_at", "recalls", "tracker_token", "person_key", "person_label",
+                "appointment_code", "source", "target_window", "called_at", "started_at", "finished_at", "window_id",
+                "close_reason")
+_TICKET_INSERT = HotStatement(tickets.insert().returning(*tickets.c), column_keys=_TICKET_KEYS)
+_IDEMPOTENCY_INSERT = HotStatement(idempotency_keys.insert(),
+                                   column_keys=("hall_id", "key", "request_hash", "ticket_id", "at"))
+_IDEMPOTENCY_READ = HotStatement(select(idempotency_keys).where(idempotency_keys.c.hall_id == bindparam("b_hall"),
+                                                                idempotency_keys.c.key == bindparam("b_key")))
 
 
 def _next_counter(conn: Connection, hall_id: str, kind: str, key: str, day: str) -> int:
     """Increment a per-day counter; the hall's write lock makes update-then-insert race-free."""
     where = {"b_hall": hall_id, "b_kind": kind, "b_key": key, "b_day": day}
-    value = conn.execute(_COUNTER_BUMP, where).scalar()
+    value = _COUNTER_BUMP.scalar(conn, where)
     if value is None:
-        conn.execute(_COUNTER_INSERT, {"hall_id": hall_id, "kind": kind, "key": key, "service_day": day, "value": 1})
+        _COUNTER_INSERT.all(conn, {"hall_id": hall_id, "kind": kind, "key": key, "service_day": day, "value": 1})
         value = 1
-    return value
+    return int(value)
 
 
 def _counter(conn: Connection, hall_id: str, kind: str, key: str, day: str) -> int:
-    return conn.execute(_COUNTER_READ, {"b_hall": hall_id, "b_kind": kind, "b_key": key, "b_day": day}).scalar() or 0
+    return int(_COUNTER_READ.scalar(conn, {"b_hall": hall_id, "b_kind": kind, "b_key": key, "b_day": day}) or 0)
 
 
 def ticket_view(conn: Connection, ctx: HallContext, t: Any) -> dict[str, Any]:
@@ -166,29 +175,35 @@ def ticket_view(conn: Connection, ctx: HallContext, t: Any) -> dict[str, Any]:
 
 def _ahead(conn: Connection, ctx: HallContext, t: Any) -> int:
     """Waiting tickets of the queue the policy would call before this one. With a policy that ranks by class
-    then position (the default) one COUNT does it; any other policy ranks the whole queue."""
+    then position (the default) two index-range COUNTs do it; any other policy ranks the whole queue."""
     class_rank = getattr(ctx.policy, "class_rank", None)
     if class_rank is None:
         return people_ahead(ctx.policy, candidates(conn, ctx, t.service_day, [t.queue_id]), t.id, ctx.now())
-    ranks = tuple((p.value, class_rank(p)) for p in PriorityClass)
-    return conn.execute(_ahead_statement(ranks), {
-        "b_hall": ctx.hall_id, "b_day": t.service_day, "b_queue": t.queue_id, "b_id": t.id,
-        "b_rank": class_rank(PriorityClass(t.priority)), "b_position": t.position,
-    }).scalar_one()
+    mine = class_rank(PriorityClass(t.priority))
+    before = tuple(p.value for p in PriorityClass if class_rank(p) <= mine)
+    same = tuple(p.value for p in PriorityClass if class_rank(p) == mine)
+    return int(_ahead_statement(before, same).scalar(conn, {
+        "b_hall": ctx.hall_id, "b_day": t.service_day, "b_queue": t.queue_id, "b_id": t.id, "b_position": t.position,
+    }) or 0)
 
 
-@lru_cache(maxsize=8)
-def _ahead_statement(ranks: tuple[tuple[str, int], ...]) -> Any:
-    ranked = case(dict(ranks), value=tickets.c.priority, else_=99)
-    mine: BindParameter[int] = bindparam("b_rank")
+@lru_cache(maxsize=32)
+def _ahead_statement(ranked_up_to_mine: tuple[str, ...], ranked_as_mine: tuple[str, ...]) -> HotStatement:
+    """Those ranked up to this ticket's class, less those of its rank from it on in line (itself included, if it is
+    waiting: then it is in both). Both are ranges of ``ix_tickets_heads`` (status, queue, class, position, id)
+    counted without filtering a row, and the second is short for a ticket near the end of the line — a new one.
+    Still one index entry per waiting ticket (~60 ns); ranking each row with a CASE cost ~0.2 µs: 1 ms per issue
+    with 5,000 waiting."""
+    def waiting(classes: tuple[str, ...]) -> Any:
+        return select(func.count()).where(
+            tickets.c.hall_id == bindparam("b_hall"), tickets.c.service_day == bindparam("b_day"),
+            tickets.c.status == TicketStatus.WAITING.value, tickets.c.queue_id == bindparam("b_queue"),
+            or_(*(tickets.c.priority == c for c in classes)))
+
     position = bindparam("b_position", type_=tickets.c.position.type)
-    me: BindParameter[int] = bindparam("b_id")
-    return select(func.count()).where(
-        tickets.c.hall_id == bindparam("b_hall"), tickets.c.service_day == bindparam("b_day"),
-        tickets.c.queue_id == bindparam("b_queue"), tickets.c.status == TicketStatus.WAITING.value, tickets.c.id != me,
-        or_(ranked < mine, and_(ranked == mine, or_(tickets.c.position < position,
-                                                    and_(tickets.c.position == position, tickets.c.id < me)))),
-    )
+    from_me_on = waiting(ranked_as_mine).where(
+        tuple_(tickets.c.position, tickets.c.id) >= tuple_(position, bindparam("b_id", type_=tickets.c.id.type)))
+    return HotStatement(select(waiting(ranked_up_to_mine).scalar_subquery() - from_me_on.scalar_subquery()))
 
 
 def _resolve_queue(ctx: HallContext, req: IssueRequest) -> tuple[str, Any]:
@@ -214,8 +229,10 @@ def _resolve_queue(ctx: HallContext, req: IssueRequest) -> tuple[str, Any]:
 
 
 def issue_ticket(ctx: HallContext, req: IssueRequest, actor: Actor, idempotency_key: str | None = None,
-                 grants: Grants | None = None) -> IssueResult:
-    """``grants`` default to what ``actor`` (authenticated by the caller) may grant: see ``Grants``."""
+                 grants: Grants | None = None, also: Callable[[Connection, int], None] | None = None) -> IssueResult:
+    """``grants`` default to what ``actor`` (authenticated by the caller) may grant: see ``Grants``. ``also`` runs
+    in the new ticket's transaction with its id (a check-in marking its appointment used), so both commit or
+    neither: raising there issues no ticket."""
     grants = grants or Grants.of(actor)
     _refuse_claims(req, grants)
     queue_id, item = _resolve_queue(ctx, req)
@@ -247,11 +264,7 @@ def issue_ticket(ctx: HallContext, req: IssueRequest, actor: Actor, idempotency_
     with hall_write(ctx) as (conn, published):
         day = ensure_service_day(conn, ctx, published)
         if idempotency_key:
-            prior = conn.execute(
-                select(idempotency_keys).where(
-                    idempotency_keys.c.hall_id == ctx.hall_id, idempotency_keys.c.key == idempotency_key
-                )
-            ).first()
+            prior = _IDEMPOTENCY_READ.first(conn, {"b_hall": ctx.hall_id, "b_key": idempotency_key})
             if prior is not None:
                 if prior.request_hash != fingerprint:
                     raise DomainError(
@@ -282,7 +295,7 @@ def issue_ticket(ctx: HallContext, req: IssueRequest, actor: Actor, idempotency_
             _next_counter(conn, ctx.hall_id, "item", item.id, day)
         seq = _next_counter(conn, ctx.hall_id, "queue", queue_id, day)
         number = format_number(queue.prefix, seq, queue.number_digits)
-        t = conn.execute(_TICKET_INSERT, dict(
+        t = _TICKET_INSERT.one(conn, dict(
             hall_id=ctx.hall_id, service_day=day, queue_id=queue_id, seq=seq, number=number,
             item_id=item.id if item else None, priority=priority.value, priority_reason=req.legal_reason,
             status=TicketStatus.WAITING.value, position=now, issued_at=now, recalls=0,
@@ -290,7 +303,7 @@ def issue_ticket(ctx: HallContext, req: IssueRequest, actor: Actor, idempotency_
             person_label=mask_name(req.name) if req.name else (card or {}).get("name_masked"),
             appointment_code=req.appointment_code, source=req.source, target_window=None, called_at=None,
             started_at=None, finished_at=None, window_id=None, close_reason=None,
-        )).one()
+        ))
         ticket_id = t.id
         detail: dict[str, Any] = {"priority": priority.value, "source": req.source}
         if priority is not PriorityClass.NORMAL:
@@ -300,8 +313,10 @@ def issue_ticket(ctx: HallContext, req: IssueRequest, actor: Actor, idempotency_
         record_transition(conn, ticket_id, now, "issue", None, TicketStatus.WAITING, actor, queue_id=queue_id,
                           detail=detail)
         if idempotency_key:
-            conn.execute(_IDEMPOTENCY_INSERT, {"hall_id": ctx.hall_id, "key": idempotency_key,
-                                               "request_hash": fingerprint, "ticket_id": ticket_id, "at": now})
+            _IDEMPOTENCY_INSERT.all(conn, {"hall_id": ctx.hall_id, "key": idempotency_key,
+                                           "request_hash": fingerprint, "ticket_id": ticket_id, "at": now})
+        if also is not None:
+            also(conn, ticket_id)
         view = ticket_view(conn, ctx, t)
         rooms = [f"zone:{queue.zone}", f"queue:{queue_id}"]
         published.append(append_event(conn, ctx.hall_id, "ticket_issued", public_ticket(ctx, t), rooms, now))

@@ -1,5 +1,6 @@
 """Use cases at a window: call next or a chosen ticket, recall, start, finish, no-show, hold and call back,
-transfer, pause and resume, open and close for the day. Each is one transaction, then its events."""
+transfer, pause and resume, open and close for the day. Each is one transaction, then its events.
+What a window shows without changing anything is in `window_views.py`."""
 
 from __future__ import annotations
 
@@ -13,13 +14,11 @@ from sqlalchemy import Connection, Row, bindparam, func, select, update
 
 from ..domain.calling import WindowState
 from ..domain.errors import DomainError, InvalidTransition, NotFound
-from ..domain.hall import Window
 from ..domain.tickets import Action, TicketStatus, next_status
-from ..store.db import read_tx, write_tx
+from ..store.db import write_tx
 from ..store.schema import tickets, window_states
 from .common import (
     call_candidates,
-    candidates,
     ensure_service_day,
     get_ticket,
     public_ticket,
@@ -28,18 +27,8 @@ from .common import (
 from .context import Actor, HallContext
 from .events import append_event
 from .stats import queues_changed
-
-WindowStatus = Literal["closed", "open", "paused", "closed_for_day"]
-STATUS_ZH = {"closed": "未开窗", "open": "服务中", "paused": "暂停服务", "closed_for_day": "今日已停止服务"}
-
-
-def _window(ctx: HallContext, window_id: str) -> Window:
-    try:
-        return ctx.config.window(window_id)
-    except KeyError:
-        raise NotFound(f"window {window_id!r} does not exist",
-                       code="window_not_found") from None
-
+from .window_views import find_window as _window
+from .window_views import window_view
 
 # Built once (see services.common): every window action runs these.
 _STATE = select(window_states).where(window_states.c.hall_id == bindparam("b_hall"),
@@ -73,21 +62,6 @@ def _move_statement(keys: tuple[str, ...]) -> Any:
             .where(tickets.c.id == bindparam("b_id"), tickets.c.status == bindparam("b_status"))
             .values({k: bindparam(f"v_{k}") for k in keys})
             .returning(*tickets.c))
-
-
-def window_view(ctx: HallContext, w: Window, state: Row | None, current: Row | None) -> dict[str, Any]:
-    status = state.status if state else "closed"
-    return {
-        "window_id": w.id,
-        "number": w.number,
-        "name": w.name.zh,
-        "zone_id": w.zone,
-        "queues": [{"queue_id": wq.queue, "weight": wq.weight} for wq in w.queues],
-        "status": status,
-        "status_label": STATUS_ZH[status],
-        "pause_reason": state.pause_reason if state else None,
-        "current": public_ticket(ctx, current) if current is not None else None,
-    }
 
 
 def _set_window(conn: Connection, ctx: HallContext, window_id: str, actor: Actor, **values: Any) -> Row | None:
@@ -334,17 +308,6 @@ def hold(ctx: HallContext, window_id: str, actor: Actor, reason: str | None = No
         return a.result(t)
 
 
-def held_tickets(ctx: HallContext, window_id: str) -> list[dict[str, Any]]:
-    _window(ctx, window_id)
-    with read_tx(ctx.engine) as conn:
-        rows = conn.execute(
-            select(tickets).where(tickets.c.hall_id == ctx.hall_id, tickets.c.window_id == window_id,
-                                  tickets.c.status == TicketStatus.HELD.value, tickets.c.service_day ==
-                                  ctx.today().isoformat()).order_by(tickets.c.called_at)
-        ).all()
-        return [public_ticket(ctx, r) for r in rows]
-
-
 def call_back(ctx: HallContext, window_id: str, ticket_id: int, actor: Actor) -> dict[str, Any]:
     with _Action(ctx, window_id, actor) as a:
         a.require_serving_window()
@@ -467,54 +430,3 @@ def close_for_day(ctx: HallContext, window_id: str, actor: Actor) -> dict[str, A
         a.emit_window_state()
         a.emit_stats([wq.queue for wq in a.window.queues])
         return a.result(None)
-
-
-def windows_overview(ctx: HallContext) -> list[dict[str, Any]]:
-    with read_tx(ctx.engine) as conn:
-        today = ctx.today().isoformat()
-        states = {
-            r.window_id: r
-            for r in conn.execute(select(window_states).where(window_states.c.hall_id == ctx.hall_id))
-        }
-        out = []
-        for w in ctx.config.windows:
-            st = states.get(w.id)
-            if st is not None and st.service_day != today:
-                st = None  # yesterday's state: the roll-over has not run yet, the window is closed today
-            cur = get_ticket(conn, ctx, st.current_ticket_id) if st is not None and st.current_ticket_id else None
-            out.append(window_view(ctx, w, st, cur))
-        return out
-
-
-def waiting_for_window(ctx: HallContext, window_id: str, limit: int = 5) -> list[dict[str, Any]]:
-    """Per queue of the window: how many wait and the next few numbers in the order the policy would call them."""
-    window = _window(ctx, window_id)
-    day = ctx.today().isoformat()
-    with read_tx(ctx.engine) as conn:
-        waiting = candidates(conn, ctx, day, [wq.queue for wq in window.queues])
-        numbers = dict(conn.execute(select(tickets.c.id, tickets.c.number).where(
-            tickets.c.id.in_([c.ticket_id for c in waiting]))).all()) if waiting else {}
-    now = ctx.now()
-    out = []
-    for wq in window.queues:
-        mine = [c for c in waiting if c.queue_id == wq.queue and c.target_window in (None, window.id)]
-        ranked = ctx.policy.rank(mine, now)
-        out.append({
-            "queue_id": wq.queue, "name": ctx.config.queue(wq.queue).name.zh, "weight": wq.weight,
-            "waiting": len(mine),
-            "next": [{"id": c.ticket_id, "number": numbers[c.ticket_id], "priority": c.priority.value,
-                      "waited_min": round((now - c.issued_at).total_seconds() / 60, 1),
-                      "transferred_here": c.target_window == window.id} for c in ranked[:limit]],
-        })
-    return out
-
-
-def last_served(ctx: HallContext, window_id: str) -> dict[str, Any] | None:
-    """The ticket this window finished last today (for "request evaluation")."""
-    _window(ctx, window_id)
-    with read_tx(ctx.engine) as conn:
-        row = conn.execute(select(tickets).where(
-            tickets.c.hall_id == ctx.hall_id, tickets.c.window_id == window_id,
-            tickets.c.service_day == ctx.today().isoformat(), tickets.c.status == TicketStatus.DONE.value,
-        ).order_by(tickets.c.finished_at.desc()).limit(1)).first()
-        return public_ticket(ctx, row) if row is not None else None

@@ -1,6 +1,6 @@
 """Read-only look-ups for the staff workbench's navigation (panel ↔ intake ↔ case ↔ issuance).
 
-Kept apart from ``services/cases.py`` on purpose: these are page conveniences over the same tables, not use cases,
+Kept apart from the ``services/cases`` package on purpose: these are page conveniences over the same tables, not use cases,
 and they take no lock.
 """
 

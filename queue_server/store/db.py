@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
-import time
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,9 +14,12 @@ from typing import Any
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, Engine, bindparam, create_engine, event, select, text, update
-from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ..domain.errors import DomainError
+from .group_commit import grouped_write, sqlite_writer
+from .hot import HotStatement
+from .pg_write import pg_engine, pg_hall_tx
 from .schema import events, halls, ticket_transitions
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -91,10 +94,14 @@ def storage_problem(exc: BaseException) -> StorageUnavailable | None:
 
 _HALL_HEAD = select(halls.c.event_seq, halls.c.public_seq, halls.c.service_day).where(
     halls.c.id == bindparam("b_hall"))
-_SET_SEQ = update(halls).where(halls.c.id == bindparam("b_hall")).values(event_seq=bindparam("b_seq"),
-                                                                         public_seq=bindparam("b_public"))
-_EVENTS_INSERT = events.insert().inline()  # no RETURNING of the new ids: nothing reads them, and a pipeline cannot
-_TRANSITIONS_INSERT = ticket_transitions.insert().inline()
+_HALL_HEAD_HOT = HotStatement(_HALL_HEAD)
+_SET_SEQ = HotStatement(update(halls).where(halls.c.id == bindparam("b_hall")).values(
+    event_seq=bindparam("b_seq"), public_seq=bindparam("b_public")))
+# inline(): no RETURNING of the new ids (nothing reads them, and on PostgreSQL they are sent in a pipeline)
+_EVENTS_INSERT = HotStatement(events.insert().inline(),
+                              column_keys=("hall_id", "seq", "type", "rooms", "payload", "at"))
+_TRANSITIONS_INSERT = HotStatement(ticket_transitions.insert().inline(), column_keys=(
+    "ticket_id", "at", "action", "from_status", "to_status", "window_id", "queue_id", "actor", "detail"))
 WRITE_WAIT_LIMIT = 5.0  # seconds a write may wait for its hall before it is refused
 
 
@@ -169,36 +176,8 @@ def make_engine(url: str, *, synchronous: str = "FULL") -> Engine:
 
         return engine
     if url.startswith("postgresql"):
-        return _pg_engine(url)
+        return pg_engine(url)
     raise DatabaseError(f"unsupported database URL {url!r}: use a SQLite file path or postgresql://host/db")
-
-
-PING_AFTER_IDLE = 2.0  # seconds a pooled PostgreSQL connection may sit unused before its checkout pings it
-
-
-def _pg_engine(url: str) -> Engine:
-    """PostgreSQL with a pool that pings a connection only when it has sat idle (``pool_pre_ping`` cost a round trip
-    on every checkout). A server restarted under traffic is found by the first statement instead: SQLAlchemy then
-    drops the whole pool, and a hall write retries its first round trip once on a fresh connection (``_pg_open``);
-    a read that met the dead connection answers 503 storage_unavailable once. LIFO keeps the busy connections hot
-    and lets the extra ones go idle (and be pinged) rather than spreading the work over all of them."""
-    engine = create_engine(url, pool_size=20, max_overflow=40, pool_pre_ping=False, pool_use_lifo=True)
-
-    @event.listens_for(engine, "checkin")
-    def _idle_since(_dbapi_conn: Any, record: Any) -> None:
-        record.info["idle_since"] = time.monotonic()
-
-    @event.listens_for(engine, "checkout")
-    def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
-        since = record.info.pop("idle_since", None)
-        if since is None or time.monotonic() - since < PING_AFTER_IDLE:
-            return
-        try:
-            engine.dialect.do_ping(dbapi_conn)
-        except engine.dialect.loaded_dbapi.Error as exc:  # the pool reconnects (DisconnectionError means "retry")
-            raise DisconnectionError(f"idle connection lost: {exc}") from exc
-
-    return engine
 
 
 MIGRATION_LOCK = 0x6F6E6577  # one advisory lock for schema changes, whatever the hall
@@ -268,23 +247,84 @@ def write_head(conn: Connection) -> HallHead | None:
     return head if isinstance(head, HallHead) else None
 
 
+def _hub_threadpool() -> Any | None:
+    """gevent's pool of native threads when the process is monkey-patched (``serve`` in gevent mode), else None."""
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is None or not monkey.is_module_patched("threading"):
+        return None
+    import gevent
+
+    return gevent.get_hub().threadpool
+
+
+def _commit_sqlite(conn: Connection, threadpool: Any | None) -> None:
+    """Commit a SQLite write transaction; under gevent on a native thread.
+
+    The commit's fsync (0.3 ms on a quiet disk, several ms on a busy one) is a blocking C call: on the hub it stops
+    the whole process — every other request, socket and timer — for its duration. On a native thread (sqlite3
+    releases the GIL) the hub keeps reading and answering other requests meanwhile; this writer still holds the hall
+    and waits, so nothing is acknowledged before its commit is durable. SQLAlchemy's own commit then finds no open
+    transaction (a no-op in sqlite3). Errors go through SQLAlchemy's handler, as they would from its commit."""
+    if threadpool is None:
+        return
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    try:
+        threadpool.apply(dbapi.commit)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        conn._handle_dbapi_exception(exc, "COMMIT", (), None, None)
+
+
+def _hall_busy() -> HallBusy:
+    return HallBusy(f"the hall's server is busy (over {WRITE_WAIT_LIMIT:g} s of queue); try again in a moment")
+
+
+def _begin_sqlite_write(conn: Connection, hall_id: str) -> HallHead:
+    conn.info["write"] = True
+    conn.begin()
+    row = _HALL_HEAD_HOT.one(conn, {"b_hall": hall_id})
+    head = conn.info["hall_head"] = HallHead(hall_id, row.event_seq, row.public_seq or 0, row.service_day)
+    return head
+
+
+def _finish_sqlite_write(conn: Connection, head: HallHead, threadpool: Any) -> None:
+    _store_pending(conn, head)
+    _commit_sqlite(conn, threadpool)
+    conn.commit()  # SQLAlchemy's bookkeeping: sqlite3 finds no open transaction
+
+
 @contextmanager
 def write_tx(engine: Engine, hall_id: str, after_commit: Callable[[], None] | None = None) -> Iterator[Connection]:
     """One write transaction for a hall: serialised with every other writer of that hall, on any database.
 
     ``after_commit`` (publishing the transaction's events) runs before the hall is released, so events leave every
     process in the order of their sequence numbers: a thread lock orders the writers of one process, and on
-    PostgreSQL a session advisory lock, held across commit and publish, orders the processes.
+    PostgreSQL a session advisory lock, held across commit and publish, orders the processes. On SQLite under
+    gevent (``serve``) writers that queue meanwhile share the next commit (``store.group_commit``); each returns
+    only once its writes are durable.
     """
+    pg = engine.dialect.name == "postgresql"
+    threadpool = None if pg else _hub_threadpool()
+    if threadpool is not None:
+        with grouped_write(engine, _process_lock(engine, hall_id), after_commit,
+                           begin=lambda conn: _begin_sqlite_write(conn, hall_id),
+                           finish=lambda conn, head: _finish_sqlite_write(conn, head, threadpool),
+                           busy=_hall_busy, wait_limit=WRITE_WAIT_LIMIT) as conn:
+            yield conn
+        return
     lock = _process_lock(engine, hall_id)
     # Admission control: a request that would queue longer than this for the hall is answered "busy" at once,
     # so an overload cannot pile up minutes of backlog (under gevent that starved the keep-alive pings).
     if not lock.acquire(timeout=WRITE_WAIT_LIMIT):
-        raise HallBusy(f"the hall's server is busy (over {WRITE_WAIT_LIMIT:g} s of queue); try again in a moment")
+        raise _hall_busy()
     try:
-        tx = _pg_hall_tx if engine.dialect.name == "postgresql" else _sqlite_hall_tx
-        with tx(engine, hall_id, after_commit) as conn:
-            yield conn
+        if pg:
+            with pg_hall_tx(engine, hall_id, _advisory_key(hall_id), after_commit, store=_store_pending,
+                            start=lambda conn, row: _start_pending(conn, hall_id, row), done=_forget) as conn:
+                yield conn
+        else:
+            with _sqlite_hall_tx(engine, hall_id, after_commit) as conn:
+                yield conn
     finally:
         lock.release()
 
@@ -297,10 +337,12 @@ def _sqlite_hall_tx(engine: Engine, hall_id: str, after_commit: Callable[[], Non
             with conn.begin():
                 # The hall's head (event sequence, service day), read once: the transaction numbers its events
                 # from it and stores them in one statement at the end (services.events.append_event).
-                pending = HallHead(hall_id, *conn.execute(_HALL_HEAD, {"b_hall": hall_id}).one())
+                row = _HALL_HEAD_HOT.one(conn, {"b_hall": hall_id})
+                pending = HallHead(hall_id, row.event_seq, row.public_seq or 0, row.service_day)
                 conn.info["hall_head"] = pending
                 yield conn
                 _store_pending(conn, pending)
+                _commit_sqlite(conn, _hub_threadpool())
             if after_commit is not None:
                 after_commit()
         finally:
@@ -308,137 +350,40 @@ def _sqlite_hall_tx(engine: Engine, hall_id: str, after_commit: Callable[[], Non
             conn.info.pop("hall_head", None)
 
 
+def _start_pending(conn: Connection, hall_id: str, row: tuple[int, int | None, str | None]) -> HallHead:
+    conn.info["write"] = True
+    head = conn.info["hall_head"] = HallHead(hall_id, row[0], row[1] or 0, row[2])
+    return head
+
+
+def _forget(conn: Connection) -> None:
+    conn.info.pop("write", None)
+    conn.info.pop("hall_head", None)
+
+
 def _store_pending(conn: Connection, pending: HallHead) -> None:
     if pending.transitions:
-        conn.execute(_TRANSITIONS_INSERT, pending.transitions)
+        _TRANSITIONS_INSERT.many(conn, pending.transitions)
     if pending.events:
-        conn.execute(_EVENTS_INSERT, pending.events)
-        conn.execute(_SET_SEQ, {"b_hall": pending.hall_id, "b_seq": pending.seq, "b_public": pending.public_seq})
-
-
-# PostgreSQL: every statement is a network round trip, and the hall is locked for all of them, so the write is
-# sent in as few as the driver allows (psycopg 3 pipeline mode): [BEGIN, advisory lock, head FOR UPDATE] in one,
-# the use case's own statements, [transitions, events, head, COMMIT] in one, and the unlock in one. The driver is
-# in autocommit for the whole write and BEGIN/COMMIT are ours: psycopg's own BEGIN would be a round trip of its
-# own (it syncs after BEGIN in a pipeline). SQLAlchemy's rollback still reaches the server (psycopg sends ROLLBACK
-# whenever the session is in a transaction). The session advisory lock is taken inside the transaction:
-# PostgreSQL keeps a session lock after its transaction ends, commit or rollback, until it is unlocked or the
-# session closes.
-_PG_LOCK = "SELECT pg_advisory_lock(%s)"
-_PG_HEAD = "SELECT event_seq, public_seq, service_day FROM halls WHERE id = %s FOR UPDATE"
-_PG_UNLOCK = "SELECT pg_advisory_unlock(%s)"
-
-
-def _driver(conn: Connection) -> Any:
-    """The psycopg connection under a SQLAlchemy one (its pipeline and autocommit are driver features)."""
-    return conn.connection.dbapi_connection
-
-
-def _driver_error(engine: Engine, conn: Connection, exc: Any) -> DBAPIError:
-    """A psycopg error raised outside SQLAlchemy (pipeline), as SQLAlchemy would have raised it; the session is
-    closed, which also releases any advisory lock it held, and after a lost server every pooled connection is
-    dropped so the next request connects afresh (what SQLAlchemy does for its own statements)."""
-    dbapi = engine.dialect.loaded_dbapi
-    raw = None if conn.invalidated else _driver(conn)
-    lost = engine.dialect.is_disconnect(exc, raw, None) or (getattr(exc, "sqlstate", None) or "").startswith(
-        ("08", "57P"))
-    conn.invalidate(exc)
-    if lost:
-        engine.dispose()
-    error = DBAPIError.instance(None, None, exc, dbapi.Error, connection_invalidated=lost)
-    assert isinstance(error, DBAPIError)
-    return error
-
-
-def _pg_open(engine: Engine, hall_id: str, key: int) -> tuple[Connection, Any, HallHead]:
-    """Check out a connection, begin, take the hall's advisory lock and read its head, in one round trip.
-
-    Pooled connections are not pinged on every checkout (see make_engine): when this first round trip finds the
-    server gone (a restart), nothing has been done yet, so it is tried once more on a fresh connection."""
-    for attempt in (1, 2):
-        conn = engine.connect()
-        try:
-            raw = _driver(conn)
-            raw.autocommit = True  # until _pg_unlock: BEGIN and COMMIT are sent in our pipelines
-            tx = conn.begin()
-            try:
-                with raw.cursor() as cur:
-                    with raw.pipeline():
-                        cur.execute("BEGIN")
-                        cur.execute(_PG_LOCK, (key,))
-                        cur.execute(_PG_HEAD, (hall_id,))
-                    row = cur.fetchone()  # after the pipeline's one Sync: fetching inside would add a second
-            except engine.dialect.loaded_dbapi.Error as exc:
-                raise _driver_error(engine, conn, exc) from exc
-            if row is None:
-                raise DatabaseError(f"hall {hall_id!r} is not in the database")
-            return conn, tx, HallHead(hall_id, row[0], row[1] or 0, row[2])
-        except BaseException as exc:
-            if not conn.invalidated:
-                conn.invalidate()  # the advisory lock may be held: closing the session releases it
-            conn.close()
-            if attempt == 2 or not (isinstance(exc, DBAPIError) and exc.connection_invalidated):
-                raise
-    raise AssertionError("unreachable")
-
-
-def _pg_unlock(engine: Engine, conn: Connection, key: int) -> None:
-    if conn.invalidated or conn.closed:
-        return  # the session is gone, and its locks with it
-    raw = _driver(conn)
-    if raw is None or raw.closed:
-        return
-    try:
-        if raw.info.transaction_status != 0:  # not idle: a write that failed before its end (normally rolled back)
-            raw.rollback()
-        raw.execute(_PG_UNLOCK, (key,))  # autocommit since _pg_open: one round trip
-        raw.autocommit = False
-    except engine.dialect.loaded_dbapi.Error as exc:
-        # The write itself is done (committed or rolled back): do not report it failed. Closing the session
-        # releases the lock all the same.
-        _driver_error(engine, conn, exc)
-
-
-@contextmanager
-def _pg_hall_tx(engine: Engine, hall_id: str, after_commit: Callable[[], None] | None) -> Iterator[Connection]:
-    key = _advisory_key(hall_id)
-    conn, tx, pending = _pg_open(engine, hall_id, key)
-    try:
-        conn.info["write"] = True
-        conn.info["hall_head"] = pending
-        try:
-            yield conn
-            raw = _driver(conn)
-            # The end of the write in one round trip: the stored rows and COMMIT queued, sent with one Sync.
-            # SQLAlchemy's commit then finds the driver's transaction over and sends nothing. If any of them
-            # fails, PostgreSQL skips the rest (COMMIT too) and the session is closed, so nothing is half-written.
-            try:
-                with raw.pipeline():
-                    _store_pending(conn, pending)
-                    raw.execute("COMMIT")
-            except engine.dialect.loaded_dbapi.Error as exc:
-                raise _driver_error(engine, conn, exc) from exc
-            tx.commit()
-        except BaseException:
-            if tx.is_active and not conn.invalidated:
-                tx.rollback()
-            raise
-        finally:
-            conn.info.pop("write", None)
-            conn.info.pop("hall_head", None)
-        if after_commit is not None:
-            after_commit()
-    finally:
-        try:
-            _pg_unlock(engine, conn, key)
-        finally:
-            conn.close()
+        _EVENTS_INSERT.many(conn, pending.events)
+        _SET_SEQ.all(conn, {"b_hall": pending.hall_id, "b_seq": pending.seq, "b_public": pending.public_seq})
 
 
 @contextmanager
 def plain_write_tx(engine: Engine) -> Iterator[Connection]:
     """A write transaction outside any hall (staff accounts, tokens): on SQLite it takes the write lock at BEGIN
-    like every writer, so it waits its turn instead of failing with "database is locked" when upgrading."""
+    like every writer, so it waits its turn instead of failing with "database is locked" when upgrading (under
+    gevent it first waits, cooperatively, for any group commit in progress)."""
+    if engine.dialect.name == "sqlite" and _hub_threadpool() is not None:
+        with sqlite_writer(engine), _plain_write(engine) as conn:
+            yield conn
+        return
+    with _plain_write(engine) as conn:
+        yield conn
+
+
+@contextmanager
+def _plain_write(engine: Engine) -> Iterator[Connection]:
     with engine.connect() as conn:
         conn.info["write"] = True
         try:

@@ -1,8 +1,12 @@
-"""Call → screen fan-out: with N clients subscribed to the hall room, the time from sending call-next (HTTP) to each
+"""Call → screen fan-out: with N clients following the hall, the time from sending call-next (HTTP) to each
 client having the matching ``ticket_called``; p50/p99 over all clients and calls, server RSS and CPU.
 
     .venv/bin/python -m tests.bench.fanout [--clients 100,300,1000] [--calls 20] [--processes 2]
-                                           [--servers 1] [--json out.json]
+                                           [--paths live,socketio] [--servers 1] [--json out.json]
+
+Two paths, each on a fresh server per size, alternated in the same run: ``live`` is what the hall screen and the
+phone tracker use (the public live stream ``GET /live``: one frame per committed write, encoded once), ``socketio``
+the Socket.IO hall room (staff pages, device agents, and the screens before the live stream).
 
 The clients are minimal Socket.IO-over-WebSocket clients on asyncio (engine.io v4 text frames, ping answered),
 spread over ``--processes`` worker processes: a python-socketio Client costs two threads and ~140 µs per message,
@@ -23,6 +27,8 @@ import multiprocessing as mp
 import os
 import re
 import secrets
+import selectors
+import socket
 import struct
 import sys
 import tempfile
@@ -36,20 +42,24 @@ import requests
 from tests.bench.ops import HOST, Seed, add_supervisor, onewindow, pct, pg_database
 
 CALLED = re.compile(rb'^42\["ticket_called", ?\{"id": ?(\d+)')
+LIVE_CALLED = re.compile(rb'"type":"ticket_called","payload":\{"id":(\d+)')
 
 
 # ------------------------------------------------------------------------------------------------ clients
 
 class WsClient:
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, path: str = "socketio") -> None:
         self.port = port
+        self.live = path == "live"
+        self.frames = 0  # WebSocket frames received while listening (what each client cost the server)
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
     async def connect(self) -> None:
         self.reader, self.writer = await asyncio.open_connection(HOST, self.port)
         key = base64.b64encode(secrets.token_bytes(16)).decode()
-        self.writer.write((f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {HOST}:{self.port}\r\n"
+        target = "/live" if self.live else "/socket.io/?EIO=4&transport=websocket"
+        self.writer.write((f"GET {target} HTTP/1.1\r\nHost: {HOST}:{self.port}\r\n"
                            f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
                            "Sec-WebSocket-Version: 13\r\n\r\n").encode())
         head = await self.reader.readuntil(b"\r\n\r\n")
@@ -79,7 +89,10 @@ class WsClient:
         self.writer.write(head + mask + masked)
 
     async def handshake(self, since: int | None) -> int:
-        """engine.io open, Socket.IO connect, then subscribe to the hall room; returns the seq it is current to."""
+        """engine.io open, Socket.IO connect, then subscribe to the hall room; returns the seq it is current to.
+        The live stream needs nothing after its upgrade (a screen reads its snapshot over REST)."""
+        if self.live:
+            return since or 0
         await self.recv()  # 0{"sid":...}
         self.send("40")
         while not (await self.recv()).startswith(b"40"):
@@ -99,6 +112,11 @@ class WsClient:
     async def listen(self, seen: dict[int, list[float]], stop: asyncio.Event) -> None:
         while not stop.is_set():
             msg = await self.recv()
+            self.frames += 1
+            if self.live:
+                for hit in LIVE_CALLED.finditer(msg):
+                    seen.setdefault(int(hit.group(1)), []).append(time.time())
+                continue
             if msg == b"2":
                 self.send("3")
                 continue
@@ -107,8 +125,8 @@ class WsClient:
                 seen.setdefault(int(m.group(1)), []).append(time.time())
 
 
-async def _worker(ports: list[int], n: int, since: int, pipe: Any) -> None:
-    clients = [WsClient(ports[i % len(ports)]) for i in range(n)]
+async def _worker(ports: list[int], n: int, since: int, pipe: Any, path: str) -> None:
+    clients = [WsClient(ports[i % len(ports)], path) for i in range(n)]
     sem = asyncio.Semaphore(50)
     failed = 0
 
@@ -135,20 +153,91 @@ async def _worker(ports: list[int], n: int, since: int, pipe: Any) -> None:
     for t in tasks:
         t.cancel()
     disconnected = sum(1 for t in tasks if t.done() and not t.cancelled() and t.exception() is not None)
-    pipe.send({"seen": seen, "disconnected": disconnected})
+    pipe.send({"seen": seen, "disconnected": disconnected, "frames": sum(c.frames for c in live)})
     for c in live:
         with contextlib.suppress(Exception):
             c.writer.close()  # type: ignore[union-attr]
 
 
-def worker_main(ports: list[int], n: int, since: int, pipe: Any) -> None:
-    asyncio.run(_worker(ports, n, since, pipe))
+def worker_main(ports: list[int], n: int, since: int, pipe: Any, path: str) -> None:
+    if path == "live":
+        _live_worker(ports, n, pipe)
+    else:
+        asyncio.run(_worker(ports, n, since, pipe, path))
+
+
+def _live_worker(ports: list[int], n: int, pipe: Any) -> None:
+    """Live-stream screens on one selector: they only read, so a non-blocking socket and a frame parser per
+    screen do (a few µs per frame where an asyncio stream costs tens: at 5,000 screens on two cores the asyncio
+    generator took as long as the server)."""
+    sel = selectors.DefaultSelector()
+    bufs: dict[socket.socket, bytearray] = {}
+    failed = 0
+    for i in range(n):
+        try:
+            s = socket.create_connection((HOST, ports[i % len(ports)]), timeout=30)
+            ws_key = base64.b64encode(secrets.token_bytes(16)).decode()
+            s.sendall((f"GET /live HTTP/1.1\r\nHost: {HOST}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                       f"Sec-WebSocket-Key: {ws_key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = s.recv(4096)
+                if not chunk:
+                    raise ConnectionError("closed during the handshake")
+                head += chunk
+            if b" 101 " not in head.split(b"\r\n", 1)[0]:
+                raise ConnectionError(head[:100].decode(errors="replace"))
+            s.setblocking(False)
+            bufs[s] = bytearray(head.split(b"\r\n\r\n", 1)[1])
+            sel.register(s, selectors.EVENT_READ)
+        except OSError:
+            failed += 1
+    pipe.send({"connected": len(bufs), "failed": failed})
+    seen: dict[int, list[float]] = {}
+    frames = disconnected = 0
+    stop_at = None
+    while stop_at is None or time.monotonic() < stop_at:
+        if stop_at is None and pipe.poll():
+            pipe.recv()  # "stop"
+            stop_at = time.monotonic() + 0.5
+        for key, _ in sel.select(0.05):
+            conn = key.fileobj
+            assert isinstance(conn, socket.socket)
+            try:
+                data = conn.recv(262144)
+            except BlockingIOError:
+                continue
+            except OSError:
+                data = b""
+            if not data:
+                sel.unregister(conn)
+                disconnected += 1
+                continue
+            now = time.time()
+            buf = bufs[conn]
+            buf += data
+            while len(buf) >= 2:
+                n_, start = buf[1] & 0x7F, 2
+                if n_ == 126:
+                    n_, start = int.from_bytes(buf[2:4], "big"), 4
+                elif n_ == 127:
+                    n_, start = int.from_bytes(buf[2:10], "big"), 10
+                if len(buf) < start + n_:
+                    break
+                msg = bytes(buf[start:start + n_])
+                del buf[:start + n_]
+                frames += 1
+                for m in LIVE_CALLED.finditer(msg):
+                    seen.setdefault(int(m.group(1)), []).append(now)
+    pipe.send({"seen": seen, "disconnected": disconnected, "frames": frames})
+    for s in bufs:
+        s.close()
 
 
 # ------------------------------------------------------------------------------------------------ one size
 
 def measure(procs: list[Any], database: str, workdir: Path, clients: int, calls: int, processes: int,
-            credentials: tuple[str, str]) -> dict[str, Any]:
+            credentials: tuple[str, str], path: str) -> dict[str, Any]:
     ports = [p.port for p in procs]
     base = f"http://{HOST}:{ports[0]}"
     staff = requests.Session()
@@ -167,7 +256,7 @@ def measure(procs: list[Any], database: str, workdir: Path, clients: int, calls:
     for i in range(processes):
         a, b = ctx.Pipe()
         share = clients // processes + (1 if i < clients % processes else 0)
-        p = ctx.Process(target=worker_main, args=(ports, share, since, b), daemon=True)
+        p = ctx.Process(target=worker_main, args=(ports, share, since, b, path), daemon=True)
         p.start()
         pipes.append(a)
         workers.append(p)
@@ -196,57 +285,73 @@ def measure(procs: list[Any], database: str, workdir: Path, clients: int, calls:
     for a in pipes:
         a.send("stop")
     lat: list[float] = []
-    received = disconnected = 0
+    per_call = dict.fromkeys(sent, 0)
+    call_max: dict[int, float] = {}
+    received = disconnected = frames = 0
     for a in pipes:
         if not a.poll(120):
             raise RuntimeError("a client worker did not report")
         msg = a.recv()
         disconnected += msg["disconnected"]
+        frames += msg["frames"]
         for tid, times in msg["seen"].items():
             if tid in sent:
                 received += len(times)
+                per_call[tid] += len(times)
                 lat += [(t - sent[tid]) * 1000 for t in times]
+                call_max[tid] = max([call_max.get(tid, 0.0)] + [(t - sent[tid]) * 1000 for t in times])
     for p in workers:
         p.join(30)
         if p.is_alive():
             p.kill()
     expected = connected * len(sent)
-    return {"clients": clients, "connected": connected, "connect_failed": failed, "connect_s": round(connect_s, 1),
+    return {"path": path, "clients": clients, "connected": connected, "connect_failed": failed, "connect_s": round(connect_s, 1),
             "calls": len(sent), "delivered": received, "missing": expected - received,
             "p50_ms": _r(pct(lat, 50)), "p99_ms": _r(pct(lat, 99)), "max_ms": _r(max(lat, default=None)),
-            "server_rss_mb": round(rss, 1), "server_cores": round(cpu / busy_s, 2), "disconnected": disconnected}
+            "server_rss_mb": round(rss, 1), "server_cores": round(cpu / busy_s, 2),
+            "server_cpu_ms_per_call": round(cpu * 1000 / max(len(sent), 1), 1), "disconnected": disconnected,
+            "frames_per_client_per_call": round(frames / max(connected * len(sent), 1), 2),
+            "slowest_per_call_ms": [round(call_max[t]) for t in sorted(call_max)],
+            "short_calls": {t: c for t, c in per_call.items() if c < connected}}
 
 
 def _r(v: float | None) -> float | None:
     return None if v is None else round(v, 1)
 
 
-def run(sizes: list[int], calls: int, processes: int, servers: int, mode: str) -> list[dict[str, Any]]:
+def run(sizes: list[int], calls: int, processes: int, servers: int, mode: str,
+        paths: list[str]) -> list[dict[str, Any]]:
     workdir = Path(tempfile.mkdtemp(prefix="onewindow-fanout-"))
     print(f"fan-out: {servers} server process(es), {mode}; logs in {workdir}; load average {os.getloadavg()}",
           flush=True)
     out = []
-    for n in sizes:
-        with contextlib.ExitStack() as stack:
-            if servers > 1:
-                database = stack.enter_context(pg_database())
-                mq = f"redis://127.0.0.1:6379/{secrets.randbelow(8) + 8}"
-            else:
-                database, mq = str(workdir / f"fanout-{n}.db"), None
-            credentials = add_supervisor(database, workdir)
-            procs = []
-            for i in range(servers):
-                p = onewindow(workdir, database, mode, f"fanout-{n}-{i}", mq).start()
-                stack.callback(p.stop)
-                procs.append(p)
-            r = measure(procs, database, workdir, n, calls, processes if n >= 300 else 1, credentials)
-            r["loadavg"] = os.getloadavg()
-            out.append(r)
-            print(f"  {n:>5} clients: p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, max {r['max_ms']} ms; "
-                  f"delivered {r['delivered']}, missing {r['missing']}, connect failures {r['connect_failed']}; "
-                  f"server RSS {r['server_rss_mb']} MB, {r['server_cores']} cores; connected in {r['connect_s']} s",
-                  flush=True)
+    for order, n in enumerate(sizes):
+        for path in (paths if order % 2 == 0 else paths[::-1]):  # alternate which path goes first
+            out.append(_one(workdir, n, path, calls, processes, servers, mode))
     return out
+
+
+def _one(workdir: Path, n: int, path: str, calls: int, processes: int, servers: int, mode: str) -> dict[str, Any]:
+    with contextlib.ExitStack() as stack:
+        if servers > 1:
+            database = stack.enter_context(pg_database())
+            mq = f"redis://127.0.0.1:6379/{secrets.randbelow(8) + 8}"
+        else:
+            database, mq = str(workdir / f"fanout-{path}-{n}.db"), None
+        credentials = add_supervisor(database, workdir)
+        procs = []
+        for i in range(servers):
+            p = onewindow(workdir, database, mode, f"fanout-{path}-{n}-{i}", mq).start()
+            stack.callback(p.stop)
+            procs.append(p)
+        r = measure(procs, database, workdir, n, calls, processes if n >= 300 else 1, credentials, path)
+        r["loadavg"] = os.getloadavg()
+        print(f"  {path:>8} {n:>5} clients: p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, max {r['max_ms']} ms; "
+              f"delivered {r['delivered']}, missing {r['missing']}, connect failures {r['connect_failed']}; "
+              f"server RSS {r['server_rss_mb']} MB, {r['server_cpu_ms_per_call']} ms CPU/call, "
+              f"{r['frames_per_client_per_call']} frames/client/call; connected in {r['connect_s']} s; "
+              f"load {r['loadavg'][0]:.2f}", flush=True)
+        return r
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -256,9 +361,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--processes", type=int, default=2, help="client worker processes")
     ap.add_argument("--servers", type=int, default=1)
     ap.add_argument("--mode", default="gevent", choices=["gevent", "threading"])
+    ap.add_argument("--paths", default="live,socketio", help="live (the screens' stream), socketio, or both")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
-    result = run([int(x) for x in args.clients.split(",")], args.calls, args.processes, args.servers, args.mode)
+    result = run([int(x) for x in args.clients.split(",")], args.calls, args.processes, args.servers, args.mode,
+                 [p for p in args.paths.split(",") if p])
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
     sys.exit(0)

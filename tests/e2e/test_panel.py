@@ -99,3 +99,19 @@ def test_forbidden_actions_are_refused(hall_server, new_page) -> None:  # type: 
     r = approver.post("/windows/w01/call-next", json={})
     assert r.status_code == 403 and r.json()["error"]["code"] == "wrong_role"
     screenshot(page, "panel-wrong-window")
+
+
+def test_a_key_that_cannot_act_says_why(own_server, new_page) -> None:  # type: ignore[no-untyped-def]
+    """F3 with nobody called, and F1 while the connection is down, each tell the clerk that nothing happened."""
+    own_server.start()
+    add_staff(own_server.database, "li.na", roles=("window_staff",), windows=("w01",), name="李娜")
+    panel = new_page(viewport={"width": 1400, "height": 900})
+    login(panel, own_server.base_url, "li.na")
+    panel.wait_for_selector("#offline", state="hidden")
+    panel.keyboard.press("F3")  # start: there is no called number
+    panel.wait_for_function("() => document.querySelector('#message').innerText.includes('开始办理」现在不可用')")
+    own_server.kill()
+    panel.wait_for_selector("#offline", state="visible")
+    panel.keyboard.press("F1")
+    panel.wait_for_function("() => document.querySelector('#message').innerText.includes('连接中断，「叫号」未执行')")
+    assert "error" in panel.get_attribute("#message", "class")

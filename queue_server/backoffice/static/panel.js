@@ -158,7 +158,10 @@
     const b = document.querySelector(`#actions button[data-key="${ev.key}"]`);
     if (!b) return;
     ev.preventDefault();
-    if (!b.disabled) act(b.dataset.action);
+    if (!b.disabled) { act(b.dataset.action); return; }
+    // A key that does nothing must say why, or a clerk presses F1 during a blip and believes the number was called.
+    const name = b.firstChild.textContent.trim();
+    say(online ? `「${name}」现在不可用（当前号码或窗口状态不允许）` : `连接中断，「${name}」未执行；连接恢复后请再按一次`, true);
   });
   document.addEventListener("click", (ev) => {
     const t = ev.target;

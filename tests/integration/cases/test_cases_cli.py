@@ -13,8 +13,8 @@ from queue_server.commands import cli
 from queue_server.domain.calling import DefaultCallingPolicy
 from queue_server.domain.hall import HallConfig
 from queue_server.domain.workdays import WorkCalendar
-from queue_server.services import cases as cs
 from queue_server.services import evaluations as ev
+from queue_server.services.cases import back_office, intake, outcomes
 from queue_server.services.context import HallContext, NullPublisher
 from queue_server.store.db import ensure_hall, make_engine, migrate
 from tests.unit.cases.conftest import APPROVER, CASE_HALL, CITIZEN, ID, SETTINGS, TZ, WINDOW
@@ -36,22 +36,21 @@ def _hall(tmp_path):
     start = datetime(2026, 6, 1, 10, 0, tzinfo=TZ)
     ctx = HallContext(config=config, engine=engine, clock=OffsetClock(start),
                       policy=DefaultCallingPolicy(config.calling), calendar=WorkCalendar(),
-                      publisher=NullPublisher(), person_secret=b"k")
-    ctx.case_settings = SETTINGS
+                      publisher=NullPublisher(), person_secret=b"k", case_settings=SETTINGS)
     return ctx, ["--config", str(config_file), "--cases-config", str(cases_file), "--database", str(db)]
 
 
 def test_export_and_supervision_from_the_command_line(tmp_path):
     ctx, options = _hall(tmp_path)
-    done = cs.intake(ctx, cs.IntakeRequest(item_id="relief", applicant_name="王小娜", id_number=ID, window_id="w1",
+    done = intake.intake(ctx, intake.IntakeRequest(item_id="relief", applicant_name="王小娜", id_number=ID, window_id="w1",
                                            materials=["e_licence", "original", "original", "copy"]), WINDOW)["case"]
-    cs.accept(ctx, done["id"], WINDOW)
-    cs.decide(ctx, done["id"], True, [], APPROVER)
+    outcomes.accept(ctx, done["id"], WINDOW)
+    back_office.decide(ctx, done["id"], True, [], APPROVER)
     token = token_of(ctx, ev.invite_for_case(ctx, done["id"], WINDOW, start_pad=False))
     ev.rate(ctx, token, 1, [2], None, CITIZEN, ev.Channel.QR)
-    late = cs.intake(ctx, cs.IntakeRequest(item_id="relief", applicant_name="李四", id_number=ID,
+    late = intake.intake(ctx, intake.IntakeRequest(item_id="relief", applicant_name="李四", id_number=ID,
                                            materials=["e_licence", "original", "original", "copy"]), WINDOW)["case"]
-    cs.accept(ctx, late["id"], WINDOW)
+    outcomes.accept(ctx, late["id"], WINDOW)
     ctx.engine.dispose()
 
     runner = CliRunner()

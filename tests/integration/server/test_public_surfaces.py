@@ -3,6 +3,7 @@ public hall room, the event log and the socket origin check let them read or do 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 import socketio
+import websocket
 
 from queue_server.policy import AUDIENCES, Audience
 from tests.conftest_server import Screen
@@ -65,15 +67,24 @@ def test_the_public_hall_room_and_event_log_carry_no_private_traffic(live):
     screen.subscribe(hall=True)
     staff_screen = Screen(srv.url, "supervisor", actor="staff:tester").connect()
     staff_screen.subscribe(hall=False, staff=True)
+    stream = websocket.create_connection(srv.url.replace("http://", "ws://") + "/live", timeout=5)  # the screens'
     seen = private_traffic(live)
     head = requests.get(f"{srv.url}/api/v1/events", params={"since": 0}, timeout=5).json()
     staff_screen.wait_for_seq(head["seq"])
+    streamed = []
+    with contextlib.suppress(websocket.WebSocketTimeoutException):
+        stream.settimeout(1.5)
+        while True:
+            streamed += json.loads(stream.recv()).get("events", [])
+    stream.close()
+    assert {"ticket_issued", "ticket_called"} <= {e["type"] for e in streamed} <= \
+        {k for k, a in AUDIENCES.items() if a is Audience.PUBLIC}
 
     public_kinds = {e for e, _ in screen.events}
     assert public_kinds and public_kinds <= {"ticket_issued", "ticket_called", "ticket_started", "window_state",
                                              "queue_stats", "day_rolled_over"}, public_kinds
     logged = json.dumps(head, ensure_ascii=False)
-    heard = json.dumps(screen.events, ensure_ascii=False)
+    heard = json.dumps([screen.events, streamed], ensure_ascii=False)
     for secret in (FULL_NAME, ID, "13812342345", seen["input_id"], seen["case"]["number"], "tracker_token",
                    "document"):
         assert secret not in logged and secret not in heard, secret

@@ -86,8 +86,8 @@ def make_hall(template: Path, tmp_path: Path, start: datetime, calendar: WorkCal
     config = HallConfig.model_validate(CASE_HALL)
     engine = make_engine(str(db), synchronous="OFF")
     ctx = HallContext(config=config, engine=engine, clock=OffsetClock(start), policy=DefaultCallingPolicy(config.calling),
-                      calendar=calendar or WorkCalendar(), publisher=NullPublisher(), person_secret=b"k")
-    ctx.case_settings = SETTINGS
+                      calendar=calendar or WorkCalendar(), publisher=NullPublisher(), person_secret=b"k",
+                      case_settings=SETTINGS)
     return ctx
 
 

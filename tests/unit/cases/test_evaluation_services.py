@@ -10,11 +10,11 @@ import pytest
 
 from queue_server.domain.errors import DomainError
 from queue_server.domain.evaluations import Channel
-from queue_server.services import cases as cs
 from queue_server.services import devices
 from queue_server.services import evaluations as ev
 from queue_server.services import tickets as ts
 from queue_server.services import windows as ws
+from queue_server.services.cases import back_office, intake, outcomes, views
 from queue_server.services.context import Actor
 
 from .conftest import APPROVER, CITIZEN, ID, PAD, WINDOW
@@ -32,10 +32,10 @@ def finished_ticket(hall):
 
 
 def decided_case(hall):
-    c = cs.intake(hall, cs.IntakeRequest(item_id="relief", applicant_name="王小娜", id_number=ID, window_id="w1",
+    c = intake.intake(hall, intake.IntakeRequest(item_id="relief", applicant_name="王小娜", id_number=ID, window_id="w1",
                                          materials=["e_licence", "original", "original", "copy"]), WINDOW)["case"]
-    cs.accept(hall, c["id"], WINDOW)
-    cs.decide(hall, c["id"], True, [], APPROVER)
+    outcomes.accept(hall, c["id"], WINDOW)
+    back_office.decide(hall, c["id"], True, [], APPROVER)
     return c
 
 
@@ -105,9 +105,9 @@ def test_staff_can_never_rate(hall):
 
 def test_qr_and_kiosk_ratings_of_a_case(hall):
     c = decided_case(hall)
-    tracker = cs.get_case(hall, c["id"])["tracker_token"]
-    assert cs.case_status_for_tracker(hall, tracker)["evaluation"] == {"rated": False}  # no token in that view
-    token = cs.evaluation_link_for_tracker(hall, tracker).removeprefix("/evaluate/")  # the citizen's own page
+    tracker = views.get_case(hall, c["id"])["tracker_token"]
+    assert views.case_status_for_tracker(hall, tracker)["evaluation"] == {"rated": False}  # no token in that view
+    token = views.evaluation_link_for_tracker(hall, tracker).removeprefix("/evaluate/")  # the citizen's own page
     form = ev.evaluation_form(hall, token)
     assert form["subject"] == c["number"] and form["item_name"] == "最低生活保障申请" and form["staff_name"] == "李娜"
     assert [lv["label"] for lv in form["levels"]] == ["非常满意", "满意", "基本满意", "不满意", "非常不满意"]
@@ -121,7 +121,7 @@ def test_qr_and_kiosk_ratings_of_a_case(hall):
 def test_invitations_only_after_the_service(hall):
     waiting = ts.issue_ticket(hall, ts.IssueRequest(item_id="relief"), CITIZEN).ticket
     assert code_of(lambda: ev.invite_for_ticket(hall, waiting["id"], WINDOW)) == "not_served"
-    c = cs.intake(hall, cs.IntakeRequest(item_id="relief", applicant_name="王小娜", id_number=ID,
+    c = intake.intake(hall, intake.IntakeRequest(item_id="relief", applicant_name="王小娜", id_number=ID,
                                          materials=["e_licence", "original", "original", "copy"]), WINDOW)["case"]
     assert code_of(lambda: ev.invite_for_case(hall, c["id"], WINDOW, "w1")) == "not_decided"
     assert code_of(lambda: ev.invite_for_ticket(hall, 999, WINDOW)) == "ticket_not_found"

@@ -31,7 +31,8 @@ def test_hall_page_is_self_contained(client) -> None:  # type: ignore[no-untyped
     assert r.status_code == 200
     html = r.get_data(as_text=True)
     assert "http://" not in html and "https://" not in html  # no CDN: the hall has no internet
-    assert "/display/static/vendor/socket.io.min.js" in html
+    assert "/display/static/live.js" in html
+    assert "socket.io" not in html  # the public screens follow the live stream (a plain WebSocket), not Socket.IO
     data = _screen_data(html)
     assert data["site"] == "main"
     assert data["voice"] == {"languages": ["zh"], "repeat": 2, "base": "/display/voice/", "fallback": {}}

@@ -13,8 +13,9 @@ from queue_server.clock import OffsetClock
 from queue_server.domain.calling import DefaultCallingPolicy
 from queue_server.domain.workdays import WorkCalendar
 from queue_server.hall_config import load_hall
+from queue_server.i18n import Texts, load_texts
+from queue_server.kiosk_config import KioskSetup, load_kiosk
 from queue_server.services.context import HallContext, NullPublisher
-from queue_server.services.kiosk import KioskSetup, load_kiosk
 from queue_server.store.db import ensure_hall, make_engine, migrate
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -27,8 +28,13 @@ def bundled_hall():
 
 
 @pytest.fixture(scope="session")
-def setup(bundled_hall) -> KioskSetup:
-    return load_kiosk(bundled_hall)
+def texts() -> Texts:
+    return load_texts()
+
+
+@pytest.fixture(scope="session")
+def setup(bundled_hall, texts) -> KioskSetup:
+    return load_kiosk(bundled_hall, texts)
 
 
 @pytest.fixture(scope="session")
@@ -42,12 +48,12 @@ def template_db(tmp_path_factory, bundled_hall) -> Path:
 
 
 @pytest.fixture
-def hall(template_db, tmp_path, bundled_hall):
+def hall(template_db, tmp_path, bundled_hall, setup, texts):
     db = tmp_path / "hall.db"
     shutil.copy(template_db, db)
     engine = make_engine(str(db))
     ctx = HallContext(config=bundled_hall, engine=engine, clock=OffsetClock(MORNING),
                       policy=DefaultCallingPolicy(bundled_hall.calling), calendar=WorkCalendar(),
-                      publisher=NullPublisher(), person_secret=b"k")
+                      publisher=NullPublisher(), person_secret=b"k", kiosk=setup, texts=texts)
     yield ctx
     engine.dispose()

@@ -14,7 +14,7 @@ import yaml
 from config import CONFIG_DIR
 from queue_server.domain.flows import FlowsConfig, Outcome, check_flows, resolve
 from queue_server.hall_config import ConfigError
-from queue_server.services.kiosk import generated_flows, load_kiosk
+from queue_server.kiosk_config import generated_flows, load_kiosk
 
 KIOSK = Path(__file__).resolve().parents[3] / "kiosk"
 RAW = yaml.safe_load((CONFIG_DIR / "flows.yaml").read_text(encoding="utf-8"))
@@ -61,7 +61,7 @@ def test_mistakes_are_named(bundled_hall, change, message):
     assert any(message in p for p in found), found
 
 
-def test_field_errors_name_the_file_and_entry(tmp_path, bundled_hall):
+def test_field_errors_name_the_file_and_entry(tmp_path, bundled_hall, texts):
     """A label without Tibetan and an answer with two targets: both reported, with the file and the path."""
     raw = copy.deepcopy(RAW)
     del raw["flows"]["civil"]["nodes"]["marriage"]["options"][1]["label"]["bo"]
@@ -70,21 +70,21 @@ def test_field_errors_name_the_file_and_entry(tmp_path, bundled_hall):
     (tmp_path / "flows.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     (tmp_path / "appointments.yaml").write_text("early_min: -5\nlate: 3\n", encoding="utf-8")
     with pytest.raises(ConfigError) as exc:
-        load_kiosk(bundled_hall, str(tmp_path / "hall.yaml"))
+        load_kiosk(bundled_hall, texts, str(tmp_path / "hall.yaml"))
     text = str(exc.value)
     assert "flows.yaml: flows > civil > nodes > marriage > options[1] > label > bo: required setting is missing" in text
     assert "flows.yaml: flows > police > nodes > idcard > options[0] (queue \"police\"): give exactly one of" in text
     assert "appointments.yaml: early_min:" in text and "appointments.yaml: late: unknown setting" in text
 
 
-def test_yaml_syntax_error_names_line(tmp_path, bundled_hall):
+def test_yaml_syntax_error_names_line(tmp_path, bundled_hall, texts):
     (tmp_path / "hall.yaml").write_text("x: 1\n", encoding="utf-8")
     (tmp_path / "flows.yaml").write_text("tiles: [\n  - a: {b\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"flows.yaml: line \d+, column \d+: YAML syntax error"):
-        load_kiosk(bundled_hall, str(tmp_path / "hall.yaml"))
+        load_kiosk(bundled_hall, texts, str(tmp_path / "hall.yaml"))
 
 
-def test_a_hall_without_flows_file_gets_flows_generated_from_its_queues(tmp_path):
+def test_a_hall_without_flows_file_gets_flows_generated_from_its_queues(tmp_path, texts):
     from queue_server.domain.hall import HallConfig
 
     hall = HallConfig.model_validate({
@@ -100,10 +100,14 @@ def test_a_hall_without_flows_file_gets_flows_generated_from_its_queues(tmp_path
         "items": [{"id": "i1", "name": "事项", "department": "d", "queue": "qb", "kind": "immediate"}],
     })
     (tmp_path / "hall.yaml").write_text("placeholder", encoding="utf-8")
-    setup = load_kiosk(hall, str(tmp_path / "hall.yaml"))
+    setup = load_kiosk(hall, texts, str(tmp_path / "hall.yaml"))
     assert setup.flows_source.startswith("generated")
-    assert check_flows(FlowsConfig.model_validate(generated_flows(hall)), hall) == []
+    assert check_flows(FlowsConfig.model_validate(generated_flows(hall, texts)), hall) == []
     assert [t.id for t in setup.flows.tiles] == ["qb", "help"]  # qa is the fallback assisted queue
+    # The generated words come from the translations (config/i18n kiosk.*), in every language.
+    help_label = setup.flows.tiles[1].label
+    assert (help_label.zh, help_label.en) == ("不知道办什么？找人帮我", "Not sure? Help me") and help_label.bo
+    assert setup.flows.flows["qb"].nodes["pick"].ask.en == "Choose the service"
 
 
 def test_answers_lead_to_self_service_assisted_or_a_window(setup, bundled_hall):

@@ -66,8 +66,9 @@ def test_limit_and_order_are_stable(setup):
 
 def test_sfz_finds_id_cards_not_a_department_starting_with_those_letters() -> None:
     from queue_server.hall_config import load_hall
-    from queue_server.services.kiosk import load_kiosk
+    from queue_server.i18n import load_texts
+    from queue_server.kiosk_config import load_kiosk
 
-    setup = load_kiosk(load_hall(None))
+    setup = load_kiosk(load_hall(None), load_texts())
     ids = [h.id for h in setup.index.find("sfz")]
     assert ids and all(i.endswith("id-card") or i.startswith("id-card") for i in ids), ids  # not 市发展改革局's items

@@ -13,6 +13,7 @@ from queue_server.domain.errors import (
     NotFound,
 )
 from queue_server.services import tickets as T
+from queue_server.services import window_views as WV
 from queue_server.services import windows as W
 from queue_server.services.context import Actor
 from queue_server.services.rollover import roll_over
@@ -178,7 +179,7 @@ def test_hold_and_call_back(hall):
     W.call_next(hall, "w2", CLERK)
     W.start(hall, "w2", CLERK)
     W.hold(hall, "w2", CLERK, "去复印")
-    assert [t["number"] for t in W.held_tickets(hall, "w2")] == ["A001"]
+    assert [t["number"] for t in WV.held_tickets(hall, "w2")] == ["A001"]
     W.call_next(hall, "w2", CLERK)  # A002
     with pytest.raises(InvalidTransition):
         W.call_back(hall, "w2", 1, CLERK)  # window busy
@@ -246,7 +247,7 @@ def test_roll_over_closes_yesterdays_tickets_and_restarts_numbering(hall):
     assert old["status"] == "closed"
     fresh = T.issue_ticket(hall, T.IssueRequest(queue_id="a"), KIOSK).ticket
     assert fresh["number"] == "A001" and fresh["service_day"] == "2026-11-27"
-    assert W.windows_overview(hall)[0]["status"] == "closed"
+    assert WV.windows_overview(hall)[0]["status"] == "closed"
     types = [e["type"] for e in hall.publisher.published]
     assert "day_rolled_over" in types
 

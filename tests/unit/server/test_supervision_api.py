@@ -93,3 +93,17 @@ def test_bad_report_parameters_are_clear_errors_and_exports_are_files(app) -> No
     assert r.status_code == 200 and {"每日取号与办结", "预约到场"} <= set(wb.sheetnames)
     r = boss.get("/staff/assessment/export?month=2026-11")
     assert r.status_code == 200 and r.data[:2] == b"PK"
+
+
+def test_the_device_board_lists_the_stations_loaded_at_start(app) -> None:  # type: ignore[no-untyped-def]
+    """Every station of the devices file the server started with, with its role, description and device kinds,
+    even before any agent has reported (taken from the loaded configuration, not re-read per request)."""
+    board = client(app, "tech").get("/staff/devices/data").get_json()
+    by_name = {s["station"]: s for s in board["stations"]}
+    configured = app.extensions["onewindow"].stations
+    assert set(by_name) == set(configured)
+    kiosk = by_name["kiosk-1"]
+    assert kiosk["role"] == "kiosk" and kiosk["description"] == "self-service kiosk 1, entrance hall"
+    assert [d["device"] for d in kiosk["devices"]] == ["camera", "idcard", "printer", "scanner"]
+    assert {d["status"] for d in kiosk["devices"]} == {"unknown"}
+    assert by_name["window-1"]["role"] == "window"

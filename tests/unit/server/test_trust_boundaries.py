@@ -366,3 +366,49 @@ def test_the_cli_enable_lifts_a_lock_and_says_so(tmp_path):
     assert result.exit_code == 0 and "lock-out lifted" in result.output, result.output
     assert staff_service.authenticate(engine, now, "clerk1", PASSWORD).username == "clerk1"
     engine.dispose()
+
+
+def test_console_account_and_token_changes_are_audited(tmp_path):
+    """A change made with `onewindow users/devices` appears in the staff audit beside the browser's, as cli:<user>."""
+    from click.testing import CliRunner
+
+    from queue_server.commands import cli
+    from queue_server.store.db import make_engine
+    from queue_server.store.supervision_schema import staff_audit
+
+    db = str(tmp_path / "cli.db")
+    run = CliRunner().invoke
+    steps = [
+        ["users", "add", "clerk9", "--name", "李娜", "--role", "window_staff", "--window", "w01", "--password-stdin"],
+        ["users", "disable", "clerk9"], ["users", "enable", "clerk9"], ["users", "passwd", "clerk9", "--password-stdin"],
+        ["devices", "token", "kiosk-1"], ["devices", "revoke", "kiosk-1"],
+    ]
+    for args in steps:
+        result = run(cli, [*args, "--database", db], input=PASSWORD + "\n")
+        assert result.exit_code == 0, (args, result.output)
+    engine = make_engine(db)
+    with engine.connect() as conn:
+        rows = conn.execute(select(staff_audit).order_by(staff_audit.c.id)).mappings().all()
+    engine.dispose()
+    assert [(r["action"], r["target"]) for r in rows] == [
+        ("add", "clerk9"), ("disable", "clerk9"), ("enable", "clerk9"), ("reset_password", "clerk9"),
+        ("add_token", "kiosk-1"), ("revoke_tokens", "kiosk-1")]
+    assert all(r["actor"].startswith("cli:") for r in rows)
+    assert rows[0]["detail"]["roles"] == ["window_staff"] and rows[-1]["detail"] == {"revoked": 1}
+    assert PASSWORD not in str([dict(r) for r in rows])
+
+
+def test_a_refused_console_change_writes_no_audit_line(tmp_path):
+    from click.testing import CliRunner
+
+    from queue_server.commands import cli
+    from queue_server.store.db import make_engine
+    from queue_server.store.supervision_schema import staff_audit
+
+    db = str(tmp_path / "cli.db")
+    result = CliRunner().invoke(cli, ["users", "disable", "nobody", "--database", db])
+    assert result.exit_code == 2 and "error:" in result.output
+    engine = make_engine(db)
+    with engine.connect() as conn:
+        assert conn.execute(select(staff_audit)).all() == []
+    engine.dispose()

@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from ..store.cases_schema import case_log
-from .context import Actor, HallContext
-from .events import hall_write
+from ...store.cases_schema import case_log
+from ..context import Actor, HallContext
+from ..events import hall_write
 
 tx = hall_write  # a write transaction and the events to publish once it has committed
 

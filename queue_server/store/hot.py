@@ -1,0 +1,130 @@
+"""Hot statements: the few that run on every ticket, executed on SQLite's DBAPI cursor.
+
+SQLAlchemy's execution machinery (execution context, events, result wrapping) costs ~20 µs of Python per statement
+against ~2 µs for sqlite3 itself, and issuing a ticket runs about ten. A ``HotStatement`` is compiled once per
+dialect by SQLAlchemy — the same SQL, the same bind and result type processing (``UTCDateTime``, JSON) — and on
+SQLite runs straight on the connection's cursor, inside the transaction SQLAlchemy began. A DBAPI error goes through
+SQLAlchemy's own handler, so callers see the same exceptions as before (storage faults, lock timeouts). On any other
+dialect (PostgreSQL) the statement runs through ``Connection.execute`` as usual.
+
+Only plain statements qualify: no expanding ``IN`` parameters and no Python-side column defaults (``prepare``
+refuses them, so a statement that would need them fails in the tests, not in the hall).
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import ClauseElement
+
+_MISSING = object()
+
+
+class _Prepared:
+    __slots__ = ("sql", "binds", "row", "processors")
+
+    def __init__(self, stmt: ClauseElement, dialect: Dialect, column_keys: Sequence[str] | None) -> None:
+        compiled: Any = stmt.compile(dialect=dialect, column_keys=list(column_keys) if column_keys else None)
+        if not compiled.positional or getattr(compiled, "insert_prefetch", None) or compiled.literal_execute_params \
+                or compiled.post_compile_params:
+            raise ValueError(f"not a plain statement for the hot path: {compiled.string}")
+        self.sql: str = compiled.string
+        procs = compiled._bind_processors
+        binds: list[tuple[str, Any, Callable[[Any], Any] | None]] = []
+        for name in compiled.positiontup:
+            bind = compiled.binds[name]
+            default = bind.value if bind.value is not None or not bind.required else _MISSING
+            binds.append((name, default, procs.get(name)))
+        self.binds = tuple(binds)
+        columns = compiled._result_columns
+        self.row: Any = namedtuple("HotRow", [c.keyname for c in columns], rename=True) if columns else None
+        self.processors = tuple(c.type._cached_result_processor(dialect, None) for c in columns)
+
+    def args(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
+        out = []
+        for key, default, proc in self.binds:
+            value = params.get(key, default)
+            if value is _MISSING:
+                raise KeyError(f"missing parameter {key!r} for {self.sql}")
+            out.append(proc(value) if proc is not None else value)
+        return tuple(out)
+
+    def rows(self, raw: Sequence[Any]) -> list[Any]:
+        procs, row = self.processors, self.row
+        if not any(procs):
+            return [row._make(r) for r in raw]
+        return [row._make([p(v) if p is not None else v for p, v in zip(procs, r, strict=True)]) for r in raw]
+
+
+class HotStatement:
+    """A statement built once at import and run on every ticket (see the module's docstring).
+
+    ``column_keys``: for an INSERT, the columns the parameters give (the statement is compiled for exactly those).
+    Results are named tuples with the columns' names, as ``Row`` gives them by attribute."""
+
+    def __init__(self, stmt: Any, column_keys: Sequence[str] | None = None) -> None:
+        self.stmt = stmt
+        self.column_keys = tuple(column_keys) if column_keys else None
+        self._prepared: dict[str, _Prepared] = {}
+
+    def prepare(self, dialect: Dialect) -> _Prepared:
+        p = self._prepared.get(dialect.name)
+        if p is None:
+            p = self._prepared[dialect.name] = _Prepared(self.stmt, dialect, self.column_keys)
+        return p
+
+    def all(self, conn: Connection, params: Mapping[str, Any]) -> list[Any]:
+        """Run it; the rows it returns (none for a statement without RETURNING)."""
+        if conn.dialect.name != "sqlite":
+            result = conn.execute(self.stmt, dict(params))
+            return list(result.all()) if result.returns_rows else []
+        p = self.prepare(conn.dialect)
+        args = p.args(params)
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None
+        try:
+            cur = dbapi.cursor()
+            try:
+                cur.execute(p.sql, args)
+                raw = cur.fetchall() if p.row is not None else []
+            finally:
+                cur.close()
+        except conn.dialect.loaded_dbapi.Error as exc:
+            conn._handle_dbapi_exception(exc, p.sql, args, None, None)
+        return p.rows(raw) if raw else []
+
+    def many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run it once per parameter set, in one ``executemany`` (no RETURNING)."""
+        if conn.dialect.name != "sqlite":
+            conn.execute(self.stmt, [dict(r) for r in rows])
+            return
+        p = self.prepare(conn.dialect)
+        args = [p.args(r) for r in rows]
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None
+        try:
+            cur = dbapi.cursor()
+            try:
+                cur.executemany(p.sql, args)
+            finally:
+                cur.close()
+        except conn.dialect.loaded_dbapi.Error as exc:
+            conn._handle_dbapi_exception(exc, p.sql, args, None, None)
+
+    def first(self, conn: Connection, params: Mapping[str, Any]) -> Any | None:
+        rows = self.all(conn, params)
+        return rows[0] if rows else None
+
+    def one(self, conn: Connection, params: Mapping[str, Any]) -> Any:
+        rows = self.all(conn, params)
+        if len(rows) != 1:
+            raise LookupError(f"expected one row, got {len(rows)}: {self.stmt}")
+        return rows[0]
+
+    def scalar(self, conn: Connection, params: Mapping[str, Any]) -> Any | None:
+        row = self.first(conn, params)
+        return None if row is None else row[0]

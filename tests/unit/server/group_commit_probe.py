@@ -1,0 +1,96 @@
+"""Run by test_issue_cost in its own process: group commit needs gevent's monkey-patching, which a pytest process
+must not get. Concurrent issues (greenlets) on a SQLite file, as `serve` runs them; prints what it saw as JSON."""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import json  # noqa: E402 - after the patching, as in `serve`
+import sqlite3  # noqa: E402
+import sys  # noqa: E402
+from datetime import datetime  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+from zoneinfo import ZoneInfo  # noqa: E402
+
+import gevent  # noqa: E402
+from sqlalchemy import event  # noqa: E402
+
+from queue_server.clock import OffsetClock  # noqa: E402
+from queue_server.domain.calling import DefaultCallingPolicy  # noqa: E402
+from queue_server.domain.errors import CapReached  # noqa: E402
+from queue_server.domain.hall import HallConfig  # noqa: E402
+from queue_server.domain.workdays import WorkCalendar  # noqa: E402
+from queue_server.services.context import Actor, HallContext  # noqa: E402
+from queue_server.services.tickets import IssueRequest, issue_ticket  # noqa: E402
+from queue_server.store.db import ensure_hall, make_engine, migrate  # noqa: E402
+
+HALL = {
+    "hall": {"id": "probe", "name": {"zh": "测试大厅"}},
+    "hours": {"sessions": [{"start": "09:00", "end": "17:30"}]},
+    "sites": [{"id": "main", "name": {"zh": "主厅"}}],
+    "zones": [{"id": "z1", "site": "main", "kind": "comprehensive", "name": {"zh": "综合区"}}],
+    "departments": [{"id": "d1", "name": "部门"}],
+    "queues": [{"id": "a", "prefix": "A", "name": {"zh": "综合"}, "zone": "z1"},
+               {"id": "b", "prefix": "B", "name": {"zh": "限号"}, "zone": "z1", "daily_cap": 3}],
+    "windows": [{"id": "w1", "number": 1, "name": {"zh": "1号窗口"}, "zone": "z1",
+                 "queues": [{"queue": "a"}, {"queue": "b"}]}],
+}
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def publish(self, events: list[dict[str, Any]]) -> None:
+        self.events.extend(events)
+
+
+def main(db: Path) -> None:
+    engine = make_engine(str(db))
+    migrate(engine)
+    ensure_hall(engine, "probe")
+    config = HallConfig.model_validate(HALL)
+    recorder = Recorder()
+    ctx = HallContext(config=config, engine=engine,
+                      clock=OffsetClock(datetime(2026, 11, 26, 9, 30, tzinfo=ZoneInfo("Asia/Shanghai"))),
+                      policy=DefaultCallingPolicy(config.calling), calendar=WorkCalendar(), publisher=recorder,
+                      person_secret=b"probe", always_open=True)
+    commits: list[str] = []
+    event.listen(engine, "checkout",
+                 lambda dbapi_conn, *_: dbapi_conn.set_trace_callback(
+                     lambda sql: commits.append(sql) if sql == "COMMIT" else None))
+    engine.dispose()
+    issue_ticket(ctx, IssueRequest(queue_id="a"), Actor("kiosk", "warm-up"))
+    del commits[:]
+    acked: list[dict[str, Any]] = []
+    refused: list[str] = []
+    not_durable: list[int] = []
+
+    def kiosk(i: int) -> None:
+        queue = "b" if i % 5 == 0 else "a"  # 8 of 40 into the capped queue: 3 issued, 5 refused inside the write
+        try:
+            t = issue_ticket(ctx, IssueRequest(queue_id=queue), Actor("kiosk", f"k{i}")).ticket
+        except CapReached:
+            refused.append(queue)
+            return
+        # Acknowledged: another connection must see it now (committed, not merely written).
+        other = sqlite3.connect(str(db))
+        try:
+            if other.execute("SELECT count(*) FROM tickets WHERE id = ?", (t["id"],)).fetchone()[0] != 1:
+                not_durable.append(t["id"])
+        finally:
+            other.close()
+        acked.append({"id": t["id"], "queue": t["queue_id"], "number": t["number"]})
+
+    gevent.joinall([gevent.spawn(kiosk, i) for i in range(40)], raise_error=True)
+    with sqlite3.connect(str(db)) as check:
+        stored = [r[0] for r in check.execute("SELECT seq FROM events WHERE hall_id = 'probe' ORDER BY seq")]
+        head = check.execute("SELECT event_seq FROM halls WHERE id = 'probe'").fetchone()[0]
+    print(json.dumps({"acked": acked, "refused": refused, "not_durable": not_durable, "commits": len(commits),
+                      "published": [e["seq"] for e in recorder.events], "stored": stored, "head": head}))
+    engine.dispose()
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
