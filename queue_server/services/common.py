@@ -13,7 +13,7 @@ from ..domain.errors import NotFound
 from ..domain.estimate import estimate_wait
 from ..domain.hall import PriorityClass
 from ..domain.tickets import OPEN_STATUSES, TicketStatus
-from ..store.db import hall_head
+from ..store.db import hall_head, write_head
 from ..store.hot import HotStatement
 from ..store.schema import halls, ticket_transitions, tickets, window_states
 from .context import SYSTEM, Actor, HallContext
@@ -48,11 +48,13 @@ def record_transition(
     queue_id: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    _TRANSITION_INSERT.all(
-        conn,
-        {"ticket_id": ticket_id, "at": at, "action": action, "from_status": from_status, "to_status": to_status,
-         "window_id": window_id, "queue_id": queue_id, "actor": str(actor), "detail": detail},
-    )
+    row = {"ticket_id": ticket_id, "at": at, "action": action, "from_status": from_status, "to_status": to_status,
+           "window_id": window_id, "queue_id": queue_id, "actor": str(actor), "detail": detail}
+    head = write_head(conn)
+    if head is not None:  # inside a hall write: stored with its events in one statement at the end
+        head.transitions.append(row)
+    else:
+        _TRANSITION_INSERT.all(conn, row)
 
 
 def ensure_service_day(conn: Connection, ctx: HallContext, out: list[dict]) -> str:
@@ -158,8 +160,10 @@ def candidates(conn: Connection, ctx: HallContext, day: str, queue_ids: list[str
     return [_candidate(r) for r in rows]
 
 
-def call_candidates(conn: Connection, ctx: HallContext, day: str, window_id: str, queue_ids: list[str]) -> list[Candidate]:
-    """The waiting tickets a window's calling policy chooses among, read with bounded SQL when the policy allows.
+def call_candidates(conn: Connection, ctx: HallContext, day: str, window_id: str, queue_ids: list[str],
+                    rows: dict[int, Row] | None = None) -> list[Candidate]:
+    """The waiting tickets a window's calling policy chooses among, read with bounded SQL when the policy allows;
+    with ``rows``, their whole ticket rows by id as well (heads only).
 
     ``DefaultCallingPolicy`` only ever picks the head of a (queue, priority class) line (FIFO by position inside a
     class, weights across queues) or, with the long-wait rule, the eligible ticket issued first. So one indexed
@@ -171,10 +175,12 @@ def call_candidates(conn: Connection, ctx: HallContext, day: str, window_id: str
     if not queue_ids:
         return []
     stmt = _heads_statement(tuple(queue_ids), bool(getattr(ctx.policy, "uses_issue_time", False)))
-    rows = conn.execute(stmt, {"b_hall": ctx.hall_id, "b_day": day, "b_window": window_id}).all()
     seen: dict[int, Candidate] = {}
-    for r in rows:
-        seen.setdefault(r.id, _candidate(r))
+    for r in conn.execute(stmt, {"b_hall": ctx.hall_id, "b_day": day, "b_window": window_id}).all():
+        if r.id not in seen:
+            seen[r.id] = _candidate(r)
+            if rows is not None:
+                rows[r.id] = r
     return list(seen.values())
 
 
@@ -183,7 +189,8 @@ def _heads_statement(queue_ids: tuple[str, ...], by_issue_time: bool) -> Any:
     mine = or_(tickets.c.target_window.is_(None), tickets.c.target_window == bindparam("b_window"))
 
     def waiting_in(queue_id: str) -> Any:
-        return select(*_CANDIDATE_COLUMNS).where(
+        # Whole rows: the one chosen is called without reading it again (a heads read is at most a few rows).
+        return select(tickets).where(
             tickets.c.hall_id == bindparam("b_hall"), tickets.c.service_day == bindparam("b_day"),
             tickets.c.status == TicketStatus.WAITING.value, tickets.c.queue_id == queue_id, mine)
 

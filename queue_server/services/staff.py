@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..domain.errors import DomainError, InvalidInput, NotFound
-from ..store.db import plain_write_tx
+from ..store.db import plain_write_tx, single_read
 from ..store.schema import device_tokens, staff, staff_sessions
 
 ROLES = ("window_staff", "approver", "supervisor", "technician", "admin")
@@ -268,7 +268,7 @@ def open_session(engine: Engine, now: datetime, member: StaffMember, client: str
 def session_member(engine: Engine, raw: str, staff_id: int) -> StaffMember | None:
     """The member of staff of a live (not revoked) session, in one query with the account (every staff request
     asks this)."""
-    with engine.connect() as conn:
+    with single_read(engine) as conn:
         row = conn.execute(select(staff).join(staff_sessions, staff_sessions.c.staff_id == staff.c.id).where(
             staff_sessions.c.id == _token_hash(raw), staff_sessions.c.revoked_at.is_(None),
             staff.c.id == staff_id)).first()

@@ -188,15 +188,17 @@ def call_text(number: str, window_number: int) -> str:
     return f"请 {number} 号到 {window_number} 号窗口办理"
 
 
-def _finish_current_for_next(a: _Action) -> None:
-    """Calling the next visitor ends the one being served; a called one must be dealt with first."""
+def _finish_current_for_next(a: _Action, clear: bool = True) -> bool:
+    """Calling the next visitor ends the one being served; a called one must be dealt with first. True when one
+    was finished; with ``clear=False`` the window still names it (the caller sets the next one in one update)."""
     cur = a.current_or_none()
     if cur is None:
-        return
+        return False
     if cur.status == TicketStatus.SERVING.value:
         a.emit("ticket_finished", a.move(cur, Action.FINISH, {"finished_at": a.now}))
-        a.set_window(current_ticket_id=None)
-        return
+        if clear:
+            a.set_window(current_ticket_id=None)
+        return True
     raise InvalidTransition(
         f"window {a.window.number} has called {cur.number} and not started; start, recall, hold or mark it "
         "no-show first", code="current_ticket_pending", details={"current": cur.number})
@@ -218,18 +220,24 @@ def _do_call(a: _Action, t: Row, rule: str, streak: int | None) -> Row:
 def call_next(ctx: HallContext, window_id: str, actor: Actor) -> dict[str, Any]:
     with _Action(ctx, window_id, actor) as a:
         a.require_serving_window(auto_open=True)
-        _finish_current_for_next(a)
+        finished = _finish_current_for_next(a, clear=False)
         weights = {wq.queue: wq.weight for wq in a.window.queues}
         served: dict[str, int] = dict(a.conn.execute(_SERVED, {"b_hall": ctx.hall_id, "b_day": a.day,
                                                                "b_window": a.window.id}).all())
         state = WindowState(a.window.id, weights, a.state.priority_streak, served)
-        choice = ctx.policy.choose(call_candidates(a.conn, ctx, a.day, a.window.id, list(weights)), state, a.now)
+        rows: dict[int, Row] = {}
+        choice = ctx.policy.choose(call_candidates(a.conn, ctx, a.day, a.window.id, list(weights), rows), state,
+                                   a.now)
         if choice is None:
+            if finished:
+                a.set_window(current_ticket_id=None)
             out = a.result(None)
             out["message"] = "当前无人等候 / nobody is waiting"
             return out
-        t = _do_call(a, get_ticket(a.conn, ctx, choice.candidate.ticket_id, lock=True), choice.rule,
-                     choice.priority_streak)
+        # The heads query read the whole row (no second read); the move's UPDATE … WHERE status = 'waiting' is
+        # what guarantees nobody else called it meanwhile.
+        t = rows.get(choice.candidate.ticket_id) or get_ticket(a.conn, ctx, choice.candidate.ticket_id, lock=True)
+        t = _do_call(a, t, choice.rule, choice.priority_streak)
         return a.result(t)
 
 

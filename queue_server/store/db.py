@@ -19,7 +19,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from ..domain.errors import DomainError
 from .group_commit import grouped_write, sqlite_writer
 from .hot import HotStatement
-from .schema import events, halls
+from .pg_write import pg_engine, pg_hall_tx
+from .schema import events, halls, ticket_transitions
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -93,11 +94,14 @@ def storage_problem(exc: BaseException) -> StorageUnavailable | None:
 
 _HALL_HEAD = select(halls.c.event_seq, halls.c.public_seq, halls.c.service_day).where(
     halls.c.id == bindparam("b_hall"))
-_HALL_HEAD_LOCKED = _HALL_HEAD.with_for_update()
 _HALL_HEAD_HOT = HotStatement(_HALL_HEAD)
 _SET_SEQ = HotStatement(update(halls).where(halls.c.id == bindparam("b_hall")).values(
     event_seq=bindparam("b_seq"), public_seq=bindparam("b_public")))
-_EVENTS_INSERT = HotStatement(events.insert(), column_keys=("hall_id", "seq", "type", "rooms", "payload", "at"))
+# inline(): no RETURNING of the new ids (nothing reads them, and on PostgreSQL they are sent in a pipeline)
+_EVENTS_INSERT = HotStatement(events.insert().inline(),
+                              column_keys=("hall_id", "seq", "type", "rooms", "payload", "at"))
+_TRANSITIONS_INSERT = HotStatement(ticket_transitions.insert().inline(), column_keys=(
+    "ticket_id", "at", "action", "from_status", "to_status", "window_id", "queue_id", "actor", "detail"))
 WRITE_WAIT_LIMIT = 5.0  # seconds a write may wait for its hall before it is refused
 
 
@@ -172,7 +176,7 @@ def make_engine(url: str, *, synchronous: str = "FULL") -> Engine:
 
         return engine
     if url.startswith("postgresql"):
-        return create_engine(url, pool_size=20, max_overflow=40, pool_pre_ping=True)
+        return pg_engine(url)
     raise DatabaseError(f"unsupported database URL {url!r}: use a SQLite file path or postgresql://host/db")
 
 
@@ -220,7 +224,7 @@ def _advisory_key(hall_id: str) -> int:
 class HallHead:
     """A hall's event sequences and service day inside its write transaction, and the events it appended."""
 
-    __slots__ = ("hall_id", "seq", "public_seq", "service_day", "events")
+    __slots__ = ("hall_id", "seq", "public_seq", "service_day", "events", "transitions")
 
     def __init__(self, hall_id: str, seq: int, public_seq: int, service_day: str | None) -> None:
         self.hall_id = hall_id
@@ -228,12 +232,19 @@ class HallHead:
         self.public_seq = public_seq
         self.service_day = service_day
         self.events: list[dict] = []
+        self.transitions: list[dict] = []  # ticket transitions, stored with the events at the end
 
 
 def hall_head(conn: Connection, hall_id: str) -> HallHead | None:
     """The head ``write_tx`` read for this hall on this connection, if the connection is inside one."""
     head = conn.info.get("hall_head")
     return head if head is not None and head.hall_id == hall_id else None
+
+
+def write_head(conn: Connection) -> HallHead | None:
+    """The head of the hall write this connection is inside, whichever hall, if any."""
+    head = conn.info.get("hall_head")
+    return head if isinstance(head, HallHead) else None
 
 
 def _hub_threadpool() -> Any | None:
@@ -277,9 +288,7 @@ def _begin_sqlite_write(conn: Connection, hall_id: str) -> HallHead:
 
 
 def _finish_sqlite_write(conn: Connection, head: HallHead, threadpool: Any) -> None:
-    if head.events:
-        _EVENTS_INSERT.many(conn, head.events)
-        _SET_SEQ.all(conn, {"b_hall": head.hall_id, "b_seq": head.seq, "b_public": head.public_seq})
+    _store_pending(conn, head)
     _commit_sqlite(conn, threadpool)
     conn.commit()  # SQLAlchemy's bookkeeping: sqlite3 finds no open transaction
 
@@ -309,38 +318,55 @@ def write_tx(engine: Engine, hall_id: str, after_commit: Callable[[], None] | No
     if not lock.acquire(timeout=WRITE_WAIT_LIMIT):
         raise _hall_busy()
     try:
-        with engine.connect() as conn:
-            conn.info["write"] = True
-            if pg:
-                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _advisory_key(hall_id)})
-                conn.commit()
-            try:
-                with conn.begin():
-                    # The hall's head (event sequence, service day), read once: the transaction numbers its events
-                    # from it and stores them in one statement at the end (services.events.append_event). On
-                    # PostgreSQL the row lock orders writers that do not take the advisory lock; on SQLite
-                    # BEGIN IMMEDIATE (see make_engine) already holds the database's write lock.
-                    head = conn.execute(_HALL_HEAD_LOCKED, {"b_hall": hall_id}).one() if pg \
-                        else _HALL_HEAD_HOT.one(conn, {"b_hall": hall_id})
-                    pending = HallHead(hall_id, head.event_seq, head.public_seq or 0, head.service_day)
-                    conn.info["hall_head"] = pending
-                    yield conn
-                    if pending.events:
-                        _EVENTS_INSERT.many(conn, pending.events)
-                        _SET_SEQ.all(conn, {"b_hall": hall_id, "b_seq": pending.seq, "b_public": pending.public_seq})
-                    if not pg:
-                        _commit_sqlite(conn, _hub_threadpool())
-                if after_commit is not None:
-                    after_commit()
-            finally:
-                conn.info.pop("write", None)
-                conn.info.pop("hall_head", None)
-                if pg:
-                    conn.rollback()
-                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _advisory_key(hall_id)})
-                    conn.commit()
+        if pg:
+            with pg_hall_tx(engine, hall_id, _advisory_key(hall_id), after_commit, store=_store_pending,
+                            start=lambda conn, row: _start_pending(conn, hall_id, row), done=_forget) as conn:
+                yield conn
+        else:
+            with _sqlite_hall_tx(engine, hall_id, after_commit) as conn:
+                yield conn
     finally:
         lock.release()
+
+
+@contextmanager
+def _sqlite_hall_tx(engine: Engine, hall_id: str, after_commit: Callable[[], None] | None) -> Iterator[Connection]:
+    with engine.connect() as conn:
+        conn.info["write"] = True  # BEGIN IMMEDIATE (see make_engine): the database's write lock orders writers
+        try:
+            with conn.begin():
+                # The hall's head (event sequence, service day), read once: the transaction numbers its events
+                # from it and stores them in one statement at the end (services.events.append_event).
+                row = _HALL_HEAD_HOT.one(conn, {"b_hall": hall_id})
+                pending = HallHead(hall_id, row.event_seq, row.public_seq or 0, row.service_day)
+                conn.info["hall_head"] = pending
+                yield conn
+                _store_pending(conn, pending)
+                _commit_sqlite(conn, _hub_threadpool())
+            if after_commit is not None:
+                after_commit()
+        finally:
+            conn.info.pop("write", None)
+            conn.info.pop("hall_head", None)
+
+
+def _start_pending(conn: Connection, hall_id: str, row: tuple[int, int | None, str | None]) -> HallHead:
+    conn.info["write"] = True
+    head = conn.info["hall_head"] = HallHead(hall_id, row[0], row[1] or 0, row[2])
+    return head
+
+
+def _forget(conn: Connection) -> None:
+    conn.info.pop("write", None)
+    conn.info.pop("hall_head", None)
+
+
+def _store_pending(conn: Connection, pending: HallHead) -> None:
+    if pending.transitions:
+        _TRANSITIONS_INSERT.many(conn, pending.transitions)
+    if pending.events:
+        _EVENTS_INSERT.many(conn, pending.events)
+        _SET_SEQ.all(conn, {"b_hall": pending.hall_id, "b_seq": pending.seq, "b_public": pending.public_seq})
 
 
 @contextmanager
@@ -365,6 +391,16 @@ def _plain_write(engine: Engine) -> Iterator[Connection]:
                 yield conn
         finally:
             conn.info.pop("write", None)
+
+
+@contextmanager
+def single_read(engine: Engine) -> Iterator[Connection]:
+    """A connection for one read statement: on PostgreSQL without BEGIN and ROLLBACK around it (two round trips
+    of three; one statement sees one snapshot either way). Only for reads: nothing here is atomic."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        yield conn
 
 
 @contextmanager

@@ -51,7 +51,8 @@ def grouped_write(engine: Engine, lock: Any, after_commit: Callable[[], None] | 
     """One use case's share of a group transaction (see the module's docstring).
 
     ``lock``: the hall's; ``begin(conn)`` starts the transaction and returns the hall's head (``seq``,
-    ``public_seq``, ``service_day``, ``events``); ``finish(conn, head)`` stores the events and commits durably."""
+    ``public_seq``, ``service_day``, ``events``, ``transitions``); ``finish(conn, head)`` stores the events and
+    transitions and commits durably."""
     if not lock.acquire(timeout=wait_limit):
         raise busy()
     held = True
@@ -73,13 +74,14 @@ def grouped_write(engine: Engine, lock: Any, after_commit: Callable[[], None] | 
             group = groups[key] = _Group(conn, head)
         conn, head = group.conn, group.head
         member = len(group.after_commits)
-        mark = (head.seq, head.public_seq, head.service_day, len(head.events))
+        mark = (head.seq, head.public_seq, head.service_day, len(head.events), len(head.transitions))
         savepoint = conn.begin_nested()
         try:
             yield conn
         except BaseException as exc:
             head.seq, head.public_seq, head.service_day = mark[:3]
             del head.events[mark[3]:]
+            del head.transitions[mark[4]:]  # this member's ticket transitions go with its savepoint
             try:
                 savepoint.rollback()
             except Exception:  # after some faults (disk full, I/O) SQLite has dropped the whole transaction

@@ -117,6 +117,33 @@ def test_postgres_down_is_503_and_recovers() -> None:
         ctx.engine.dispose()
 
 
+@pytest.mark.postgres
+def test_postgres_restart_costs_no_write() -> None:
+    """Pooled connections are not pinged on every checkout: when the server drops them all (a restart), the next
+    window action still succeeds (its first round trip finds the connection dead and retries on a fresh one), and
+    so does everything after it, reads included."""
+    import psycopg
+
+    with fresh_pg_database() as url:
+        app = _app(url)
+        ctx = app.extensions["onewindow"]
+        c = app.test_client()
+        name = url.rsplit("/", 1)[1]
+        assert _issue(c, app).status_code == 201
+        window = ctx.config.windows[0].id
+        assert c.post(f"/api/v1/windows/{window}/open").status_code == 200
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            killed = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s",
+                                   (name,)).fetchone()
+        assert killed and killed[0] >= 1
+        r = c.post(f"/api/v1/windows/{window}/call-next")
+        assert r.status_code == 200, r.get_json()
+        assert r.get_json()["ticket"] is not None
+        assert c.get(f"/api/v1/tickets/{r.get_json()['ticket']['id']}").status_code == 200
+        assert _issue(c, app).status_code == 201
+        ctx.engine.dispose()
+
+
 def _serve(database: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(ONEWINDOW), "serve", "--async-mode", "threading", "--port", "0", "--database",
                            database], capture_output=True, text=True, timeout=60, cwd=tmp_path, stdin=subprocess.DEVNULL)

@@ -107,6 +107,41 @@ def test_waiting_too_long_and_paused_window(hall) -> None:  # type: ignore[no-un
     assert not {a["kind"] for a in alerts.list_alerts(hall, open_only=True)} & {"ticket_wait", "window_paused"}
 
 
+def test_many_alerts_are_raised_and_closed_in_a_few_statements(hall) -> None:  # type: ignore[no-untyped-def]
+    """A long line raises one "waited too long" per ticket at once: they are written under the hall's lock, so
+    their number must not multiply its statements (10,000 waiting held every window's call for seconds)."""
+    from sqlalchemy import event, insert
+
+    from queue_server.store.schema import tickets
+
+    day = hall.today().isoformat()
+    with hall.engine.begin() as conn:
+        conn.execute(insert(tickets), [
+            {"hall_id": hall.hall_id, "service_day": day, "queue_id": "a", "seq": i, "number": f"A{i:03d}",
+             "priority": "normal", "status": "waiting", "position": hall.now(), "issued_at": hall.now(),
+             "recalls": 0, "tracker_token": f"tok{i}"} for i in range(1, 201)])
+    hall.clock.advance(timedelta(minutes=31))
+    writes: list[str] = []
+
+    def count(_c, _cur, statement: str, *_a) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith(("INSERT INTO ALERTS", "UPDATE ALERTS")):
+            writes.append(statement)
+
+    event.listen(hall.engine, "before_cursor_execute", count)
+    try:
+        assert alerts.evaluate(hall)["raised"] >= 200  # and the windows closed while people wait
+        assert len(writes) == 1
+        with hall.engine.begin() as conn:
+            conn.execute(tickets.update().values(status="cancelled"))
+        writes.clear()
+        assert alerts.evaluate(hall)["closed"] >= 200
+        assert len(writes) == 1
+    finally:
+        event.remove(hall.engine, "before_cursor_execute", count)
+    assert not [a for a in alerts.list_alerts(hall, open_only=True) if a["kind"] == "ticket_wait"]
+    assert len([a for a in alerts.list_alerts(hall, limit=1000) if a["kind"] == "ticket_wait"]) == 200
+
+
 def _generated_day(hall):  # type: ignore[no-untyped-def]
     """Six tickets on queue a at known times; w1 serves with known durations. True figures below."""
     W.open_window(hall, "w1", CLERK)

@@ -1,0 +1,163 @@
+"""PostgreSQL: the engine (liveness without a ping per checkout) and a hall's write transaction in few round trips.
+
+Every statement is a network round trip, and the hall is locked for all of them, so the write is
+sent in as few as the driver allows (psycopg 3 pipeline mode): [BEGIN, advisory lock, head FOR UPDATE] in one,
+the use case's own statements, [transitions, events, head, COMMIT] in one, and the unlock in one. The driver is
+in autocommit for the whole write and BEGIN/COMMIT are ours: psycopg's own BEGIN would be a round trip of its
+own (it syncs after BEGIN in a pipeline). SQLAlchemy's rollback still reaches the server (psycopg sends ROLLBACK
+whenever the session is in a transaction). The session advisory lock is taken inside the transaction:
+PostgreSQL keeps a session lock after its transaction ends, commit or rollback, until it is unlocked or the
+session closes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, DisconnectionError
+
+T = TypeVar("T")
+
+PING_AFTER_IDLE = 2.0  # seconds a pooled PostgreSQL connection may sit unused before its checkout pings it
+
+
+def pg_engine(url: str) -> Engine:
+    """PostgreSQL with a pool that pings a connection only when it has sat idle (``pool_pre_ping`` cost a round trip
+    on every checkout). A server restarted under traffic is found by the first statement instead: SQLAlchemy then
+    drops the whole pool, and a hall write retries its first round trip once on a fresh connection (``_open``);
+    a read that met the dead connection answers 503 storage_unavailable once. LIFO keeps the busy connections hot
+    and lets the extra ones go idle (and be pinged) rather than spreading the work over all of them."""
+    engine = create_engine(url, pool_size=20, max_overflow=40, pool_pre_ping=False, pool_use_lifo=True)
+
+    @event.listens_for(engine, "checkin")
+    def _idle_since(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:  # the pool reconnects (DisconnectionError means "retry")
+            raise DisconnectionError(f"idle connection lost: {exc}") from exc
+
+    return engine
+
+
+_PG_LOCK = "SELECT pg_advisory_lock(%s)"
+_PG_HEAD = "SELECT event_seq, public_seq, service_day FROM halls WHERE id = %s FOR UPDATE"
+_PG_UNLOCK = "SELECT pg_advisory_unlock(%s)"
+
+
+def _driver(conn: Connection) -> Any:
+    """The psycopg connection under a SQLAlchemy one (its pipeline and autocommit are driver features)."""
+    return conn.connection.dbapi_connection
+
+
+def _driver_error(engine: Engine, conn: Connection, exc: Any) -> DBAPIError:
+    """A psycopg error raised outside SQLAlchemy (pipeline), as SQLAlchemy would have raised it; the session is
+    closed, which also releases any advisory lock it held, and after a lost server every pooled connection is
+    dropped so the next request connects afresh (what SQLAlchemy does for its own statements)."""
+    dbapi = engine.dialect.loaded_dbapi
+    raw = None if conn.invalidated else _driver(conn)
+    lost = engine.dialect.is_disconnect(exc, raw, None) or (getattr(exc, "sqlstate", None) or "").startswith(
+        ("08", "57P"))
+    conn.invalidate(exc)
+    if lost:
+        engine.dispose()
+    error = DBAPIError.instance(None, None, exc, dbapi.Error, connection_invalidated=lost)
+    assert isinstance(error, DBAPIError)
+    return error
+
+
+def _open(engine: Engine, hall_id: str, key: int) -> tuple[Connection, Any, tuple[int, int | None, str | None]]:
+    """Check out a connection, begin, take the hall's advisory lock and read its head, in one round trip.
+
+    Pooled connections are not pinged on every checkout (see make_engine): when this first round trip finds the
+    server gone (a restart), nothing has been done yet, so it is tried once more on a fresh connection."""
+    for attempt in (1, 2):
+        conn = engine.connect()
+        try:
+            raw = _driver(conn)
+            raw.autocommit = True  # until _pg_unlock: BEGIN and COMMIT are sent in our pipelines
+            tx = conn.begin()
+            try:
+                with raw.cursor() as cur:
+                    with raw.pipeline():
+                        cur.execute("BEGIN")
+                        cur.execute(_PG_LOCK, (key,))
+                        cur.execute(_PG_HEAD, (hall_id,))
+                    row = cur.fetchone()  # after the pipeline's one Sync: fetching inside would add a second
+            except engine.dialect.loaded_dbapi.Error as exc:
+                raise _driver_error(engine, conn, exc) from exc
+            if row is None:
+                raise LookupError(f"hall {hall_id!r} is not in the database")
+            return conn, tx, (row[0], row[1], row[2])
+        except BaseException as exc:
+            if not conn.invalidated:
+                conn.invalidate()  # the advisory lock may be held: closing the session releases it
+            conn.close()
+            if attempt == 2 or not (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _unlock(engine: Engine, conn: Connection, key: int) -> None:
+    if conn.invalidated or conn.closed:
+        return  # the session is gone, and its locks with it
+    raw = _driver(conn)
+    if raw is None or raw.closed:
+        return
+    try:
+        if raw.info.transaction_status != 0:  # not idle: a write that failed before its end (normally rolled back)
+            raw.rollback()
+        raw.execute(_PG_UNLOCK, (key,))  # autocommit since _pg_open: one round trip
+        raw.autocommit = False
+    except engine.dialect.loaded_dbapi.Error as exc:
+        # The write itself is done (committed or rolled back): do not report it failed. Closing the session
+        # releases the lock all the same.
+        _driver_error(engine, conn, exc)
+
+
+@contextmanager
+def pg_hall_tx(engine: Engine, hall_id: str, key: int, after_commit: Callable[[], None] | None, *,
+               start: Callable[[Connection, tuple[int, int | None, str | None]], T],
+               store: Callable[[Connection, T], None], done: Callable[[Connection], None]) -> Iterator[Connection]:
+    """A hall's write transaction on PostgreSQL (see the module's docstring). ``start(conn, head_row)`` makes the
+    write's pending head from the hall row read under the lock; ``store(conn, pending)`` queues its rows at the
+    end; ``done(conn)`` forgets the write (store.db gives these, so this module does not import it)."""
+    conn, tx, row = _open(engine, hall_id, key)
+    try:
+        pending = start(conn, row)
+        try:
+            yield conn
+            raw = _driver(conn)
+            # The end of the write in one round trip: the stored rows and COMMIT queued, sent with one Sync.
+            # SQLAlchemy's commit then finds the driver's transaction over and sends nothing. If any of them
+            # fails, PostgreSQL skips the rest (COMMIT too) and the session is closed, so nothing is half-written.
+            try:
+                with raw.pipeline():
+                    store(conn, pending)
+                    raw.execute("COMMIT")
+            except engine.dialect.loaded_dbapi.Error as exc:
+                raise _driver_error(engine, conn, exc) from exc
+            tx.commit()
+        except BaseException:
+            if tx.is_active and not conn.invalidated:
+                tx.rollback()
+            raise
+        finally:
+            done(conn)
+        if after_commit is not None:
+            after_commit()
+    finally:
+        try:
+            _unlock(engine, conn, key)
+        finally:
+            conn.close()
