@@ -18,6 +18,9 @@ class SupervisionRules(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     ticket_wait_min: int = Field(default=30, ge=1, le=600, description="a ticket waiting longer than this")
+    ticket_wait_alerts_per_queue: int = Field(
+        default=10, ge=1, le=200, description="at most this many 等候超时 alerts per queue, for its longest waiters; "
+        "beyond them one alert for the queue counts the rest (a backlog of hundreds is one problem, not hundreds)")
     window_paused_min: int = Field(default=15, ge=1, le=600, description="a window paused longer than this")
     queue_target_min: int = Field(default=30, ge=1, le=600, description="a queue's estimated wait target")
     queue_targets: dict[str, int] = Field(default_factory=dict, description="per-queue target wait, minutes")
@@ -108,7 +111,9 @@ class HallFacts:
     now: datetime
     local_date: date
     in_opening_hours: bool
-    waiting: list[WaitingTicket] = field(default_factory=list)  # at least those waiting past ticket_wait_min
+    # At least each queue's longest waiters past ticket_wait_min, up to ticket_wait_alerts_per_queue of them.
+    waiting: list[WaitingTicket] = field(default_factory=list)
+    long_waits: dict[str, int] = field(default_factory=dict)  # per queue: how many wait past ticket_wait_min
     windows: list[WindowFact] = field(default_factory=list)
     queues: list[QueueFact] = field(default_factory=list)
     cases: list[CaseFact] = field(default_factory=list)
@@ -131,12 +136,22 @@ def evaluate(rules: SupervisionRules, facts: HallFacts) -> list[Condition]:
     """Every condition that holds at ``facts.now``, in a stable order."""
     now = facts.now
     out: list[Condition] = []
+    cap = rules.ticket_wait_alerts_per_queue
+    listed: dict[str, int] = {}
     for t in sorted(facts.waiting, key=lambda t: t.issued_at):
         waited = _minutes(now, t.issued_at)
-        if waited > rules.ticket_wait_min:
+        if waited > rules.ticket_wait_min and listed.get(t.queue_id, 0) < cap:
+            listed[t.queue_id] = listed.get(t.queue_id, 0) + 1
             level = "critical" if waited > 2 * rules.ticket_wait_min else "warning"
             out.append(Condition(f"ticket_wait:{t.id}", "ticket_wait", level, t.number,
                                  f"{t.number} 已等候 {int(waited)} 分钟（超过 {rules.ticket_wait_min} 分钟）"))
+    names = {q.id: q.name for q in facts.queues}
+    for queue_id, n in sorted(facts.long_waits.items()):
+        if n > cap:
+            name = names.get(queue_id, queue_id)
+            # One key per queue while the backlog lasts; the message gives the count when it was raised.
+            out.append(Condition(f"ticket_wait_backlog:{queue_id}", "ticket_wait", "critical", name,
+                                 f"{name} 有 {n} 张号等候超过 {rules.ticket_wait_min} 分钟（逐张提醒最久的 {cap} 张）"))
     for w in facts.windows:
         if w.status == "paused" and w.since is not None:
             paused = _minutes(now, w.since)

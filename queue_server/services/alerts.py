@@ -67,9 +67,17 @@ def gather(ctx: HallContext) -> rules.HallFacts:
         # Only the tickets the long-wait rule can flag, and counts for the rest: this runs up to twice a second, and
         # reading every waiting row cost ~15 ms with a few thousand waiting.
         cutoff = now - timedelta(minutes=cfg.supervision.ticket_wait_min)
+        long_waits: dict[str, int] = dict(conn.execute(
+            select(tickets.c.queue_id, func.count()).where(*is_waiting, tickets.c.issued_at <= cutoff)
+            .group_by(tickets.c.queue_id)).all())
+        # Each queue's longest waiters, as many as the rule alerts on one by one (a long line: not every row).
+        rank = func.row_number().over(partition_by=tickets.c.queue_id,
+                                      order_by=(tickets.c.issued_at, tickets.c.id)).label("rank")
+        longest = select(tickets.c.id, tickets.c.number, tickets.c.queue_id, tickets.c.issued_at, rank).where(
+            *is_waiting, tickets.c.issued_at <= cutoff).subquery()
         waiting = [rules.WaitingTicket(r.id, r.number, r.queue_id, r.issued_at) for r in conn.execute(
-            select(tickets.c.id, tickets.c.number, tickets.c.queue_id, tickets.c.issued_at).where(
-                *is_waiting, tickets.c.issued_at <= cutoff)).all()]  # all(): psycopg's per-row fetch is slow
+            select(longest.c.id, longest.c.number, longest.c.queue_id, longest.c.issued_at).where(
+                longest.c.rank <= cfg.supervision.ticket_wait_alerts_per_queue)).all()]
         per_queue: dict[str, int] = dict(conn.execute(
             select(tickets.c.queue_id, func.count()).where(*is_waiting).group_by(tickets.c.queue_id)).all())
         states = {r.window_id: r for r in conn.execute(
@@ -99,7 +107,7 @@ def gather(ctx: HallContext) -> rules.HallFacts:
         sup = supervision(ctx)
         cases = [rules.CaseFact(c["id"], c["number"], light) for light in ("yellow", "red") for c in sup[light]]
     return rules.HallFacts(now=now, local_date=local.date(), in_opening_hours=_in_opening_hours(ctx, local),
-                           waiting=waiting, windows=windows, queues=queues, cases=cases, bad_ratings=bad,
+                           waiting=waiting, long_waits=long_waits, windows=windows, queues=queues, cases=cases, bad_ratings=bad,
                            devices=devices, calendar_warnings=_calendar_warnings(ctx, local.date()))
 
 
@@ -137,7 +145,7 @@ def evaluate(ctx: HallContext) -> dict[str, int]:
         raised = [c for k, c in found.items() if k not in open_now]
         closed = [r for k, r in open_now.items() if k not in found]
         # One statement each for all the raised and all the closed, whatever their number: they are written under
-        # the hall's lock, and a long line can raise thousands at once (one "waited too long" per ticket) — one
+        # the hall's lock, and many can change at once (a hall's first evaluation, a flood of device faults) — one
         # statement per alert held every window's call for seconds (10,000 waiting: 503 busy).
         if raised:
             rows = conn.execute(alerts.insert().returning(*alerts.c), [

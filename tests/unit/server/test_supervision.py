@@ -107,9 +107,26 @@ def test_waiting_too_long_and_paused_window(hall) -> None:  # type: ignore[no-un
     assert not {a["kind"] for a in alerts.list_alerts(hall, open_only=True)} & {"ticket_wait", "window_paused"}
 
 
+def test_a_backlog_is_one_alert_beyond_the_longest_waiters() -> None:
+    """Past the per-queue cap, the longest waiters keep their own alerts and the rest are one alert per queue."""
+    rules = A.SupervisionRules(ticket_wait_min=30, ticket_wait_alerts_per_queue=3)
+    over = [A.WaitingTicket(i, f"A{i:03d}", "a", NOW - timedelta(minutes=90 - i)) for i in range(1, 9)]
+    f = facts(waiting=[*reversed(over), A.WaitingTicket(50, "B050", "b", NOW - timedelta(minutes=40))],
+              long_waits={"a": 8, "b": 1}, queues=[A.QueueFact("a", "综合", None), A.QueueFact("b", "分领域", None)])
+    got = {c.key: c for c in A.evaluate(rules, f)}
+    assert set(got) == {"ticket_wait:1", "ticket_wait:2", "ticket_wait:3", "ticket_wait:50",
+                        "ticket_wait_backlog:a"}
+    backlog = got["ticket_wait_backlog:a"]
+    assert backlog.kind == "ticket_wait" and backlog.subject == "综合" and "8 张" in backlog.message
+    # at the cap exactly, no backlog alert
+    f.long_waits = {"a": 3}
+    assert "ticket_wait_backlog:a" not in {c.key for c in A.evaluate(rules, f)}
+
+
 def test_many_alerts_are_raised_and_closed_in_a_few_statements(hall) -> None:  # type: ignore[no-untyped-def]
-    """A long line raises one "waited too long" per ticket at once: they are written under the hall's lock, so
-    their number must not multiply its statements (10,000 waiting held every window's call for seconds)."""
+    """Many alerts at once (a hall's first evaluation, a long line) are written under the hall's lock, so
+    their number must not multiply its statements (10,000 waiting held every window's call for seconds); and a
+    line of 200 past the wait limit is the cap's longest waiters plus one backlog alert, not 200."""
     from sqlalchemy import event, insert
 
     from queue_server.store.schema import tickets
@@ -129,17 +146,22 @@ def test_many_alerts_are_raised_and_closed_in_a_few_statements(hall) -> None:  #
 
     event.listen(hall.engine, "before_cursor_execute", count)
     try:
-        assert alerts.evaluate(hall)["raised"] >= 200  # and the windows closed while people wait
+        cap = hall.config.supervision.ticket_wait_alerts_per_queue
+        assert alerts.evaluate(hall)["raised"] >= cap + 1  # and the windows closed while people wait
         assert len(writes) == 1
         with hall.engine.begin() as conn:
             conn.execute(tickets.update().values(status="cancelled"))
         writes.clear()
-        assert alerts.evaluate(hall)["closed"] >= 200
+        assert alerts.evaluate(hall)["closed"] >= cap + 1
         assert len(writes) == 1
     finally:
         event.remove(hall.engine, "before_cursor_execute", count)
     assert not [a for a in alerts.list_alerts(hall, open_only=True) if a["kind"] == "ticket_wait"]
-    assert len([a for a in alerts.list_alerts(hall, limit=1000) if a["kind"] == "ticket_wait"]) == 200
+    raised = [a for a in alerts.list_alerts(hall, limit=1000) if a["kind"] == "ticket_wait"]
+    assert sorted(a["subject"] for a in raised if a["key"].startswith("ticket_wait:")) == \
+        [f"A{i:03d}" for i in range(1, cap + 1)]  # the longest waiters (issued first, by id)
+    backlog = [a for a in raised if a["key"] == "ticket_wait_backlog:a"]
+    assert len(raised) == cap + 1 and len(backlog) == 1 and "200 张" in backlog[0]["message"]
 
 
 def _generated_day(hall):  # type: ignore[no-untyped-def]
