@@ -7,11 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from ..domain.hall import LEGAL_PRIORITY_REASONS
+from ..domain.flows import LegalReason
 from .bounds import DbId
-
-# pydantic reads the tuple at run time, so the reasons live in one place; mypy accepts only literals here.
-LegalReason = Literal[LEGAL_PRIORITY_REASONS]  # type: ignore[valid-type]
 
 
 class Body(BaseModel):
