@@ -155,14 +155,18 @@ def test_simulated_morning_sqlite(servers: ServerFactory, hall_yaml: Path, tmp_p
     head = api.head_seq()
     log = api.get(f"/events?since={starts[0]}")
     assert log["complete"]
-    assert [e["seq"] for e in log["events"]] == list(range(starts[0] + 1, head + 1))
+    stored = [e["seq"] for e in log["events"]]
+    # A background write (the coalesced queue figures, once a second) may land between the two reads: the log
+    # may run past the head read first, never stop short of it.
+    assert stored == list(range(starts[0] + 1, stored[-1] + 1)) and stored[-1] >= head
+    head = stored[-1]
     assert Counter(e["payload"]["id"] for e in log["events"] if e["type"] == "ticket_called") == Counter(
         {t["id"]: 1 for t in issued})
 
     # Screens: every event of the hall room exactly once; every call exactly once.
     for screen, start in zip(screens, starts, strict=True):
         screen.wait_for_seq(head, first=start + 1)
-        seqs = [s for s in screen.seqs() if s > start]
+        seqs = [s for s in screen.seqs() if start < s <= head]  # a later background write may follow
         assert sorted(seqs) == list(range(start + 1, head + 1)), f"{screen.name}: gaps or duplicates"
         ids = Counter(d["id"] for d in screen.of_type("ticket_called"))
         assert ids == Counter({t["id"]: 1 for t in issued}), f"{screen.name}: calls seen {ids.most_common(3)}"
