@@ -60,6 +60,21 @@ class _Prepared:
         return [row._make([p(v) if p is not None else v for p, v in zip(procs, r, strict=True)]) for r in raw]
 
 
+def _on_cursor(conn: Connection, sql: str, args: Any, run: Callable[[Any, str, Any], Any]) -> Any:
+    """``run(cursor, sql, args)`` on the connection's own DBAPI cursor, a DBAPI error raised as SQLAlchemy's (a
+    storage fault still becomes a 503 at the edge)."""
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    try:
+        cur = dbapi.cursor()
+        try:
+            return run(cur, sql, args)
+        finally:
+            cur.close()
+    except conn.dialect.loaded_dbapi.Error as exc:
+        conn._handle_dbapi_exception(exc, sql, args, None, None)
+
+
 class HotStatement:
     """A statement built once at import and run on every ticket (see the module's docstring).
 
@@ -83,18 +98,11 @@ class HotStatement:
             result = conn.execute(self.stmt, dict(params))
             return list(result.all()) if result.returns_rows else []
         p = self.prepare(conn.dialect)
-        args = p.args(params)
-        dbapi = conn.connection.dbapi_connection
-        assert dbapi is not None
-        try:
-            cur = dbapi.cursor()
-            try:
-                cur.execute(p.sql, args)
-                raw = cur.fetchall() if p.row is not None else []
-            finally:
-                cur.close()
-        except conn.dialect.loaded_dbapi.Error as exc:
-            conn._handle_dbapi_exception(exc, p.sql, args, None, None)
+        def fetch(cur: Any, sql: str, args: Any) -> list[Any]:
+            cur.execute(sql, args)
+            return cur.fetchall() if p.row is not None else []
+
+        raw = _on_cursor(conn, p.sql, p.args(params), fetch)
         return p.rows(raw) if raw else []
 
     def many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -103,17 +111,7 @@ class HotStatement:
             conn.execute(self.stmt, [dict(r) for r in rows])
             return
         p = self.prepare(conn.dialect)
-        args = [p.args(r) for r in rows]
-        dbapi = conn.connection.dbapi_connection
-        assert dbapi is not None
-        try:
-            cur = dbapi.cursor()
-            try:
-                cur.executemany(p.sql, args)
-            finally:
-                cur.close()
-        except conn.dialect.loaded_dbapi.Error as exc:
-            conn._handle_dbapi_exception(exc, p.sql, args, None, None)
+        _on_cursor(conn, p.sql, [p.args(r) for r in rows], lambda cur, sql, args: cur.executemany(sql, args))
 
     def first(self, conn: Connection, params: Mapping[str, Any]) -> Any | None:
         rows = self.all(conn, params)
