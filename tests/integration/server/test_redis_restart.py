@@ -80,20 +80,19 @@ def _timed(fn: Callable[[], T]) -> tuple[T, float]:
     return fn(), time.monotonic() - t0
 
 
-def _caught_up(screen: Screen, public: Api, since: int) -> None:
+def _caught_up(screen: Screen, public: Api, since: int, issued_meanwhile: list[dict[str, Any]]) -> None:
     """What a hall screen does after missing events: it follows the ``prev`` chain of what it received from
-    ``since``, sees where the chain breaks, and reads the rest from the log. The break must be visible and the log
-    must hold every event the screen lacks."""
+    ``since`` and sees where the chain breaks; what it lacks from there is in the log, the tickets issued while Redis
+    was away among it."""
     received = {d["seq"]: d["prev"] for _e, d in screen.events if isinstance(d, dict) and "prev" in d}
     by_prev = {prev: seq for seq, prev in received.items()}
     have = since
     while have in by_prev:
         have = by_prev[have]
-    every = {e["seq"] for e in public.get(f"/events?since={since}")["events"]}
-    missing = every - set(received)
-    assert missing, "the screen missed nothing: Redis was never away?"
     assert have < max(received), "no gap in the prev chain: the screen could not know it missed events"
-    assert missing <= {e["seq"] for e in public.get(f"/events?since={have}")["events"]}
+    lacking = [e for e in public.get(f"/events?since={have}")["events"] if e["seq"] not in received]
+    assert {e["payload"]["id"] for e in lacking if e["type"] == "ticket_issued"} >= \
+        {t["id"] for t in issued_meanwhile}, "the outage's tickets are not what the screen lacks"
 
 
 @pytest.mark.timeout(150)
@@ -125,7 +124,7 @@ def test_redis_stopped_and_started_in_mid_morning(servers: ServerFactory, pg_dat
                 break
             assert time.monotonic() < deadline, "events never reached the other process after Redis came back"
             time.sleep(0.5)
-        _caught_up(screen_a, Api(b.api, actor="citizen:screen"), start)
+        _caught_up(screen_a, Api(b.api, actor="citizen:screen"), start, during)
         # every acknowledged ticket is in the record, once
         acknowledged = [first, *during, after]
         assert [staff_b.get(f"/tickets/{t['id']}")["ticket"]["number"] for t in acknowledged] == \
