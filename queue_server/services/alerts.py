@@ -12,7 +12,7 @@ import threading
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, case, func, select, update
 
 from ..domain import alerts as rules
 from ..domain.errors import InvalidInput, NotFound
@@ -67,9 +67,12 @@ def gather(ctx: HallContext) -> rules.HallFacts:
         # Only the tickets the long-wait rule can flag, and counts for the rest: this runs up to twice a second, and
         # reading every waiting row cost ~15 ms with a few thousand waiting.
         cutoff = now - timedelta(minutes=cfg.supervision.ticket_wait_min)
-        long_waits: dict[str, int] = dict(conn.execute(
-            select(tickets.c.queue_id, func.count()).where(*is_waiting, tickets.c.issued_at <= cutoff)
-            .group_by(tickets.c.queue_id)).all())
+        # Per queue, in one pass: how many wait, and how many of them past the long-wait limit.
+        counts = conn.execute(select(tickets.c.queue_id, func.count(), func.sum(
+            case((tickets.c.issued_at <= cutoff, 1), else_=0))).where(*is_waiting)
+            .group_by(tickets.c.queue_id)).all()
+        per_queue: dict[str, int] = {q: n for q, n, _long in counts}
+        long_waits: dict[str, int] = {q: int(long) for q, _n, long in counts if long}
         # Each queue's longest waiters, as many as the rule alerts on one by one (a long line: not every row).
         rank = func.row_number().over(partition_by=tickets.c.queue_id,
                                       order_by=(tickets.c.issued_at, tickets.c.id)).label("rank")
@@ -78,8 +81,6 @@ def gather(ctx: HallContext) -> rules.HallFacts:
         waiting = [rules.WaitingTicket(r.id, r.number, r.queue_id, r.issued_at) for r in conn.execute(
             select(longest.c.id, longest.c.number, longest.c.queue_id, longest.c.issued_at).where(
                 longest.c.rank <= cfg.supervision.ticket_wait_alerts_per_queue)).all()]
-        per_queue: dict[str, int] = dict(conn.execute(
-            select(tickets.c.queue_id, func.count()).where(*is_waiting).group_by(tickets.c.queue_id)).all())
         states = {r.window_id: r for r in conn.execute(
             select(window_states).where(window_states.c.hall_id == ctx.hall_id))}
         windows = []
