@@ -11,6 +11,9 @@ from display.voice import clip_sequence
 from tests.e2e.conftest import screenshot, wait_live
 from tests.support.live import PASSWORD, StaffSession, add_staff
 
+# The call-next button is enabled once the panel's live connection is up; a key pressed before that only says so.
+READY = '#actions button[data-action="call-next"]:not([disabled])'
+
 
 def login(page, base_url: str, username: str) -> None:  # type: ignore[no-untyped-def]
     page.goto(base_url + "/staff/panel")
@@ -31,6 +34,7 @@ def test_clerk_calls_with_the_keyboard_and_the_hall_screen_announces_it(hall_ser
     panel = new_page(viewport={"width": 1400, "height": 900})
     login(panel, hall_server.base_url, "li.na")
     panel.wait_for_function(f"() => document.querySelector('#waiting').innerText.includes('{ticket['number']}')")
+    panel.wait_for_selector(READY)  # the live connection is up (until then the panel offers no action)
 
     panel.keyboard.press("F1")  # call next
     panel.wait_for_function(f"() => document.querySelector('#current-number').innerText === '{ticket['number']}'")
@@ -107,7 +111,7 @@ def test_a_key_that_cannot_act_says_why(own_server, new_page) -> None:  # type: 
     add_staff(own_server.database, "li.na", roles=("window_staff",), windows=("w01",), name="李娜")
     panel = new_page(viewport={"width": 1400, "height": 900})
     login(panel, own_server.base_url, "li.na")
-    panel.wait_for_selector("#offline", state="hidden")
+    panel.wait_for_selector(READY)
     panel.keyboard.press("F3")  # start: there is no called number
     panel.wait_for_function("() => document.querySelector('#message').innerText.includes('开始办理」现在不可用')")
     own_server.kill()
