@@ -26,8 +26,9 @@ ROLLOVER_REASON = "服务日结束，未办结的号自动关闭 / service day e
 _TRANSITION_INSERT = HotStatement(ticket_transitions.insert(), column_keys=(
     "ticket_id", "at", "action", "from_status", "to_status", "window_id", "queue_id", "actor", "detail"))
 _SERVICE_DAY = select(halls.c.service_day).where(halls.c.id == bindparam("b_hall"))
-_GET_TICKET = select(tickets).where(tickets.c.id == bindparam("b_id"), tickets.c.hall_id == bindparam("b_hall"))
-_GET_TICKET_LOCKED = _GET_TICKET.with_for_update()
+_GET_TICKET_SELECT = select(tickets).where(tickets.c.id == bindparam("b_id"), tickets.c.hall_id == bindparam("b_hall"))
+_GET_TICKET = HotStatement(_GET_TICKET_SELECT)
+_GET_TICKET_LOCKED = HotStatement(_GET_TICKET_SELECT.with_for_update())
 _OPEN_WINDOWS = HotStatement(select(window_states.c.window_id).where(
     window_states.c.hall_id == bindparam("b_hall"), window_states.c.status == "open"))
 
@@ -102,7 +103,7 @@ def ensure_service_day(conn: Connection, ctx: HallContext, out: list[dict]) -> s
 
 def get_ticket(conn: Connection, ctx: HallContext, ticket_id: int, *, lock: bool = False) -> Row:
     q = _GET_TICKET_LOCKED if lock and conn.dialect.name == "postgresql" else _GET_TICKET
-    row = conn.execute(q, {"b_id": ticket_id, "b_hall": ctx.hall_id}).first()
+    row = q.first(conn, {"b_id": ticket_id, "b_hall": ctx.hall_id})
     if row is None:
         raise NotFound(f"ticket {ticket_id} does not exist", code="ticket_not_found")
     return row
@@ -176,7 +177,7 @@ def call_candidates(conn: Connection, ctx: HallContext, day: str, window_id: str
         return []
     stmt = _heads_statement(tuple(queue_ids), bool(getattr(ctx.policy, "uses_issue_time", False)))
     seen: dict[int, Candidate] = {}
-    for r in conn.execute(stmt, {"b_hall": ctx.hall_id, "b_day": day, "b_window": window_id}).all():
+    for r in stmt.all(conn, {"b_hall": ctx.hall_id, "b_day": day, "b_window": window_id}):
         if r.id not in seen:
             seen[r.id] = _candidate(r)
             if rows is not None:
@@ -185,7 +186,7 @@ def call_candidates(conn: Connection, ctx: HallContext, day: str, window_id: str
 
 
 @lru_cache(maxsize=256)
-def _heads_statement(queue_ids: tuple[str, ...], by_issue_time: bool) -> Any:
+def _heads_statement(queue_ids: tuple[str, ...], by_issue_time: bool) -> HotStatement:
     mine = or_(tickets.c.target_window.is_(None), tickets.c.target_window == bindparam("b_window"))
 
     def waiting_in(queue_id: str) -> Any:
@@ -200,7 +201,7 @@ def _heads_statement(queue_ids: tuple[str, ...], by_issue_time: bool) -> Any:
     ]
     if by_issue_time:
         parts += [waiting_in(q).order_by(tickets.c.issued_at, tickets.c.id).limit(1) for q in queue_ids]
-    return union_all(*[part.subquery().select() for part in parts])
+    return HotStatement(union_all(*[part.subquery().select() for part in parts]))
 
 
 def open_window_weights(conn: Connection, ctx: HallContext) -> list[dict[str, int]]:

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..domain.errors import DomainError, InvalidInput, NotFound
 from ..store.db import plain_write_tx, single_read
+from ..store.hot import HotStatement
 from ..store.schema import device_tokens, staff, staff_sessions
 
 ROLES = ("window_staff", "approver", "supervisor", "technician", "admin")
@@ -269,10 +270,16 @@ def session_member(engine: Engine, raw: str, staff_id: int) -> StaffMember | Non
     """The member of staff of a live (not revoked) session, in one query with the account (every staff request
     asks this)."""
     with single_read(engine) as conn:
-        row = conn.execute(select(staff).join(staff_sessions, staff_sessions.c.staff_id == staff.c.id).where(
-            staff_sessions.c.id == _token_hash(raw), staff_sessions.c.revoked_at.is_(None),
-            staff.c.id == staff_id)).first()
+        row = _SESSION_MEMBER.first(conn, {"b_sid": _token_hash(raw), "b_staff": staff_id})
     return _member(row) if row is not None else None
+
+
+# Built once and run on the DBAPI cursor (store.hot): every staff request and every device request asks these.
+_SESSION_MEMBER = HotStatement(select(staff).join(staff_sessions, staff_sessions.c.staff_id == staff.c.id).where(
+    staff_sessions.c.id == bindparam("b_sid"), staff_sessions.c.revoked_at.is_(None),
+    staff.c.id == bindparam("b_staff")))
+_TOKEN_STATION = HotStatement(select(device_tokens.c.station).where(
+    device_tokens.c.token_hash == bindparam("b_hash"), device_tokens.c.revoked_at.is_(None)))
 
 
 def revoke_session(engine: Engine, now: datetime, raw: str) -> None:
@@ -317,7 +324,6 @@ def token_hash(raw: str) -> str:
 
 
 def station_for_token_hash(engine: Engine, hashed: str) -> str | None:
-    with engine.connect() as conn:
-        row = conn.execute(select(device_tokens.c.station).where(
-            device_tokens.c.token_hash == hashed, device_tokens.c.revoked_at.is_(None))).first()
+    with single_read(engine) as conn:
+        row = _TOKEN_STATION.first(conn, {"b_hash": hashed})
     return row.station if row else None

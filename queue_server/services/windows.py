@@ -16,6 +16,7 @@ from ..domain.calling import WindowState
 from ..domain.errors import DomainError, InvalidTransition, NotFound
 from ..domain.tickets import Action, TicketStatus, next_status
 from ..store.db import write_tx
+from ..store.hot import HotStatement
 from ..store.schema import tickets, window_states
 from .common import (
     call_candidates,
@@ -30,38 +31,39 @@ from .stats import queues_changed
 from .window_views import find_window as _window
 from .window_views import window_view
 
-# Built once (see services.common): every window action runs these.
-_STATE = select(window_states).where(window_states.c.hall_id == bindparam("b_hall"),
-                                     window_states.c.window_id == bindparam("b_window"))
-_SERVED = select(tickets.c.queue_id, func.count()).where(
+# Built once and run on the DBAPI cursor (see store.hot): every window action runs these.
+_STATE = HotStatement(select(window_states).where(window_states.c.hall_id == bindparam("b_hall"),
+                                                  window_states.c.window_id == bindparam("b_window")))
+_SERVED = HotStatement(select(tickets.c.queue_id, func.count()).where(
     tickets.c.hall_id == bindparam("b_hall"), tickets.c.service_day == bindparam("b_day"),
-    tickets.c.window_id == bindparam("b_window"), tickets.c.called_at.is_not(None)).group_by(tickets.c.queue_id)
+    tickets.c.window_id == bindparam("b_window"), tickets.c.called_at.is_not(None)).group_by(tickets.c.queue_id))
 
 
 def _state(conn: Connection, ctx: HallContext, window_id: str, day: str) -> Row:
     params = {"b_hall": ctx.hall_id, "b_window": window_id}
-    row = conn.execute(_STATE, params).first()
+    row = _STATE.first(conn, params)
     if row is None:
         conn.execute(window_states.insert().values(hall_id=ctx.hall_id, window_id=window_id, status="closed",
                                                    service_day=day, priority_streak=0))
-        row = conn.execute(_STATE, params).one()  # inserted just above, in this transaction
+        row = _STATE.one(conn, params)  # inserted just above, in this transaction
     return row
 
 
 @lru_cache(maxsize=64)
-def _set_window_statement(keys: tuple[str, ...]) -> Any:
-    return (update(window_states)
-            .where(window_states.c.hall_id == bindparam("b_hall"), window_states.c.window_id == bindparam("b_window"))
-            .values({k: bindparam(f"v_{k}") for k in keys})
-            .returning(*window_states.c))
+def _set_window_statement(keys: tuple[str, ...]) -> HotStatement:
+    return HotStatement(update(window_states)
+                        .where(window_states.c.hall_id == bindparam("b_hall"),
+                               window_states.c.window_id == bindparam("b_window"))
+                        .values({k: bindparam(f"v_{k}") for k in keys})
+                        .returning(*window_states.c))
 
 
 @lru_cache(maxsize=64)
-def _move_statement(keys: tuple[str, ...]) -> Any:
-    return (update(tickets)
-            .where(tickets.c.id == bindparam("b_id"), tickets.c.status == bindparam("b_status"))
-            .values({k: bindparam(f"v_{k}") for k in keys})
-            .returning(*tickets.c))
+def _move_statement(keys: tuple[str, ...]) -> HotStatement:
+    return HotStatement(update(tickets)
+                        .where(tickets.c.id == bindparam("b_id"), tickets.c.status == bindparam("b_status"))
+                        .values({k: bindparam(f"v_{k}") for k in keys})
+                        .returning(*tickets.c))
 
 
 def _set_window(conn: Connection, ctx: HallContext, window_id: str, actor: Actor, **values: Any) -> Row | None:
@@ -69,7 +71,7 @@ def _set_window(conn: Connection, ctx: HallContext, window_id: str, actor: Actor
     values = {"actor": str(actor), "updated_at": ctx.now(), **values}
     keys = tuple(sorted(values))
     params = {f"v_{k}": values[k] for k in keys}
-    return conn.execute(_set_window_statement(keys), {"b_hall": ctx.hall_id, "b_window": window_id, **params}).first()
+    return _set_window_statement(keys).first(conn, {"b_hall": ctx.hall_id, "b_window": window_id, **params})
 
 
 class _Action:
@@ -148,8 +150,8 @@ class _Action:
         to = next_status(action, TicketStatus(t.status), t.number)
         changes = {"status": to.value, **values}
         keys = tuple(sorted(changes))
-        row = self.conn.execute(_move_statement(keys), {"b_id": t.id, "b_status": t.status,
-                                                        **{f"v_{k}": changes[k] for k in keys}}).first()
+        row = _move_statement(keys).first(self.conn, {"b_id": t.id, "b_status": t.status,
+                                                      **{f"v_{k}": changes[k] for k in keys}})
         if row is None:  # somebody else moved it first; never act on a stale ticket
             raise InvalidTransition(f"ticket {t.number} changed meanwhile; refresh and try again", code="conflict")
         record_transition(self.conn, t.id, self.now, action.value, t.status, to, self.actor,
@@ -222,8 +224,8 @@ def call_next(ctx: HallContext, window_id: str, actor: Actor) -> dict[str, Any]:
         a.require_serving_window(auto_open=True)
         finished = _finish_current_for_next(a, clear=False)
         weights = {wq.queue: wq.weight for wq in a.window.queues}
-        served: dict[str, int] = dict(a.conn.execute(_SERVED, {"b_hall": ctx.hall_id, "b_day": a.day,
-                                                               "b_window": a.window.id}).all())
+        served: dict[str, int] = dict(_SERVED.all(a.conn, {"b_hall": ctx.hall_id, "b_day": a.day,
+                                                           "b_window": a.window.id}))
         state = WindowState(a.window.id, weights, a.state.priority_streak, served)
         rows: dict[int, Row] = {}
         choice = ctx.policy.choose(call_candidates(a.conn, ctx, a.day, a.window.id, list(weights), rows), state,
