@@ -75,7 +75,9 @@ def grouped_write(engine: Engine, lock: Any, after_commit: Callable[[], None] | 
         conn, head = group.conn, group.head
         member = len(group.after_commits)
         mark = (head.seq, head.public_seq, head.service_day, len(head.events), len(head.transitions))
-        savepoint = conn.begin_nested()
+        # The leader needs no savepoint: nobody can join before it lets go of the hall, so its failure ends the
+        # whole transaction (two statements and SQLAlchemy's bookkeeping saved on every lone write).
+        savepoint = None if leader else conn.begin_nested()
         try:
             yield conn
         except BaseException as exc:
@@ -83,7 +85,8 @@ def grouped_write(engine: Engine, lock: Any, after_commit: Callable[[], None] | 
             del head.events[mark[3]:]
             del head.transitions[mark[4]:]  # this member's ticket transitions go with its savepoint
             try:
-                savepoint.rollback()
+                if savepoint is not None:
+                    savepoint.rollback()
             except Exception:  # after some faults (disk full, I/O) SQLite has dropped the whole transaction
                 group.broken = exc
             finally:
@@ -92,7 +95,8 @@ def grouped_write(engine: Engine, lock: Any, after_commit: Callable[[], None] | 
                     _close(conn)
                     writer.release()
             raise
-        savepoint.commit()
+        if savepoint is not None:
+            savepoint.commit()
         group.after_commits.append(after_commit)
         lock.release()
         held = False

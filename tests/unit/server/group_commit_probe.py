@@ -67,10 +67,13 @@ def main(db: Path) -> None:
     refused: list[str] = []
     not_durable: list[int] = []
 
-    def kiosk(i: int) -> None:
-        queue = "b" if i % 5 == 0 else "a"  # 8 of 40 into the capped queue: 3 issued, 5 refused inside the write
+    def kiosk(i: int, queue: str, fail_after_insert: bool = False) -> None:
+        def also(_conn: Any, _ticket_id: int) -> None:
+            if fail_after_insert:
+                raise CapReached("refused after its ticket row was written")
+
         try:
-            t = issue_ticket(ctx, IssueRequest(queue_id=queue), Actor("kiosk", f"k{i}")).ticket
+            t = issue_ticket(ctx, IssueRequest(queue_id=queue), Actor("kiosk", f"k{i}"), also=also).ticket
         except CapReached:
             refused.append(queue)
             return
@@ -83,12 +86,17 @@ def main(db: Path) -> None:
             other.close()
         acked.append({"id": t["id"], "queue": t["queue_id"], "number": t["number"]})
 
-    gevent.joinall([gevent.spawn(kiosk, i) for i in range(40)], raise_error=True)
+    # 8 of 40 into the capped queue: 3 issued, 5 refused inside the write
+    gevent.joinall([gevent.spawn(kiosk, i, "b" if i % 5 == 0 else "a") for i in range(40)], raise_error=True)
+    # The first of a burst leads its group (it runs without a savepoint) and fails after writing its ticket row;
+    # the 9 queued behind it must still be issued, each once, and its failure must leave nothing behind.
+    gevent.joinall([gevent.spawn(kiosk, 40 + i, "a", i == 0) for i in range(10)], raise_error=True)
     with sqlite3.connect(str(db)) as check:
         stored = [r[0] for r in check.execute("SELECT seq FROM events WHERE hall_id = 'probe' ORDER BY seq")]
         head = check.execute("SELECT event_seq FROM halls WHERE id = 'probe'").fetchone()[0]
+        rows = check.execute("SELECT count(*) FROM tickets").fetchone()[0] - 1  # less the warm-up's
     print(json.dumps({"acked": acked, "refused": refused, "not_durable": not_durable, "commits": len(commits),
-                      "published": [e["seq"] for e in recorder.events], "stored": stored, "head": head}))
+                      "published": [e["seq"] for e in recorder.events], "stored": stored, "head": head, "rows": rows}))
     engine.dispose()
 
 
