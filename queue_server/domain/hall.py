@@ -10,7 +10,7 @@ from datetime import time
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from .alerts import SupervisionRules
 
@@ -259,30 +259,37 @@ class HallConfig(Strict):
             raise ValueError("; ".join(errors))
         return self
 
-    # Lookups used everywhere; cheap enough to rebuild, the config is small and frozen.
+    # Lookups by id, run several times in every request: indexed once (the config is frozen).
+    _queues: dict[str, Queue] = PrivateAttr(default_factory=dict)
+    _windows: dict[str, Window] = PrivateAttr(default_factory=dict)
+    _items: dict[str, ServiceItem] = PrivateAttr(default_factory=dict)
+    _zones: dict[str, Zone] = PrivateAttr(default_factory=dict)
+    _serving: dict[str, int] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, _context: Any) -> None:
+        self._queues.update((q.id, q) for q in self.queues)
+        self._windows.update((w.id, w) for w in self.windows)
+        self._items.update((i.id, i) for i in self.items)
+        self._zones.update((z.id, z) for z in self.zones)
+        for w in self.windows:
+            for queue_id in dict.fromkeys(wq.queue for wq in w.queues):
+                self._serving[queue_id] = self._serving.get(queue_id, 0) + 1
+
     def queue(self, queue_id: str) -> Queue:
-        for q in self.queues:
-            if q.id == queue_id:
-                return q
-        raise KeyError(queue_id)
+        return self._queues[queue_id]
 
     def window(self, window_id: str) -> Window:
-        for w in self.windows:
-            if w.id == window_id:
-                return w
-        raise KeyError(window_id)
+        return self._windows[window_id]
 
     def item(self, item_id: str) -> ServiceItem:
-        for i in self.items:
-            if i.id == item_id:
-                return i
-        raise KeyError(item_id)
+        return self._items[item_id]
 
     def zone(self, zone_id: str) -> Zone:
-        for z in self.zones:
-            if z.id == zone_id:
-                return z
-        raise KeyError(zone_id)
+        return self._zones[zone_id]
+
+    def windows_serving(self, queue_id: str) -> int:
+        """How many windows serve the queue (in the configuration, open or not)."""
+        return self._serving.get(queue_id, 0)
 
 
 def _ids(raw: dict[str, Any], section: str, field: str = "id") -> list[str]:

@@ -164,7 +164,7 @@ def ticket_view(conn: Connection, ctx: HallContext, t: Any) -> dict[str, Any]:
         if est.minutes is None:
             # No window of this queue is open yet (early morning, a demo): the queue's configured service time over
             # the windows that serve it, rather than no estimate at all.
-            serving = sum(1 for w in ctx.config.windows if any(wq.queue == t.queue_id for wq in w.queues)) or 1
+            serving = ctx.config.windows_serving(t.queue_id) or 1
             view["estimated_wait_min"] = round((ahead + 0.5) * queue.default_service_min / serving, 1)
             view["estimate_basis"] = "configured"
     else:
