@@ -230,9 +230,33 @@ def recent_service_seconds(conn: Connection, ctx: HallContext, day: str, queue_i
     return [(r.finished_at - r.started_at).total_seconds() for r in reversed(rows)]
 
 
-def _waiting(day: str, hall_id: str, queue_id: str) -> Any:
-    return and_(tickets.c.hall_id == hall_id, tickets.c.service_day == day,
+def _waiting_in(queue_id: str) -> Any:
+    return and_(tickets.c.hall_id == bindparam("b_hall"), tickets.c.service_day == bindparam("b_day"),
                 tickets.c.status == TicketStatus.WAITING.value, tickets.c.queue_id == queue_id)
+
+
+@lru_cache(maxsize=256)
+def _stats_statements(ids: tuple[str, ...]) -> tuple[HotStatement, HotStatement]:
+    """The waiting counts and the last number called of these queues: built once per set of queues (the alert watch
+    asks for every queue twice a second; building the union afresh cost more than running it)."""
+    counts = select(tickets.c.queue_id, func.count()).where(
+        tickets.c.hall_id == bindparam("b_hall"), tickets.c.service_day == bindparam("b_day"),
+        tickets.c.status == TicketStatus.WAITING.value,
+        tickets.c.queue_id.in_([bindparam(f"q{i}", q) for i, q in enumerate(ids)])).group_by(tickets.c.queue_id)
+    last = union_all(*[
+        select(literal(q).label("q"), tickets.c.number).where(
+            tickets.c.hall_id == bindparam("b_hall"), tickets.c.service_day == bindparam("b_day"),
+            tickets.c.queue_id == q, tickets.c.called_at.is_not(None))
+        .order_by(tickets.c.called_at.desc()).limit(1).subquery().select()
+        for q in ids])
+    return HotStatement(counts), HotStatement(last)
+
+
+@lru_cache(maxsize=256)
+def _busy_statement(sharing: tuple[str, ...]) -> HotStatement:
+    """Which of these queues have anyone waiting (one index probe each)."""
+    return HotStatement(union_all(*[select(literal(q).label("q")).where(exists().where(_waiting_in(q)))
+                                    for q in sharing]))
 
 
 def queue_stats(conn: Connection, ctx: HallContext, day: str, queue_ids: list[str] | None = None) -> list[dict]:
@@ -241,30 +265,17 @@ def queue_stats(conn: Connection, ctx: HallContext, day: str, queue_ids: list[st
     Every read is per queue and indexed: the counts of the queues asked for, whether the queues sharing their open
     windows have anyone waiting (one index probe each), the last number called (``ix_tickets_called``) and the
     recent service times (``ix_tickets_finished``)."""
-    ids = queue_ids or [q.id for q in ctx.config.queues]
-    hall_id = ctx.hall_id
-    counts: dict[str, int] = dict(
-        conn.execute(
-            select(tickets.c.queue_id, func.count())
-            .where(tickets.c.hall_id == hall_id, tickets.c.service_day == day,
-                   tickets.c.status == TicketStatus.WAITING.value, tickets.c.queue_id.in_(ids))
-            .group_by(tickets.c.queue_id)
-        ).all()
-    )
+    ids = list(dict.fromkeys(queue_ids or [q.id for q in ctx.config.queues]))
+    where = {"b_hall": ctx.hall_id, "b_day": day}
+    count_stmt, last_stmt = _stats_statements(tuple(ids))
+    counts: dict[str, int] = dict(count_stmt.all(conn, where))
     windows = open_window_weights(conn, ctx)
     # Whether a queue that shares a window with one of ours has people waiting changes our share of that window.
     sharing = sorted({q for w in windows if any(i in w for i in ids) for q in w} - set(ids))
     busy = {q for q, n in counts.items() if n}
     if sharing:
-        probes = [select(literal(q).label("q")).where(exists().where(_waiting(day, hall_id, q))) for q in sharing]
-        busy.update(conn.execute(union_all(*probes)).scalars())
-    last_parts = [
-        select(literal(q).label("q"), tickets.c.number).where(
-            tickets.c.hall_id == hall_id, tickets.c.service_day == day, tickets.c.queue_id == q,
-            tickets.c.called_at.is_not(None)).order_by(tickets.c.called_at.desc()).limit(1).subquery().select()
-        for q in ids
-    ]
-    last_called: dict[str, Any] = dict(conn.execute(union_all(*last_parts)).all()) if last_parts else {}
+        busy.update(r[0] for r in _busy_statement(tuple(sharing)).all(conn, where))
+    last_called: dict[str, Any] = dict(last_stmt.all(conn, where))
     out = []
     for qid in ids:
         queue = ctx.config.queue(qid)
