@@ -12,7 +12,7 @@ import threading
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select, update
+from sqlalchemy import Connection, bindparam, case, func, select, update
 
 from ..domain import alerts as rules
 from ..domain.errors import InvalidInput, NotFound
@@ -20,6 +20,7 @@ from ..domain.evaluations import FollowUpStatus
 from ..domain.tickets import TicketStatus
 from ..store.cases_schema import evaluation_followups, evaluations
 from ..store.db import read_tx
+from ..store.hot import HotStatement
 from ..store.schema import device_status, tickets, window_states
 from ..store.supervision_schema import alerts
 from .common import queue_stats, window_number
@@ -53,6 +54,32 @@ def _calendar_warnings(ctx: HallContext, local_day: date) -> list[str]:
             for w in calendar_health.calendar_warnings(ctx)]
 
 
+# Built once and run on the DBAPI cursor (store.hot): the watch gathers the facts up to twice a second, and building
+# these afresh each time held the hub for milliseconds.
+_HALL = tickets.c.hall_id == bindparam("b_hall")
+_IS_WAITING = (_HALL, tickets.c.service_day == bindparam("b_day"), tickets.c.status == TicketStatus.WAITING.value)
+_CUTOFF = bindparam("b_cutoff", type_=tickets.c.issued_at.type)
+# Per queue, in one pass: how many wait, and how many of them past the long-wait limit.
+_WAITING_COUNTS = HotStatement(select(tickets.c.queue_id, func.count(), func.sum(
+    case((tickets.c.issued_at <= _CUTOFF, 1), else_=0))).where(*_IS_WAITING).group_by(tickets.c.queue_id))
+_RANK = func.row_number().over(partition_by=tickets.c.queue_id, order_by=(tickets.c.issued_at, tickets.c.id))
+_LONGEST_ALL = select(tickets.c.id, tickets.c.number, tickets.c.queue_id, tickets.c.issued_at,
+                      _RANK.label("rank")).where(*_IS_WAITING, tickets.c.issued_at <= _CUTOFF).subquery()
+# Each queue's longest waiters, as many as the rule alerts on one by one (a long line: not every row).
+_LONGEST = HotStatement(select(_LONGEST_ALL.c.id, _LONGEST_ALL.c.number, _LONGEST_ALL.c.queue_id,
+                               _LONGEST_ALL.c.issued_at).where(_LONGEST_ALL.c.rank <= bindparam("b_per_queue")))
+_WINDOW_STATES = HotStatement(select(window_states).where(window_states.c.hall_id == bindparam("b_hall")))
+_BAD_RATINGS = HotStatement(
+    select(evaluations.c.id, evaluations.c.subject_label, evaluations.c.window_id, evaluations.c.level,
+           evaluations.c.at, evaluation_followups.c.status)
+    .select_from(evaluations.outerjoin(evaluation_followups, evaluation_followups.c.evaluation_id == evaluations.c.id))
+    .where(evaluations.c.hall_id == bindparam("b_hall"),
+           evaluations.c.at >= bindparam("b_since", type_=evaluations.c.at.type), evaluations.c.level <= 2))
+_DEVICES = HotStatement(select(device_status).where(device_status.c.hall_id == bindparam("b_hall")))
+_OPEN_KEYS = HotStatement(select(alerts.c.id, alerts.c.key).where(alerts.c.hall_id == bindparam("b_hall"),
+                                                                   alerts.c.closed_at.is_(None)))
+
+
 def gather(ctx: HallContext) -> rules.HallFacts:
     """The hall at this moment, as the pure rules want it."""
     from .cases.queues import supervision  # late: the case package imports much of the service layer
@@ -61,28 +88,18 @@ def gather(ctx: HallContext) -> rules.HallFacts:
     local = ctx.local(now)
     day = ctx.today(now).isoformat()
     cfg = ctx.config
-    is_waiting = (tickets.c.hall_id == ctx.hall_id, tickets.c.service_day == day,
-                  tickets.c.status == TicketStatus.WAITING.value)
+    hall = {"b_hall": ctx.hall_id}
     with read_tx(ctx.engine) as conn:
         # Only the tickets the long-wait rule can flag, and counts for the rest: this runs up to twice a second, and
         # reading every waiting row cost ~15 ms with a few thousand waiting.
         cutoff = now - timedelta(minutes=cfg.supervision.ticket_wait_min)
-        # Per queue, in one pass: how many wait, and how many of them past the long-wait limit.
-        counts = conn.execute(select(tickets.c.queue_id, func.count(), func.sum(
-            case((tickets.c.issued_at <= cutoff, 1), else_=0))).where(*is_waiting)
-            .group_by(tickets.c.queue_id)).all()
+        waiting_where = {**hall, "b_day": day, "b_cutoff": cutoff}
+        counts = _WAITING_COUNTS.all(conn, waiting_where)
         per_queue: dict[str, int] = {q: n for q, n, _long in counts}
         long_waits: dict[str, int] = {q: int(long) for q, _n, long in counts if long}
-        # Each queue's longest waiters, as many as the rule alerts on one by one (a long line: not every row).
-        rank = func.row_number().over(partition_by=tickets.c.queue_id,
-                                      order_by=(tickets.c.issued_at, tickets.c.id)).label("rank")
-        longest = select(tickets.c.id, tickets.c.number, tickets.c.queue_id, tickets.c.issued_at, rank).where(
-            *is_waiting, tickets.c.issued_at <= cutoff).subquery()
-        waiting = [rules.WaitingTicket(r.id, r.number, r.queue_id, r.issued_at) for r in conn.execute(
-            select(longest.c.id, longest.c.number, longest.c.queue_id, longest.c.issued_at).where(
-                longest.c.rank <= cfg.supervision.ticket_wait_alerts_per_queue)).all()]
-        states = {r.window_id: r for r in conn.execute(
-            select(window_states).where(window_states.c.hall_id == ctx.hall_id))}
+        waiting = [rules.WaitingTicket(r.id, r.number, r.queue_id, r.issued_at) for r in _LONGEST.all(
+            conn, {**waiting_where, "b_per_queue": cfg.supervision.ticket_wait_alerts_per_queue})]
+        states = {r.window_id: r for r in _WINDOW_STATES.all(conn, hall)}
         windows = []
         for w in cfg.windows:
             st = states.get(w.id)
@@ -94,15 +111,10 @@ def gather(ctx: HallContext) -> rules.HallFacts:
         since = now - timedelta(hours=cfg.supervision.bad_rating_hours)
         bad = [rules.BadRating(r.id, r.subject_label, window_number(ctx, r.window_id), r.level, r.at,
                                r.status == FollowUpStatus.CLOSED.value)
-               for r in conn.execute(
-                   select(evaluations.c.id, evaluations.c.subject_label, evaluations.c.window_id,
-                          evaluations.c.level, evaluations.c.at, evaluation_followups.c.status)
-                   .select_from(evaluations.outerjoin(evaluation_followups,
-                                                      evaluation_followups.c.evaluation_id == evaluations.c.id))
-                   .where(evaluations.c.hall_id == ctx.hall_id, evaluations.c.at >= since, evaluations.c.level <= 2))]
+               for r in _BAD_RATINGS.all(conn, {**hall, "b_since": since})]
         devices = [rules.DeviceFact(r.station, r.device, r.status, (r.detail or {}).get("state"),
                                     (r.detail or {}).get("error"))
-                   for r in conn.execute(select(device_status).where(device_status.c.hall_id == ctx.hall_id))]
+                   for r in _DEVICES.all(conn, hall)]
     cases = []
     if ctx.case_settings is not None:  # a hall without the case module has no case deadlines to watch
         sup = supervision(ctx)
@@ -129,8 +141,7 @@ def _event(conn: Connection, ctx: HallContext, type_: str, payload: dict[str, An
 
 def _open_keys(conn: Connection, ctx: HallContext) -> dict[str, Any]:
     """Open alerts by key (id and key only: a long line keeps thousands open, read twice a second)."""
-    return {r.key: r for r in conn.execute(select(alerts.c.id, alerts.c.key).where(alerts.c.hall_id == ctx.hall_id,
-                                                                                  alerts.c.closed_at.is_(None))).all()}
+    return {r.key: r for r in _OPEN_KEYS.all(conn, {"b_hall": ctx.hall_id})}
 
 
 def evaluate(ctx: HallContext) -> dict[str, int]:
