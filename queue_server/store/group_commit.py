@@ -77,7 +77,9 @@ def grouped_write(engine: Engine, lock: Any, after_commit: Callable[[], None] | 
         mark = (head.seq, head.public_seq, head.service_day, len(head.events), len(head.transitions))
         # The leader needs no savepoint: nobody can join before it lets go of the hall, so its failure ends the
         # whole transaction (two statements and SQLAlchemy's bookkeeping saved on every lone write).
-        savepoint = None if leader else conn.begin_nested()
+        savepoint = None if leader else f"member_{member}"
+        if savepoint is not None:
+            _run(conn, f"SAVEPOINT {savepoint}")
         try:
             yield conn
         except BaseException as exc:
@@ -86,7 +88,8 @@ def grouped_write(engine: Engine, lock: Any, after_commit: Callable[[], None] | 
             del head.transitions[mark[4]:]  # this member's ticket transitions go with its savepoint
             try:
                 if savepoint is not None:
-                    savepoint.rollback()
+                    _run(conn, f"ROLLBACK TO SAVEPOINT {savepoint}")
+                    _run(conn, f"RELEASE SAVEPOINT {savepoint}")
             except Exception:  # after some faults (disk full, I/O) SQLite has dropped the whole transaction
                 group.broken = exc
             finally:
@@ -96,7 +99,7 @@ def grouped_write(engine: Engine, lock: Any, after_commit: Callable[[], None] | 
                     writer.release()
             raise
         if savepoint is not None:
-            savepoint.commit()
+            _run(conn, f"RELEASE SAVEPOINT {savepoint}")
         group.after_commits.append(after_commit)
         lock.release()
         held = False
@@ -134,6 +137,18 @@ def grouped_write(engine: Engine, lock: Any, after_commit: Callable[[], None] | 
             group.done.set()
         if held:
             lock.release()
+
+
+def _run(conn: Connection, sql: str) -> None:
+    """A savepoint statement as plain SQL on the DBAPI connection: SQLAlchemy's ``begin_nested`` compiles its
+    savepoint clauses afresh each time (~0.3 ms a member, a sixth of an issue at 16 kiosks). SQLAlchemy's own
+    transaction is not affected; a DBAPI error is raised as SQLAlchemy's, as from ``Connection.execute``."""
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    try:
+        dbapi.execute(sql)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        conn._handle_dbapi_exception(exc, sql, (), None, None)
 
 
 def _close(conn: Connection) -> None:

@@ -91,6 +91,8 @@ def main(db: Path) -> None:
     # The first of a burst leads its group (it runs without a savepoint) and fails after writing its ticket row;
     # the 9 queued behind it must still be issued, each once, and its failure must leave nothing behind.
     gevent.joinall([gevent.spawn(kiosk, 40 + i, "a", i == 0) for i in range(10)], raise_error=True)
+    # And a member (the second of a burst) that fails after writing: rolled back to its savepoint, alone.
+    gevent.joinall([gevent.spawn(kiosk, 50 + i, "a", i == 1) for i in range(10)], raise_error=True)
     with sqlite3.connect(str(db)) as check:
         stored = [r[0] for r in check.execute("SELECT seq FROM events WHERE hall_id = 'probe' ORDER BY seq")]
         head = check.execute("SELECT event_seq FROM halls WHERE id = 'probe'").fetchone()[0]
