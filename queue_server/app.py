@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from .case_config import load_case_settings
 from .clock import OffsetClock, SystemClock
+from .cookie_sessions import VerifiedCookieSessions
 from .domain.calling import DefaultCallingPolicy
 from .domain.search import release_dictionaries
 from .extensions import socketio
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         raise start_failure(engine, exc) from exc
 
     app = Flask(__name__)
+    app.session_interface = VerifiedCookieSessions()
     app.config["SECRET_KEY"] = settings.resolve_secret_key()
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
