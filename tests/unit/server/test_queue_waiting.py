@@ -5,6 +5,7 @@ line; and a database migrated from 0009 with people already waiting has the righ
 
 from __future__ import annotations
 
+import importlib.util
 import secrets
 from collections.abc import Iterator
 from contextlib import suppress
@@ -27,6 +28,7 @@ from queue_server.services import tickets as T
 from queue_server.services import windows as W
 from queue_server.services.common import candidates
 from queue_server.services.context import Actor, HallContext, NullPublisher
+from queue_server.store import schema
 from queue_server.store.db import MIGRATIONS, ensure_hall, make_engine, migrate, read_tx
 from queue_server.store.schema import queue_waiting, ticket_transitions, tickets
 from queue_server.store.tables import metadata
@@ -191,6 +193,15 @@ def test_a_fresh_schema_has_the_triggers_migration_0010_creates(tmp_path) -> Non
         assert len(want) == 4 and want == b.execute(text(triggers)).all()
     migrated.dispose()
     created.dispose()
+
+
+def test_the_schema_builds_the_triggers_of_migration_0010() -> None:
+    spec = importlib.util.spec_from_file_location("m0010", MIGRATIONS / "versions" / "0010_queue_waiting.py")
+    assert spec is not None and spec.loader is not None
+    m0010 = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(m0010)
+    assert m0010.SQLITE_TRIGGERS == schema.SQLITE_WAITING_TRIGGERS
+    assert m0010.PG_TRIGGERS == schema.PG_WAITING_TRIGGERS
 
 
 def _at_0009_with_people_waiting(engine: Engine) -> None:
