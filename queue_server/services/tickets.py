@@ -193,8 +193,9 @@ def _ahead_statement(ranked_up_to_mine: tuple[str, ...], ranked_as_mine: tuple[s
     """Those waiting in the lines ranked up to this ticket's class (``queue_waiting``, one row per line), less
     those of its rank from it on in line (itself included, if it is waiting: then it is in both). The second is a
     range of ``ix_tickets_heads`` (status, queue, class, position, id), short for a ticket near the end of the line
-    — a new one — so the cost no longer grows with the queue (counting the first over the index was one entry per
-    waiting ticket: ~13% of an issue's CPU with 5,000 waiting). One statement: one round trip and one snapshot on
+    — a new one — so the cost no longer grows with the queue (counting the first over the index, one entry per
+    waiting ticket, added ~0.4 ms of CPU per issue from 1,000 to 7,000 waiting: tests/bench/issue_service.py).
+    One statement: one round trip and one snapshot on
     PostgreSQL, where a read outside the hall's write would otherwise see the two halves at different moments."""
     in_line = select(func.coalesce(func.sum(queue_waiting.c.waiting), 0)).where(
         queue_waiting.c.hall_id == bindparam("b_hall"), queue_waiting.c.service_day == bindparam("b_day"),

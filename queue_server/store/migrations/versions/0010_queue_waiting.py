@@ -89,10 +89,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    pg = op.get_bind().dialect.name == "postgresql"
     for name in ("tickets_waiting_insert", "tickets_waiting_leave", "tickets_waiting_join", "tickets_waiting_update",
                  "tickets_waiting_delete"):
-        op.execute(f"DROP TRIGGER IF EXISTS {name}" + (" ON tickets" if op.get_bind().dialect.name == "postgresql"
-                                                       else ""))
-    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP TRIGGER IF EXISTS {name}" + (" ON tickets" if pg else ""))
+    if pg:
         op.execute("DROP FUNCTION tickets_waiting_count()")
     op.drop_table("queue_waiting")
