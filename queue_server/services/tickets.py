@@ -24,7 +24,7 @@ from ..domain.privacy import birth_date_of, mask_name, validate_id_number
 from ..domain.tickets import Action, TicketStatus, next_status
 from ..store.db import read_tx
 from ..store.hot import HotStatement
-from ..store.schema import day_counters, device_inputs, idempotency_keys, tickets
+from ..store.schema import day_counters, device_inputs, idempotency_keys, queue_waiting, tickets
 from .common import (
     candidates,
     ensure_service_day,
@@ -175,7 +175,8 @@ def ticket_view(conn: Connection, ctx: HallContext, t: Any) -> dict[str, Any]:
 
 def _ahead(conn: Connection, ctx: HallContext, t: Any) -> int:
     """Waiting tickets of the queue the policy would call before this one. With a policy that ranks by class
-    then position (the default) two index-range COUNTs do it; any other policy ranks the whole queue."""
+    then position (the default) one statement does it (``_ahead_statement``); any other policy ranks the whole
+    queue."""
     class_rank = getattr(ctx.policy, "class_rank", None)
     if class_rank is None:
         return people_ahead(ctx.policy, candidates(conn, ctx, t.service_day, [t.queue_id]), t.id, ctx.now())
@@ -189,21 +190,24 @@ def _ahead(conn: Connection, ctx: HallContext, t: Any) -> int:
 
 @lru_cache(maxsize=32)
 def _ahead_statement(ranked_up_to_mine: tuple[str, ...], ranked_as_mine: tuple[str, ...]) -> HotStatement:
-    """Those ranked up to this ticket's class, less those of its rank from it on in line (itself included, if it is
-    waiting: then it is in both). Both are ranges of ``ix_tickets_heads`` (status, queue, class, position, id)
-    counted without filtering a row, and the second is short for a ticket near the end of the line — a new one.
-    Still one index entry per waiting ticket (~60 ns); ranking each row with a CASE cost ~0.2 µs: 1 ms per issue
-    with 5,000 waiting."""
-    def waiting(classes: tuple[str, ...]) -> Any:
-        return select(func.count()).where(
-            tickets.c.hall_id == bindparam("b_hall"), tickets.c.service_day == bindparam("b_day"),
-            tickets.c.status == TicketStatus.WAITING.value, tickets.c.queue_id == bindparam("b_queue"),
-            or_(*(tickets.c.priority == c for c in classes)))
-
+    """Those waiting in the lines ranked up to this ticket's class (``queue_waiting``, one row per line), less
+    those of its rank from it on in line (itself included, if it is waiting: then it is in both). The second is a
+    range of ``ix_tickets_heads`` (status, queue, class, position, id), short for a ticket near the end of the line
+    — a new one — so the cost no longer grows with the queue (counting the first over the index, one entry per
+    waiting ticket, added ~0.4 ms of CPU per issue from 1,000 to 7,000 waiting: tests/bench/issue_service.py).
+    One statement: one round trip and one snapshot on
+    PostgreSQL, where a read outside the hall's write would otherwise see the two halves at different moments."""
+    in_line = select(func.coalesce(func.sum(queue_waiting.c.waiting), 0)).where(
+        queue_waiting.c.hall_id == bindparam("b_hall"), queue_waiting.c.service_day == bindparam("b_day"),
+        queue_waiting.c.queue_id == bindparam("b_queue"),
+        or_(*(queue_waiting.c.priority == c for c in ranked_up_to_mine)))
     position = bindparam("b_position", type_=tickets.c.position.type)
-    from_me_on = waiting(ranked_as_mine).where(
+    from_me_on = select(func.count()).where(
+        tickets.c.hall_id == bindparam("b_hall"), tickets.c.service_day == bindparam("b_day"),
+        tickets.c.status == TicketStatus.WAITING.value, tickets.c.queue_id == bindparam("b_queue"),
+        or_(*(tickets.c.priority == c for c in ranked_as_mine)),
         tuple_(tickets.c.position, tickets.c.id) >= tuple_(position, bindparam("b_id", type_=tickets.c.id.type)))
-    return HotStatement(select(waiting(ranked_up_to_mine).scalar_subquery() - from_me_on.scalar_subquery()))
+    return HotStatement(select(in_line.scalar_subquery() - from_me_on.scalar_subquery()))
 
 
 def _resolve_queue(ctx: HallContext, req: IssueRequest) -> tuple[str, Any]:

@@ -223,6 +223,12 @@ def test_postgres_three_processes_atomic(pg: Cluster) -> None:
         statuses = Counter(r[0] for r in db.execute("SELECT status FROM tickets WHERE id = ANY(%s)",
                                                     (sorted(mine),)))
         assert statuses == {"done": total}, statuses
+        # The per-line waiting counts, kept by triggers through three processes' concurrent writes, agree.
+        assert db.execute(
+            "SELECT * FROM queue_waiting w FULL JOIN (SELECT hall_id, service_day, queue_id, priority, count(*) AS n "
+            "FROM tickets WHERE status = 'waiting' GROUP BY 1, 2, 3, 4) c USING (hall_id, service_day, queue_id, "
+            "priority) WHERE coalesce(w.waiting, 0) <> coalesce(c.n, 0)").fetchall() == []
+        assert db.execute("SELECT count(*) FROM queue_waiting WHERE hall_id = %s", (pg.hall_id,)).fetchone()[0] > 0
         seqs = [r[0] for r in db.execute("SELECT seq FROM events WHERE hall_id = %s ORDER BY seq", (pg.hall_id,))]
         assert seqs == list(range(1, len(seqs) + 1))
 

@@ -36,11 +36,18 @@ STATEMENTS_PER_KEYED_ISSUE = STATEMENTS_PER_ISSUE + 2
 
 @contextmanager
 def statements(engine: Any) -> Iterator[list[str]]:
-    """Every statement SQLite runs on the engine's connections meanwhile (sqlite3's trace callback)."""
+    """Every statement SQLite runs on the engine's connections meanwhile (sqlite3's trace callback).
+
+    SQLite traces each trigger program a statement enters (``queue_waiting``'s, on tickets) as that statement again:
+    a repeat of the statement just before is part of it, not another one."""
     seen: list[str] = []
 
+    def trace(sql: str) -> None:
+        if not seen or seen[-1] != sql:
+            seen.append(sql)
+
     def checkout(dbapi_conn: Any, *_args: Any) -> None:
-        dbapi_conn.set_trace_callback(seen.append)
+        dbapi_conn.set_trace_callback(trace)
 
     event.listen(engine, "checkout", checkout)
     engine.dispose()  # fresh connections pass through checkout with the callback
