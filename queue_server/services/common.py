@@ -15,7 +15,7 @@ from ..domain.hall import PriorityClass
 from ..domain.tickets import OPEN_STATUSES, TicketStatus
 from ..store.db import hall_head, write_head
 from ..store.hot import HotStatement
-from ..store.schema import halls, ticket_transitions, tickets, window_states
+from ..store.schema import halls, queue_waiting, ticket_transitions, tickets, window_states
 from .context import SYSTEM, Actor, HallContext
 from .events import append_event
 
@@ -239,10 +239,11 @@ def _waiting_in(queue_id: str) -> Any:
 def _stats_statements(ids: tuple[str, ...]) -> tuple[HotStatement, HotStatement]:
     """The waiting counts and the last number called of these queues: built once per set of queues (the alert watch
     asks for every queue twice a second; building the union afresh cost more than running it)."""
-    counts = select(tickets.c.queue_id, func.count()).where(
-        tickets.c.hall_id == bindparam("b_hall"), tickets.c.service_day == bindparam("b_day"),
-        tickets.c.status == TicketStatus.WAITING.value,
-        tickets.c.queue_id.in_([bindparam(f"q{i}", q) for i, q in enumerate(ids)])).group_by(tickets.c.queue_id)
+    # From the per-line counts the triggers keep (store.schema.queue_waiting): a few rows whatever the queue length.
+    counts = select(queue_waiting.c.queue_id, func.sum(queue_waiting.c.waiting)).where(
+        queue_waiting.c.hall_id == bindparam("b_hall"), queue_waiting.c.service_day == bindparam("b_day"),
+        queue_waiting.c.queue_id.in_([bindparam(f"q{i}", q) for i, q in enumerate(ids)])
+    ).group_by(queue_waiting.c.queue_id)
     last = union_all(*[
         select(literal(q).label("q"), tickets.c.number).where(
             tickets.c.hall_id == bindparam("b_hall"), tickets.c.service_day == bindparam("b_day"),
@@ -268,7 +269,7 @@ def queue_stats(conn: Connection, ctx: HallContext, day: str, queue_ids: list[st
     ids = list(dict.fromkeys(queue_ids or [q.id for q in ctx.config.queues]))
     where = {"b_hall": ctx.hall_id, "b_day": day}
     count_stmt, last_stmt = _stats_statements(tuple(ids))
-    counts: dict[str, int] = dict(count_stmt.all(conn, where))
+    counts: dict[str, int] = {q: int(n) for q, n in count_stmt.all(conn, where)}
     windows = open_window_weights(conn, ctx)
     # Whether a queue that shares a window with one of ours has people waiting changes our share of that window.
     sharing = sorted({q for w in windows if any(i in w for i in ids) for q in w} - set(ids))
