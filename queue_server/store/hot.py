@@ -1,12 +1,13 @@
 """Hot statements: the few that run on every ticket, executed on the driver's own cursor (SQLite, PostgreSQL).
 
 SQLAlchemy's execution machinery (execution context, events, result wrapping) costs ~20 µs of Python per statement
-against ~2 µs for sqlite3 itself, and issuing a ticket runs about ten. A ``HotStatement`` is compiled once per
-dialect by SQLAlchemy — the same SQL in the dialect's paramstyle, the same bind and result type processing
-(``UTCDateTime``, JSON) — and runs straight on the connection's DBAPI cursor, inside the transaction SQLAlchemy
-began (begun here first if it had not, as ``Connection.execute`` would). A DBAPI error goes through SQLAlchemy's own
-handler, so callers see the same exceptions as before (storage faults, a lost PostgreSQL server, lock timeouts). On
-any other dialect the statement runs through ``Connection.execute`` as usual.
+against ~2 µs for sqlite3 itself, and issuing a ticket runs about ten; on PostgreSQL it is ~70 µs more per
+statement than the driver's own (psycopg's query parsing and cursor description included). A ``HotStatement`` is
+compiled once per dialect by SQLAlchemy — the same SQL (in ``$n`` placeholders for psycopg's raw cursor), the same
+bind and result type processing (``UTCDateTime``, JSON) — and runs straight on the connection's DBAPI cursor, inside
+the transaction SQLAlchemy began (begun here first if it had not, as ``Connection.execute`` would). A DBAPI error goes
+through SQLAlchemy's own handler, so callers see the same exceptions as before (storage faults, a lost PostgreSQL
+server, lock timeouts). With any other driver the statement runs through ``Connection.execute`` as usual.
 
 Only plain statements qualify: no expanding ``IN`` parameters and no Python-side column defaults (``prepare``
 refuses them, so a statement that would need them fails in the tests, not in the hall).
@@ -14,6 +15,7 @@ refuses them, so a statement that would need them fails in the tests, not in the
 
 from __future__ import annotations
 
+import copy
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -24,47 +26,49 @@ from sqlalchemy.sql import ClauseElement
 
 _MISSING = object()
 _ON_CURSOR = frozenset({"pysqlite", "psycopg"})  # the drivers whose cursors this module knows (sqlite3, psycopg 3)
+_CURSOR = "onewindow.hot_cursor"  # the pool entry's info key for its psycopg cursor
+
+
+def _dollar_dialect(dialect: Dialect) -> Dialect:
+    """The dialect, compiling to PostgreSQL's own ``$1`` placeholders (psycopg's raw cursor sends those as they are;
+    its usual ``%(name)s`` is parsed by psycopg, and a statement over 4 KB is parsed again on every execute).
+    A copy with its own identifier preparer: ``%`` is no longer doubled in the SQL either."""
+    copy_ = copy.copy(dialect)
+    copy_.paramstyle = "numeric_dollar"
+    copy_.positional = True
+    copy_.identifier_preparer = copy_.preparer(copy_)
+    return copy_
 
 
 class _Prepared:
-    __slots__ = ("sql", "binds", "positional", "row", "processors")
+    __slots__ = ("sql", "binds", "row", "processors")
 
     def __init__(self, stmt: ClauseElement, dialect: Dialect, column_keys: Sequence[str] | None) -> None:
-        compiled: Any = stmt.compile(dialect=dialect, column_keys=list(column_keys) if column_keys else None)
-        if getattr(compiled, "insert_prefetch", None) or compiled.literal_execute_params \
+        compile_for = _dollar_dialect(dialect) if dialect.driver == "psycopg" else dialect
+        compiled: Any = stmt.compile(dialect=compile_for, column_keys=list(column_keys) if column_keys else None)
+        if not compiled.positional or getattr(compiled, "insert_prefetch", None) or compiled.literal_execute_params \
                 or compiled.post_compile_params:
             raise ValueError(f"not a plain statement for the hot path: {compiled.string}")
         self.sql: str = compiled.string
-        self.positional: bool = compiled.positional
-        if self.positional:  # sqlite3: "?" in order
-            names = list(compiled.positiontup)
-        elif dialect.paramstyle == "pyformat":  # psycopg: "%(name)s"; only the names the SQL uses (an UPDATE's SET
-            escaped = compiled.escaped_bind_names  # may leave some unrendered)
-            names = [n for n in compiled.binds if compiled.bindtemplate % {"name": escaped.get(n, n)} in self.sql]
-        else:
-            raise ValueError(f"paramstyle {dialect.paramstyle!r} is not supported on the hot path")
         procs = compiled._bind_processors
-        binds: list[tuple[str, str, Any, Callable[[Any], Any] | None]] = []
-        for name in names:
+        binds: list[tuple[str, Any, Callable[[Any], Any] | None]] = []
+        for name in compiled.positiontup:
             bind = compiled.binds[name]
             default = bind.value if bind.value is not None or not bind.required else _MISSING
-            binds.append((name, compiled.escaped_bind_names.get(name, name), default, procs.get(name)))
+            binds.append((name, default, procs.get(name)))
         self.binds = tuple(binds)
         columns = compiled._result_columns
         self.row: Any = namedtuple("HotRow", [c.keyname for c in columns], rename=True) if columns else None
         self.processors = tuple(c.type._cached_result_processor(dialect, None) for c in columns)
 
-    def args(self, params: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
-        """The DBAPI parameters: a tuple (positional paramstyle) or a dict by the names in the SQL."""
-        values = []
-        for key, _sql_name, default, proc in self.binds:
+    def args(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
+        out = []
+        for key, default, proc in self.binds:
             value = params.get(key, default)
             if value is _MISSING:
                 raise KeyError(f"missing parameter {key!r} for {self.sql}")
-            values.append(proc(value) if proc is not None else value)
-        if self.positional:
-            return tuple(values)
-        return {b[1]: v for b, v in zip(self.binds, values, strict=True)}
+            out.append(proc(value) if proc is not None else value)
+        return tuple(out)
 
     def rows(self, raw: Sequence[Any]) -> list[Any]:
         procs, row = self.processors, self.row
@@ -86,10 +90,19 @@ def _in_transaction(conn: Connection) -> bool:
 
 def _on_cursor(conn: Connection, sql: str, args: Any, run: Callable[[Any, str, Any], Any]) -> Any:
     """``run(cursor, sql, args)`` on the connection's own DBAPI cursor, a DBAPI error raised as SQLAlchemy's (a
-    storage fault or a lost server still becomes a 503 at the edge, and the lost connection is invalidated)."""
-    dbapi = conn.connection.dbapi_connection
+    storage fault or a lost server still becomes a 503 at the edge, and the lost connection is invalidated).
+
+    psycopg: one raw cursor per connection, kept with it (making one costs about as much Python as the statement's
+    own parameters); sqlite3's cursors are cheap and closed after each statement."""
+    pooled = conn.connection
+    dbapi = pooled.dbapi_connection
     assert dbapi is not None
     try:
+        if conn.dialect.driver == "psycopg":
+            cur = pooled.info.get(_CURSOR)
+            if cur is None or cur.connection is not dbapi:
+                cur = pooled.info[_CURSOR] = conn.dialect.loaded_dbapi.RawCursor(dbapi)
+            return run(cur, sql, args)
         cur = dbapi.cursor()
         try:
             return run(cur, sql, args)
@@ -108,12 +121,12 @@ class HotStatement:
     def __init__(self, stmt: Any, column_keys: Sequence[str] | None = None) -> None:
         self.stmt = stmt
         self.column_keys = tuple(column_keys) if column_keys else None
-        self._prepared: dict[str, _Prepared] = {}
+        self._prepared: dict[type, _Prepared] = {}
 
     def prepare(self, dialect: Dialect) -> _Prepared:
-        p = self._prepared.get(dialect.name)
+        p = self._prepared.get(type(dialect))
         if p is None:
-            p = self._prepared[dialect.name] = _Prepared(self.stmt, dialect, self.column_keys)
+            p = self._prepared[type(dialect)] = _Prepared(self.stmt, dialect, self.column_keys)
         return p
 
     def all(self, conn: Connection, params: Mapping[str, Any]) -> list[Any]:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-from sqlalchemy import Engine, bindparam, event, select
+from sqlalchemy import Engine, bindparam, event, literal_column, or_, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from queue_server.store.db import make_engine, migrate, storage_problem
@@ -132,3 +132,13 @@ def test_a_lost_server_is_a_storage_fault_and_the_connection_is_dropped(engine: 
     assert fault is not None and fault.problem == "unreachable"
     with engine.connect() as conn:
         HALL_SEQ.scalar(conn, {"b_hall": "h-kept"})
+
+
+def test_sql_with_percent_signs_and_a_parameter_used_twice(engine: Engine) -> None:
+    """Compiled to PostgreSQL's $n placeholders, sent as they are: a % is not doubled, a repeated name is one $n."""
+    stmt = HotStatement(select(halls.c.event_seq % 4, literal_column("'50%'"), halls.c.id).where(
+        or_(halls.c.id == bindparam("b_hall"), halls.c.id == bindparam("b_hall") + "-none")))
+    with engine.connect() as conn, conn.begin():
+        INSERT_HALL.all(conn, {"id": "h-pct", "event_seq": 7, "public_seq": 0})
+        assert [tuple(r) for r in stmt.all(conn, {"b_hall": "h-pct"})] == [(3, "50%", "h-pct")]
+        conn.rollback()
