@@ -8,12 +8,13 @@ import threading
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, Engine, bindparam, create_engine, event, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ..domain.errors import DomainError
@@ -102,6 +103,31 @@ _EVENTS_INSERT = HotStatement(events.insert().inline(),
                               column_keys=("hall_id", "seq", "type", "rooms", "payload", "at"))
 _TRANSITIONS_INSERT = HotStatement(ticket_transitions.insert().inline(), column_keys=(
     "ticket_id", "at", "action", "from_status", "to_status", "window_id", "queue_id", "actor", "detail"))
+_PG_STORE_ROWS = 8  # up to this many transitions and events, a PostgreSQL write stores them in one statement
+
+
+@cache  # at most _PG_STORE_ROWS × _PG_STORE_ROWS shapes
+def _pg_store(transitions: int, events_: int) -> tuple[HotStatement, tuple[Any, ...], tuple[Any, ...]]:
+    """The rows of a PostgreSQL hall write as one statement: its transitions and events inserted in CTEs of the
+    hall's sequence update. It is sent in the write's last pipeline, where psycopg spends ~60 µs of CPU on every
+    statement: one instead of three saved ~150 µs per write (measured with two of each). With the parameter names
+    of each row's columns, in order."""
+    def rows(keys: tuple[str, ...], prefix: str, n: int) -> tuple[tuple[tuple[str, str], ...], ...]:
+        return tuple(tuple((k, f"{prefix}{i}_{k}") for k in keys) for i in range(n))
+
+    def values(table: Any, names: tuple[tuple[tuple[str, str], ...], ...]) -> list[dict[str, Any]]:
+        return [{k: bindparam(name, type_=table.c[k].type) for k, name in row} for row in names]
+
+    assert _TRANSITIONS_INSERT.column_keys is not None and _EVENTS_INSERT.column_keys is not None
+    t_names = rows(_TRANSITIONS_INSERT.column_keys, "t", transitions)
+    e_names = rows(_EVENTS_INSERT.column_keys, "e", events_)
+    stmt = _SET_SEQ.stmt.add_cte(insert(events).values(values(events, e_names)).cte("stored_events"))
+    if transitions:
+        stmt = stmt.add_cte(insert(ticket_transitions).values(values(ticket_transitions, t_names)).cte(
+            "stored_transitions"))
+    return HotStatement(stmt), t_names, e_names
+
+
 WRITE_WAIT_LIMIT = 5.0  # seconds a write may wait for its hall before it is refused
 
 
@@ -357,11 +383,23 @@ def _start_pending(conn: Connection, hall_id: str, row: tuple[int, int | None, s
 
 
 def _forget(conn: Connection) -> None:
+    if conn.invalidated:  # its info went with its DBAPI connection (reading it would raise PendingRollbackError)
+        return
     conn.info.pop("write", None)
     conn.info.pop("hall_head", None)
 
 
 def _store_pending(conn: Connection, pending: HallHead) -> None:
+    nt, ne = len(pending.transitions), len(pending.events)
+    if conn.dialect.name == "postgresql" and 0 < ne <= _PG_STORE_ROWS and nt <= _PG_STORE_ROWS:
+        stmt, t_names, e_names = _pg_store(nt, ne)
+        params: dict[str, Any] = {"b_hall": pending.hall_id, "b_seq": pending.seq, "b_public": pending.public_seq}
+        for names, rows in ((t_names, pending.transitions), (e_names, pending.events)):
+            for row_names, row in zip(names, rows, strict=True):
+                for key, name in row_names:
+                    params[name] = row[key]
+        stmt.all(conn, params)
+        return
     if pending.transitions:
         _TRANSITIONS_INSERT.many(conn, pending.transitions)
     if pending.events:

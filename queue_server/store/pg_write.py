@@ -1,10 +1,10 @@
 """PostgreSQL: the engine (liveness without a ping per checkout) and a hall's write transaction in few round trips.
 
 Every statement is a network round trip, and the hall is locked for all of them, so the write is
-sent in as few as the driver allows (psycopg 3 pipeline mode): [BEGIN, advisory lock, head FOR UPDATE] in one,
-the use case's own statements, [transitions, events, head, COMMIT] in one, and the unlock in one. The driver is
-in autocommit for the whole write and BEGIN/COMMIT are ours: psycopg's own BEGIN would be a round trip of its
-own (it syncs after BEGIN in a pipeline). SQLAlchemy's rollback still reaches the server (psycopg sends ROLLBACK
+sent in as few as the driver allows: [BEGIN, advisory lock, head FOR UPDATE] in one (a simple query: three
+statements in one message), the use case's own statements, [transitions, events, head, COMMIT] in one (psycopg 3
+pipeline mode: they carry parameters), and the unlock in one. The driver is in autocommit for the whole write and
+BEGIN/COMMIT are ours: psycopg's own BEGIN would be a round trip of its own (it syncs after BEGIN in a pipeline). SQLAlchemy's rollback still reaches the server (psycopg sends ROLLBACK
 whenever the session is in a transaction). The session advisory lock is taken inside the transaction:
 PostgreSQL keeps a session lock after its transaction ends, commit or rollback, until it is unlocked or the
 session closes.
@@ -50,9 +50,22 @@ def pg_engine(url: str) -> Engine:
     return engine
 
 
-_PG_LOCK = "SELECT pg_advisory_lock(%s)"
-_PG_HEAD = "SELECT event_seq, public_seq, service_day FROM halls WHERE id = %s FOR UPDATE"
-_PG_UNLOCK = "SELECT pg_advisory_unlock(%s)"
+_PG_OPEN = "BEGIN; SELECT pg_advisory_lock({key}); SELECT event_seq, public_seq, service_day FROM halls WHERE id = {hall} FOR UPDATE"
+_PG_UNLOCK = "SELECT pg_advisory_unlock({key})"
+_open_sql: dict[tuple[str, int], str] = {}
+
+
+def _open_query(raw: Any, hall_id: str, key: int) -> str:
+    """[BEGIN, the hall's advisory lock, its head FOR UPDATE] as one simple query: one message, one round trip, and
+    none of psycopg's pipeline machinery, which cost ~2x the CPU (~280 µs against ~120 µs per write, measured).
+    A simple query takes no parameters: the hall id is quoted by psycopg, once per hall."""
+    text = _open_sql.get((hall_id, key))
+    if text is None:
+        from psycopg import sql
+
+        text = _open_sql[(hall_id, key)] = sql.SQL(_PG_OPEN).format(
+            key=sql.Literal(int(key)), hall=sql.Literal(hall_id)).as_string(raw)
+    return text
 
 
 def _driver(conn: Connection) -> Any:
@@ -85,15 +98,14 @@ def _open(engine: Engine, hall_id: str, key: int) -> tuple[Connection, Any, tupl
         conn = engine.connect()
         try:
             raw = _driver(conn)
-            raw.autocommit = True  # until _pg_unlock: BEGIN and COMMIT are sent in our pipelines
+            raw.autocommit = True  # until _unlock: BEGIN and COMMIT are ours (see the module's docstring)
             tx = conn.begin()
             try:
                 with raw.cursor() as cur:
-                    with raw.pipeline():
-                        cur.execute("BEGIN")
-                        cur.execute(_PG_LOCK, (key,))
-                        cur.execute(_PG_HEAD, (hall_id,))
-                    row = cur.fetchone()  # after the pipeline's one Sync: fetching inside would add a second
+                    cur.execute(_open_query(raw, hall_id, key))
+                    cur.nextset()
+                    cur.nextset()  # the third result: the head
+                    row = cur.fetchone()
             except engine.dialect.loaded_dbapi.Error as exc:
                 raise _driver_error(engine, conn, exc) from exc
             if row is None:
@@ -117,7 +129,7 @@ def _unlock(engine: Engine, conn: Connection, key: int) -> None:
     try:
         if raw.info.transaction_status != 0:  # not idle: a write that failed before its end (normally rolled back)
             raw.rollback()
-        raw.execute(_PG_UNLOCK, (key,))  # autocommit since _pg_open: one round trip
+        raw.execute(_PG_UNLOCK.format(key=int(key)))  # autocommit since _open: one round trip, a simple query
         raw.autocommit = False
     except engine.dialect.loaded_dbapi.Error as exc:
         # The write itself is done (committed or rolled back): do not report it failed. Closing the session
