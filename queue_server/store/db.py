@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ..domain.errors import DomainError
 from .group_commit import grouped_write, sqlite_writer
-from .hot import HotStatement
+from .hot import HotStatement, run_sql
 from .pg_write import pg_engine, pg_hall_tx
 from .schema import events, halls, ticket_transitions
 
@@ -197,8 +197,10 @@ def make_engine(url: str, *, synchronous: str = "FULL") -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Connection) -> None:
+            if conn.info.get("single_read"):
+                return  # one statement: sqlite3's autocommit is its own transaction
             # Writers take the write lock at BEGIN, so two transactions never both read and then fight to upgrade.
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write") else "BEGIN")
+            run_sql(conn, "BEGIN IMMEDIATE" if conn.info.get("write") else "BEGIN")
 
         return engine
     if url.startswith("postgresql"):
@@ -433,12 +435,18 @@ def _plain_write(engine: Engine) -> Iterator[Connection]:
 
 @contextmanager
 def single_read(engine: Engine) -> Iterator[Connection]:
-    """A connection for one read statement: on PostgreSQL without BEGIN and ROLLBACK around it (two round trips
-    of three; one statement sees one snapshot either way). Only for reads: nothing here is atomic."""
+    """A connection for one read statement, without BEGIN and ROLLBACK around it (on PostgreSQL two round trips of
+    three; one statement sees one snapshot either way). Only for reads: nothing here is atomic."""
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        yield conn
+            yield conn
+            return
+        conn.info["single_read"] = True
+        try:
+            yield conn
+        finally:
+            conn.info.pop("single_read", None)
 
 
 @contextmanager

@@ -22,6 +22,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from .hot import run_sql
+
 _GUARD = threading.Lock()
 
 
@@ -79,7 +81,7 @@ def grouped_write(engine: Engine, lock: Any, after_commit: Callable[[], None] | 
         # whole transaction (two statements and SQLAlchemy's bookkeeping saved on every lone write).
         savepoint = None if leader else f"member_{member}"
         if savepoint is not None:
-            _run(conn, f"SAVEPOINT {savepoint}")
+            run_sql(conn, f"SAVEPOINT {savepoint}")
         try:
             yield conn
         except BaseException as exc:
@@ -88,8 +90,8 @@ def grouped_write(engine: Engine, lock: Any, after_commit: Callable[[], None] | 
             del head.transitions[mark[4]:]  # this member's ticket transitions go with its savepoint
             try:
                 if savepoint is not None:
-                    _run(conn, f"ROLLBACK TO SAVEPOINT {savepoint}")
-                    _run(conn, f"RELEASE SAVEPOINT {savepoint}")
+                    run_sql(conn, f"ROLLBACK TO SAVEPOINT {savepoint}")
+                    run_sql(conn, f"RELEASE SAVEPOINT {savepoint}")
             except Exception:  # after some faults (disk full, I/O) SQLite has dropped the whole transaction
                 group.broken = exc
             finally:
@@ -99,7 +101,7 @@ def grouped_write(engine: Engine, lock: Any, after_commit: Callable[[], None] | 
                     writer.release()
             raise
         if savepoint is not None:
-            _run(conn, f"RELEASE SAVEPOINT {savepoint}")
+            run_sql(conn, f"RELEASE SAVEPOINT {savepoint}")
         group.after_commits.append(after_commit)
         lock.release()
         held = False
@@ -137,18 +139,6 @@ def grouped_write(engine: Engine, lock: Any, after_commit: Callable[[], None] | 
             group.done.set()
         if held:
             lock.release()
-
-
-def _run(conn: Connection, sql: str) -> None:
-    """A savepoint statement as plain SQL on the DBAPI connection: SQLAlchemy's ``begin_nested`` compiles its
-    savepoint clauses afresh each time (~0.3 ms a member, a sixth of an issue at 16 kiosks). SQLAlchemy's own
-    transaction is not affected; a DBAPI error is raised as SQLAlchemy's, as from ``Connection.execute``."""
-    dbapi = conn.connection.dbapi_connection
-    assert dbapi is not None
-    try:
-        dbapi.execute(sql)
-    except conn.dialect.loaded_dbapi.Error as exc:
-        conn._handle_dbapi_exception(exc, sql, (), None, None)
 
 
 def _close(conn: Connection) -> None:

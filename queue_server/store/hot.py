@@ -112,6 +112,13 @@ def _on_cursor(conn: Connection, sql: str, args: Any, run: Callable[[Any, str, A
         conn._handle_dbapi_exception(exc, sql, args, None, None)
 
 
+def run_sql(conn: Connection, sql: str) -> None:
+    """A fixed statement without parameters or rows (BEGIN, SAVEPOINT …) on the DBAPI cursor, inside whatever
+    SQLAlchemy has begun or not: SQLAlchemy's own ``exec_driver_sql`` costs ~30 µs of Python, ``begin_nested``
+    compiles its savepoint clause afresh every time."""
+    _on_cursor(conn, sql, (), lambda cur, text, _args: cur.execute(text))
+
+
 class HotStatement:
     """A statement built once at import and run on every ticket (see the module's docstring).
 

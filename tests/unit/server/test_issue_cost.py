@@ -181,3 +181,17 @@ def test_group_commit_under_gevent(tmp_path) -> None:  # type: ignore[no-untyped
     assert sorted(n for n in numbers if n.startswith("A")) == [f"A{n:03d}" for n in range(2, 2 + 32 + 9 + 9)]
     assert seen["published"] == seen["stored"] == list(range(1, seen["head"] + 1))
     assert seen["commits"] < len(seen["acked"]) / 4, seen["commits"]  # grouped: far fewer fsyncs than tickets
+
+
+def test_a_staff_request_checks_its_login_in_one_statement(hall) -> None:  # type: ignore[no-untyped-def]
+    """Every staff request asks whether its login is still valid: one SELECT, without BEGIN and ROLLBACK around it,
+    and a revoked session is seen at once (nothing is cached)."""
+    from queue_server.services import staff
+
+    member = staff.add_user(hall.engine, hall.now(), "li", "李", "long-enough-password", ["window_staff"])
+    raw = staff.open_session(hall.engine, hall.now(), member, "test")
+    with statements(hall.engine) as seen:
+        assert staff.session_member(hall.engine, raw, member.id) == member
+    assert len(seen) == 1 and seen[0].startswith("SELECT"), seen
+    staff.revoke_session(hall.engine, hall.now(), raw)
+    assert staff.session_member(hall.engine, raw, member.id) is None
