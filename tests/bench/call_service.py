@@ -11,41 +11,18 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import tempfile
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
+from issue_service import bench_context  # the sibling file (run as a file, tests/bench is first on the path)
 from sqlalchemy import insert
 
 import queue_server
-from queue_server.clock import OffsetClock
-from queue_server.domain.calling import DefaultCallingPolicy
-from queue_server.domain.hall import HallConfig
-from queue_server.domain.workdays import WorkCalendar
 from queue_server.services import windows
-from queue_server.services.context import Actor, HallContext, NullPublisher
+from queue_server.services.context import Actor
 from queue_server.services.tickets import IssueRequest, issue_ticket
-from queue_server.store.db import ensure_hall, make_engine, migrate
 from queue_server.store.schema import tickets
-
-HALL = {
-    "hall": {"id": "bench", "name": {"zh": "压测大厅"}},
-    "hours": {"sessions": [{"start": "09:00", "end": "17:30"}]},
-    "sites": [{"id": "main", "name": {"zh": "主厅"}}],
-    "zones": [{"id": "z1", "site": "main", "kind": "comprehensive", "name": {"zh": "综合区"}}],
-    "departments": [{"id": "d1", "name": "部门"}],
-    "queues": [{"id": "a", "prefix": "A", "name": {"zh": "综合"}, "zone": "z1"}],
-    "windows": [{"id": "w1", "number": 1, "name": {"zh": "1号窗口"}, "zone": "z1", "queues": [{"queue": "a"}]}],
-}
-
-
-class _Marks:
-    """Queue figures coalesced, as the server runs them (the write only marks the queue)."""
-
-    def mark(self, _ids: object) -> None:
-        return None
 
 
 def main() -> None:
@@ -57,20 +34,12 @@ def main() -> None:
     ap.add_argument("--without-triggers", action="store_true",
                     help="drop the queue_waiting triggers first: their price alone, in the same code")
     args = ap.parse_args()
-    db = Path(tempfile.mkdtemp(prefix="onewindow-call-service-")) / "hall.db"
-    engine = make_engine(str(db), synchronous=args.synchronous)
-    migrate(engine)
+    ctx = bench_context("call-service", args.synchronous)
+    engine = ctx.engine
     if args.without_triggers:
         with engine.begin() as conn:
             for name in ("insert", "leave", "join", "delete"):
                 conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS tickets_waiting_{name}")
-    ensure_hall(engine, "bench")
-    config = HallConfig.model_validate(HALL)
-    ctx = HallContext(config=config, engine=engine,
-                      clock=OffsetClock(datetime(2026, 11, 26, 9, 30, tzinfo=ZoneInfo("Asia/Shanghai"))),
-                      policy=DefaultCallingPolicy(config.calling), calendar=WorkCalendar(), publisher=NullPublisher(),
-                      person_secret=b"bench", always_open=True)
-    ctx.stats = _Marks()  # type: ignore[assignment]
     clerk = Actor("staff", "bench")
     issue_ticket(ctx, IssueRequest(queue_id="a"), Actor("kiosk", "bench"))  # the day's roll-over
     now, day = ctx.now(), ctx.today().isoformat()

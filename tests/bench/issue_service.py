@@ -46,14 +46,11 @@ class _Marks:
         return None
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--tickets", type=int, default=2000)
-    ap.add_argument("--blocks", type=int, default=4)
-    ap.add_argument("--synchronous", default="FULL", choices=["FULL", "NORMAL", "OFF"])
-    args = ap.parse_args()
-    db = Path(tempfile.mkdtemp(prefix="onewindow-issue-service-")) / "hall.db"
-    engine = make_engine(str(db), synchronous=args.synchronous)
+def bench_context(name: str, synchronous: str) -> HallContext:
+    """A one-queue, one-window hall on a fresh SQLite file at 09:30, its queue figures coalesced (as served).
+    ``call_service.py`` uses it too (a sibling file: both run as files)."""
+    db = Path(tempfile.mkdtemp(prefix=f"onewindow-{name}-")) / "hall.db"
+    engine = make_engine(str(db), synchronous=synchronous)
     migrate(engine)
     ensure_hall(engine, "bench")
     config = HallConfig.model_validate(HALL)
@@ -62,6 +59,16 @@ def main() -> None:
                       policy=DefaultCallingPolicy(config.calling), calendar=WorkCalendar(), publisher=NullPublisher(),
                       person_secret=b"bench", always_open=True)
     ctx.stats = _Marks()  # type: ignore[assignment]
+    return ctx
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--tickets", type=int, default=2000)
+    ap.add_argument("--blocks", type=int, default=4)
+    ap.add_argument("--synchronous", default="FULL", choices=["FULL", "NORMAL", "OFF"])
+    args = ap.parse_args()
+    ctx = bench_context("issue-service", args.synchronous)
     kiosk = Actor("kiosk", "bench")
     request = IssueRequest(queue_id="a", source="bench")
     for _ in range(50):  # warm-up: the day's roll-over, statement caches
@@ -78,7 +85,7 @@ def main() -> None:
         print(f"  tickets {50 + b * per_block:>6} → {50 + (b + 1) * per_block:>6} waiting: "
               f"{cpu * 1000 / per_block:.3f} ms CPU, {wall * 1000 / per_block:.3f} ms wall per ticket")
     print(f"mean {total_cpu * 1000 / (per_block * args.blocks):.3f} ms CPU per ticket")
-    engine.dispose()
+    ctx.engine.dispose()
 
 
 if __name__ == "__main__":
