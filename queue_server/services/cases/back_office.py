@@ -25,15 +25,14 @@ from ..context import Actor, HallContext
 from .log import tx
 from .moves import move, open_evaluation
 from .notices import issue_notice
-from .records import case_row, check_department, due_date, service_item
+from .records import decidable_case, due_date, service_item
 from .settings import settings_of
 from .views import step_result
 
 
 def _back_office(conn: Connection, ctx: HallContext, case_id: int, action: CaseAction,
                  departments: Iterable[str] | None) -> Row:
-    c = case_row(conn, ctx, case_id)
-    check_department(c, departments)
+    c = decidable_case(conn, ctx, case_id, departments)
     next_status(action, CaseStatus(c.status), c.number)
     return c
 

@@ -17,7 +17,7 @@ from ...store.db import read_tx
 from .. import devices
 from ..context import Actor, HallContext
 from .log import log
-from .records import case_row, check_department, department_name, next_counter, service_item
+from .records import decidable_case, department_name, next_counter, service_item
 from .settings import settings_of
 from .views import tracker_url
 
@@ -64,8 +64,7 @@ def get_notice(ctx: HallContext, notice_id: int, departments: Iterable[str] | No
         n = conn.execute(select(case_notices).where(case_notices.c.id == notice_id)).first()
         if n is None:
             raise NotFound(f"notice {notice_id} does not exist", code="notice_not_found")
-        c = case_row(conn, ctx, n.case_id)
-        check_department(c, departments)
+        decidable_case(conn, ctx, n.case_id, departments)
     return {"id": n.id, "case_id": n.case_id, **n.content}
 
 

@@ -28,7 +28,7 @@ from ..context import Actor, HallContext
 from .log import tx
 from .moves import move, open_evaluation
 from .notices import issue_notice
-from .records import case_row, check_department, missing_materials, new_assignee, service_item
+from .records import case_row, decidable_case, missing_materials, new_assignee, service_item
 from .settings import settings_of
 from .views import step_result
 
@@ -37,8 +37,7 @@ def accept(ctx: HallContext, case_id: int, actor: Actor, departments: Iterable[s
     """受理: the checklist is complete; the promised deadline starts; the back office gets the case."""
     now = ctx.now()
     with tx(ctx) as (conn, published):
-        c = case_row(conn, ctx, case_id)
-        check_department(c, departments)
+        c = decidable_case(conn, ctx, case_id, departments)
         next_status(CaseAction.ACCEPT, CaseStatus(c.status), c.number)
         check_acceptable(c.number, c.kind, missing_materials(ctx, c))
         on = ctx.local(now).date()
@@ -60,8 +59,7 @@ def accept_with_deficiency(ctx: HallContext, case_id: int, actor: Actor, underta
     s = settings_of(ctx)
     now = ctx.now()
     with tx(ctx) as (conn, published):
-        c = case_row(conn, ctx, case_id)
-        check_department(c, departments)
+        c = decidable_case(conn, ctx, case_id, departments)
         next_status(CaseAction.ACCEPT_WITH_DEFICIENCY, CaseStatus(c.status), c.number)
         missing = missing_materials(ctx, c)
         check_deficiency_acceptable(c.number, c.kind, missing, undertaking)
@@ -89,8 +87,7 @@ def request_correction(ctx: HallContext, case_id: int, actor: Actor,
     s = settings_of(ctx)
     now = ctx.now()
     with tx(ctx) as (conn, published):
-        c = case_row(conn, ctx, case_id)
-        check_department(c, departments)
+        c = decidable_case(conn, ctx, case_id, departments)
         next_status(CaseAction.REQUEST_CORRECTION, CaseStatus(c.status), c.number)
         missing = missing_materials(ctx, c)
         prior = c.correction or {}
@@ -110,8 +107,7 @@ def resubmit(ctx: HallContext, case_id: int, materials: list[str], actor: Actor,
     """The applicant brings the corrected materials: the checklist is marked again, the case is received again."""
     now = ctx.now()
     with tx(ctx) as (conn, published):
-        c = case_row(conn, ctx, case_id)
-        check_department(c, departments)
+        c = decidable_case(conn, ctx, case_id, departments)
         next_status(CaseAction.RESUBMIT, CaseStatus(c.status), c.number)
         marks = check_marks(service_item(ctx, c.item_id).materials, materials)
         correction = {**(c.correction or {}), "resubmitted_at": now.isoformat()}
@@ -129,8 +125,7 @@ def reject(ctx: HallContext, case_id: int, reasons: list[str], actor: Actor, leg
     given_basis = (legal_basis or "").strip()
     now = ctx.now()
     with tx(ctx) as (conn, published):
-        c = case_row(conn, ctx, case_id)
-        check_department(c, departments)
+        c = decidable_case(conn, ctx, case_id, departments)
         basis = given_basis or default_legal_basis(service_item(ctx, c.item_id).category, s)
         c = move(conn, ctx, c, CaseAction.REJECT, actor, now, published,
                  {"decision": "rejected", "decision_reasons": clean, "decided_at": now, "decided_by": str(actor)},
@@ -150,8 +145,7 @@ def decide_now(ctx: HallContext, case_id: int, approved: bool, reasons: list[str
     given_basis = (legal_basis or "").strip()
     now = ctx.now()
     with tx(ctx) as (conn, published):
-        c = case_row(conn, ctx, case_id)
-        check_department(c, departments)
+        c = decidable_case(conn, ctx, case_id, departments)
         basis = given_basis or default_legal_basis(service_item(ctx, c.item_id).category, s)
         next_status(CaseAction.DECIDE_NOW, CaseStatus(c.status), c.number)
         check_decide_now(c.number, c.kind, approved, missing_materials(ctx, c))

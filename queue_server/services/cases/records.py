@@ -94,6 +94,13 @@ def check_department(c: Row, departments: Iterable[str] | None) -> None:
                         f"{', '.join(departments or []) or 'no department'}")
 
 
+def decidable_case(conn: Connection, ctx: HallContext, case_id: int, departments: Iterable[str] | None) -> Row:
+    """The case, if the caller decides for its department (Forbidden otherwise)."""
+    c = case_row(conn, ctx, case_id)
+    check_department(c, departments)
+    return c
+
+
 def approvers(conn: Connection, ctx: HallContext) -> list[Approver]:
     absent = {r.username for r in conn.execute(select(approver_presence.c.username).where(
         approver_presence.c.hall_id == ctx.hall_id, approver_presence.c.absent == 1))}

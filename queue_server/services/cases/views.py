@@ -35,7 +35,7 @@ from .log import history
 from .records import (
     case_by_token,
     case_row,
-    check_department,
+    decidable_case,
     department_name,
     person_key,
     service_item,
@@ -176,8 +176,7 @@ def get_case(ctx: HallContext, case_id: int, departments: Iterable[str] | None =
     phone (and the tracker token, which opens the citizen's own page) only with ``whole_id``: for those who
     handle the case; another clerk sees them masked."""
     with read_tx(ctx.engine) as conn:
-        c = case_row(conn, ctx, case_id)
-        check_department(c, departments)
+        c = decidable_case(conn, ctx, case_id, departments)
         view = staff_case(ctx, c, whole_id=whole_id)
         if not whole_id:
             view.pop("tracker_token", None)
