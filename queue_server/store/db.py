@@ -18,9 +18,9 @@ from sqlalchemy import Connection, Engine, bindparam, create_engine, event, inse
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ..domain.errors import DomainError
-from .group_commit import grouped_write, sqlite_writer
+from .group_commit import close_sqlite, grouped_write, sqlite_writer
 from .hot import HotStatement, run_sql
-from .pg_write import pg_engine, pg_hall_tx
+from .pg_write import pg_close, pg_commit, pg_engine, pg_hall_tx, pg_open
 from .schema import events, halls, ticket_transitions
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -307,12 +307,17 @@ def _hall_busy() -> HallBusy:
     return HallBusy(f"the hall's server is busy (over {WRITE_WAIT_LIMIT:g} s of queue); try again in a moment")
 
 
-def _begin_sqlite_write(conn: Connection, hall_id: str) -> HallHead:
-    conn.info["write"] = True
-    conn.begin()
-    row = _HALL_HEAD_HOT.one(conn, {"b_hall": hall_id})
-    head = conn.info["hall_head"] = HallHead(hall_id, row.event_seq, row.public_seq or 0, row.service_day)
-    return head
+def _open_sqlite_write(engine: Engine, hall_id: str) -> tuple[Connection, HallHead]:
+    conn = engine.connect()
+    try:
+        conn.info["write"] = True
+        conn.begin()
+        row = _HALL_HEAD_HOT.one(conn, {"b_hall": hall_id})
+        head = conn.info["hall_head"] = HallHead(hall_id, row.event_seq, row.public_seq or 0, row.service_day)
+    except BaseException:
+        close_sqlite(conn)
+        raise
+    return conn, head
 
 
 def _finish_sqlite_write(conn: Connection, head: HallHead, threadpool: Any) -> None:
@@ -327,16 +332,27 @@ def write_tx(engine: Engine, hall_id: str, after_commit: Callable[[], None] | No
 
     ``after_commit`` (publishing the transaction's events) runs before the hall is released, so events leave every
     process in the order of their sequence numbers: a thread lock orders the writers of one process, and on
-    PostgreSQL a session advisory lock, held across commit and publish, orders the processes. On SQLite under
-    gevent (``serve``) writers that queue meanwhile share the next commit (``store.group_commit``); each returns
-    only once its writes are durable.
+    PostgreSQL a session advisory lock, held across commit and publish, orders the processes. Under gevent
+    (``serve``) writers that queue meanwhile share the next commit (``store.group_commit``); each returns only once
+    its writes are durable.
     """
     pg = engine.dialect.name == "postgresql"
-    threadpool = None if pg else _hub_threadpool()
+    threadpool = _hub_threadpool()
+    if threadpool is not None and pg:
+        key = _advisory_key(hall_id)
+        with grouped_write(_process_lock(engine, hall_id), after_commit,
+                           open_=lambda: pg_open(engine, hall_id, key,
+                                                 lambda conn, row: _start_pending(conn, hall_id, row)),
+                           finish=lambda conn, head: pg_commit(engine, conn, _store_pending, head),
+                           close=lambda conn: pg_close(engine, conn, key, _forget), writer=None,
+                           publish_before_close=True, busy=_hall_busy, wait_limit=WRITE_WAIT_LIMIT) as conn:
+            yield conn
+        return
     if threadpool is not None:
-        with grouped_write(engine, _process_lock(engine, hall_id), after_commit,
-                           begin=lambda conn: _begin_sqlite_write(conn, hall_id),
+        with grouped_write(_process_lock(engine, hall_id), after_commit,
+                           open_=lambda: _open_sqlite_write(engine, hall_id),
                            finish=lambda conn, head: _finish_sqlite_write(conn, head, threadpool),
+                           close=close_sqlite, writer=sqlite_writer(engine), publish_before_close=False,
                            busy=_hall_busy, wait_limit=WRITE_WAIT_LIMIT) as conn:
             yield conn
         return

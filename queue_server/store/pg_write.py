@@ -89,7 +89,7 @@ def _driver_error(engine: Engine, conn: Connection, exc: Any) -> DBAPIError:
     return error
 
 
-def _open(engine: Engine, hall_id: str, key: int) -> tuple[Connection, Any, tuple[int, int | None, str | None]]:
+def _open(engine: Engine, hall_id: str, key: int) -> tuple[Connection, tuple[int, int | None, str | None]]:
     """Check out a connection, begin, take the hall's advisory lock and read its head, in one round trip.
 
     Pooled connections are not pinged on every checkout (see make_engine): when this first round trip finds the
@@ -99,7 +99,7 @@ def _open(engine: Engine, hall_id: str, key: int) -> tuple[Connection, Any, tupl
         try:
             raw = _driver(conn)
             raw.autocommit = True  # until _unlock: BEGIN and COMMIT are ours (see the module's docstring)
-            tx = conn.begin()
+            conn.begin()
             try:
                 with raw.cursor() as cur:
                     cur.execute(_open_query(raw, hall_id, key))
@@ -110,7 +110,7 @@ def _open(engine: Engine, hall_id: str, key: int) -> tuple[Connection, Any, tupl
                 raise _driver_error(engine, conn, exc) from exc
             if row is None:
                 raise LookupError(f"hall {hall_id!r} is not in the database")
-            return conn, tx, (row[0], row[1], row[2])
+            return conn, (row[0], row[1], row[2])
         except BaseException as exc:
             if not conn.invalidated:
                 conn.invalidate()  # the advisory lock may be held: closing the session releases it
@@ -137,6 +137,47 @@ def _unlock(engine: Engine, conn: Connection, key: int) -> None:
         _driver_error(engine, conn, exc)
 
 
+def pg_open(engine: Engine, hall_id: str, key: int,
+            start: Callable[[Connection, tuple[int, int | None, str | None]], T]) -> tuple[Connection, T]:
+    """The hall's write begun: a connection holding its lock, and the pending head ``start`` made from its row."""
+    conn, row = _open(engine, hall_id, key)
+    try:
+        return conn, start(conn, row)
+    except BaseException:
+        pg_close(engine, conn, key, lambda _conn: None)
+        raise
+
+
+def pg_commit(engine: Engine, conn: Connection, store: Callable[[Connection, T], None], pending: T) -> None:
+    """The end of the write in one round trip: the stored rows and COMMIT queued, sent with one Sync.
+    SQLAlchemy's commit then finds the driver's transaction over and sends nothing. If any of them fails,
+    PostgreSQL skips the rest (COMMIT too) and the session is closed, so nothing is half-written."""
+    raw = _driver(conn)
+    try:
+        with raw.pipeline():
+            store(conn, pending)
+            raw.execute("COMMIT")
+    except engine.dialect.loaded_dbapi.Error as exc:
+        raise _driver_error(engine, conn, exc) from exc
+    tx = conn.get_transaction()
+    if tx is not None:
+        tx.commit()
+
+
+def pg_close(engine: Engine, conn: Connection, key: int, done: Callable[[Connection], None]) -> None:
+    """After the write, committed or not: roll back what was not committed, forget the write (``done``), release
+    the hall and return the connection."""
+    try:
+        tx = None if conn.invalidated else conn.get_transaction()
+        try:
+            if tx is not None and tx.is_active:
+                tx.rollback()
+        finally:
+            done(conn)
+    finally:
+        _unlock_and_close(engine, conn, key)
+
+
 @contextmanager
 def pg_hall_tx(engine: Engine, hall_id: str, key: int, after_commit: Callable[[], None] | None, *,
                start: Callable[[Connection, tuple[int, int | None, str | None]], T],
@@ -144,32 +185,23 @@ def pg_hall_tx(engine: Engine, hall_id: str, key: int, after_commit: Callable[[]
     """A hall's write transaction on PostgreSQL (see the module's docstring). ``start(conn, head_row)`` makes the
     write's pending head from the hall row read under the lock; ``store(conn, pending)`` queues its rows at the
     end; ``done(conn)`` forgets the write (store.db gives these, so this module does not import it)."""
-    conn, tx, row = _open(engine, hall_id, key)
+    conn, pending = pg_open(engine, hall_id, key, start)
     try:
-        pending = start(conn, row)
-        try:
-            yield conn
-            raw = _driver(conn)
-            # The end of the write in one round trip: the stored rows and COMMIT queued, sent with one Sync.
-            # SQLAlchemy's commit then finds the driver's transaction over and sends nothing. If any of them
-            # fails, PostgreSQL skips the rest (COMMIT too) and the session is closed, so nothing is half-written.
-            try:
-                with raw.pipeline():
-                    store(conn, pending)
-                    raw.execute("COMMIT")
-            except engine.dialect.loaded_dbapi.Error as exc:
-                raise _driver_error(engine, conn, exc) from exc
-            tx.commit()
-        except BaseException:
-            if tx.is_active and not conn.invalidated:
-                tx.rollback()
-            raise
-        finally:
-            done(conn)
-        if after_commit is not None:
+        yield conn
+        pg_commit(engine, conn, store, pending)
+    except BaseException:
+        pg_close(engine, conn, key, done)
+        raise
+    try:
+        done(conn)
+        if after_commit is not None:  # published before the hall is released: events leave in sequence order
             after_commit()
     finally:
-        try:
-            _unlock(engine, conn, key)
-        finally:
-            conn.close()
+        _unlock_and_close(engine, conn, key)
+
+
+def _unlock_and_close(engine: Engine, conn: Connection, key: int) -> None:
+    try:
+        _unlock(engine, conn, key)
+    finally:
+        conn.close()

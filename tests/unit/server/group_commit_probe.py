@@ -1,5 +1,6 @@
 """Run by test_issue_cost in its own process: group commit needs gevent's monkey-patching, which a pytest process
-must not get. Concurrent issues (greenlets) on a SQLite file, as `serve` runs them; prints what it saw as JSON."""
+must not get. Concurrent issues (greenlets) on a SQLite file or a PostgreSQL database (a path or a URL), as `serve`
+runs them; prints what it saw as JSON."""
 
 from gevent import monkey
 
@@ -9,7 +10,6 @@ import json  # noqa: E402 - after the patching, as in `serve`
 import sqlite3  # noqa: E402
 import sys  # noqa: E402
 from datetime import datetime  # noqa: E402
-from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 from zoneinfo import ZoneInfo  # noqa: E402
 
@@ -23,6 +23,7 @@ from queue_server.domain.hall import HallConfig  # noqa: E402
 from queue_server.domain.workdays import WorkCalendar  # noqa: E402
 from queue_server.services.context import Actor, HallContext  # noqa: E402
 from queue_server.services.tickets import IssueRequest, issue_ticket  # noqa: E402
+from queue_server.store import db as store_db  # noqa: E402
 from queue_server.store.db import ensure_hall, make_engine, migrate  # noqa: E402
 
 HALL = {
@@ -46,8 +47,42 @@ class Recorder:
         self.events.extend(events)
 
 
-def main(db: Path) -> None:
-    engine = make_engine(str(db))
+class Other:
+    """Another connection than the server's: what it sees is committed."""
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+
+    def scalars(self, sql: str, *args: Any) -> list[Any]:
+        if self.database.startswith("postgresql"):
+            import psycopg
+
+            with psycopg.connect(self.database) as conn:
+                return [r[0] for r in conn.execute(sql.replace("?", "%s"), args)]
+        conn = sqlite3.connect(self.database)
+        try:
+            return [r[0] for r in conn.execute(sql, args)]
+        finally:
+            conn.close()
+
+
+def count_commits(engine: Any, commits: list[str]) -> None:
+    if engine.dialect.name == "postgresql":  # its COMMIT is sent by the driver's pipeline: count the finishes
+        real = store_db.pg_commit
+
+        def counted(*args: Any) -> None:
+            real(*args)
+            commits.append("COMMIT")
+
+        store_db.pg_commit = counted  # type: ignore[assignment]
+        return
+    event.listen(engine, "checkout",
+                 lambda dbapi_conn, *_: dbapi_conn.set_trace_callback(
+                     lambda sql: commits.append(sql) if sql == "COMMIT" else None))
+
+
+def main(database: str) -> None:
+    engine = make_engine(database)
     migrate(engine)
     ensure_hall(engine, "probe")
     config = HallConfig.model_validate(HALL)
@@ -57,10 +92,9 @@ def main(db: Path) -> None:
                       policy=DefaultCallingPolicy(config.calling), calendar=WorkCalendar(), publisher=recorder,
                       person_secret=b"probe", always_open=True)
     commits: list[str] = []
-    event.listen(engine, "checkout",
-                 lambda dbapi_conn, *_: dbapi_conn.set_trace_callback(
-                     lambda sql: commits.append(sql) if sql == "COMMIT" else None))
+    count_commits(engine, commits)
     engine.dispose()
+    other = Other(database)
     issue_ticket(ctx, IssueRequest(queue_id="a"), Actor("kiosk", "warm-up"))
     del commits[:]
     acked: list[dict[str, Any]] = []
@@ -78,12 +112,8 @@ def main(db: Path) -> None:
             refused.append(queue)
             return
         # Acknowledged: another connection must see it now (committed, not merely written).
-        other = sqlite3.connect(str(db))
-        try:
-            if other.execute("SELECT count(*) FROM tickets WHERE id = ?", (t["id"],)).fetchone()[0] != 1:
-                not_durable.append(t["id"])
-        finally:
-            other.close()
+        if other.scalars("SELECT count(*) FROM tickets WHERE id = ?", t["id"]) != [1]:
+            not_durable.append(t["id"])
         acked.append({"id": t["id"], "queue": t["queue_id"], "number": t["number"]})
 
     # 8 of 40 into the capped queue: 3 issued, 5 refused inside the write
@@ -93,14 +123,13 @@ def main(db: Path) -> None:
     gevent.joinall([gevent.spawn(kiosk, 40 + i, "a", i == 0) for i in range(10)], raise_error=True)
     # And a member (the second of a burst) that fails after writing: rolled back to its savepoint, alone.
     gevent.joinall([gevent.spawn(kiosk, 50 + i, "a", i == 1) for i in range(10)], raise_error=True)
-    with sqlite3.connect(str(db)) as check:
-        stored = [r[0] for r in check.execute("SELECT seq FROM events WHERE hall_id = 'probe' ORDER BY seq")]
-        head = check.execute("SELECT event_seq FROM halls WHERE id = 'probe'").fetchone()[0]
-        rows = check.execute("SELECT count(*) FROM tickets").fetchone()[0] - 1  # less the warm-up's
+    stored = other.scalars("SELECT seq FROM events WHERE hall_id = 'probe' ORDER BY seq")
+    head = other.scalars("SELECT event_seq FROM halls WHERE id = 'probe'")[0]
+    rows = other.scalars("SELECT count(*) FROM tickets")[0] - 1  # less the warm-up's
     print(json.dumps({"acked": acked, "refused": refused, "not_durable": not_durable, "commits": len(commits),
                       "published": [e["seq"] for e in recorder.events], "stored": stored, "head": head, "rows": rows}))
     engine.dispose()
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(sys.argv[1])

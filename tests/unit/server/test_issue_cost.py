@@ -155,20 +155,27 @@ def test_commit_on_a_native_thread_is_durable_and_maps_errors(hall, monkeypatch)
     assert T.issue_ticket(hall, T.IssueRequest(queue_id="a"), KIOSK).created
 
 
-def test_group_commit_under_gevent(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """40 kiosks at once on a gevent server's write path (``group_commit_probe``, its own process): they share
-    commits; each ticket is committed when its issue returns (another connection sees it); one that fails inside
-    the write (the capped queue's fourth and later) leaves the others alone; numbers stay unique and events are
-    stored and published once each, in sequence order, with no gap — also when the one that leads a group (the
-    first of a burst, which runs without a savepoint) or a member fails after writing its ticket."""
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_group_commit_under_gevent(tmp_path, database) -> None:  # type: ignore[no-untyped-def]
+    """40 kiosks at once on a gevent server's write path (``group_commit_probe``, its own process), on SQLite and on
+    PostgreSQL: they share commits; each ticket is committed when its issue returns (another connection sees it);
+    one that fails inside the write (the capped queue's fourth and later) leaves the others alone; numbers stay
+    unique and events are stored and published once each, in sequence order, with no gap — also when the one that
+    leads a group (the first of a burst, which runs without a savepoint) or a member fails after writing its
+    ticket."""
+    import contextlib
     import json
     import subprocess
     import sys
     from pathlib import Path
 
+    from tests.conftest_server import fresh_pg_database
+
     repo = Path(__file__).resolve().parents[3]
-    out = subprocess.run([sys.executable, "-m", "tests.unit.server.group_commit_probe", str(tmp_path / "g.db")],
-                         cwd=repo, capture_output=True, text=True, timeout=120)
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(fresh_pg_database()) if database == "postgresql" else str(tmp_path / "g.db")
+        out = subprocess.run([sys.executable, "-m", "tests.unit.server.group_commit_probe", url],
+                             cwd=repo, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-3000:]
     seen = json.loads(out.stdout.strip().splitlines()[-1])
     assert seen["not_durable"] == []
