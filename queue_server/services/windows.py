@@ -5,6 +5,7 @@ What a window shows without changing anything is in `window_views.py`."""
 from __future__ import annotations
 
 import sys
+from collections import namedtuple
 from datetime import timedelta
 from functools import lru_cache
 from types import TracebackType
@@ -34,19 +35,32 @@ from .window_views import window_view
 # Built once and run on the DBAPI cursor (see store.hot): every window action runs these.
 _STATE = HotStatement(select(window_states).where(window_states.c.hall_id == bindparam("b_hall"),
                                                   window_states.c.window_id == bindparam("b_window")))
+# The window's state and the ticket it names, in one statement (one round trip on PostgreSQL instead of two). No
+# row lock on the ticket: every writer of tickets holds the hall (store.db.write_tx), and each move's UPDATE is
+# conditional on the status it read.
+_STATE_AND_CURRENT = HotStatement(
+    select(*window_states.c, *[c.label(f"t_{c.name}") for c in tickets.c])
+    .select_from(window_states.outerjoin(tickets, (tickets.c.id == window_states.c.current_ticket_id)
+                                         & (tickets.c.hall_id == window_states.c.hall_id)))
+    .where(window_states.c.hall_id == bindparam("b_hall"), window_states.c.window_id == bindparam("b_window")))
+_StateRow = namedtuple("_StateRow", [c.name for c in window_states.c])  # type: ignore[misc]
+_TicketRow = namedtuple("_TicketRow", [c.name for c in tickets.c])  # type: ignore[misc]
 _SERVED = HotStatement(select(tickets.c.queue_id, func.count()).where(
     tickets.c.hall_id == bindparam("b_hall"), tickets.c.service_day == bindparam("b_day"),
     tickets.c.window_id == bindparam("b_window"), tickets.c.called_at.is_not(None)).group_by(tickets.c.queue_id))
 
 
-def _state(conn: Connection, ctx: HallContext, window_id: str, day: str) -> Row:
+def _state(conn: Connection, ctx: HallContext, window_id: str, day: str) -> tuple[Any, Any | None]:
+    """The window's state row (made, closed, on its first use) and its current ticket's row, if it names one."""
     params = {"b_hall": ctx.hall_id, "b_window": window_id}
-    row = _STATE.first(conn, params)
+    row = _STATE_AND_CURRENT.first(conn, params)
     if row is None:
         conn.execute(window_states.insert().values(hall_id=ctx.hall_id, window_id=window_id, status="closed",
                                                    service_day=day, priority_streak=0))
-        row = _STATE.one(conn, params)  # inserted just above, in this transaction
-    return row
+        return _STATE.one(conn, params), None  # inserted just above, in this transaction
+    n = len(_StateRow._fields)
+    current = _TicketRow._make(row[n:]) if row[n] is not None else None
+    return _StateRow._make(row[:n]), current
 
 
 @lru_cache(maxsize=64)
@@ -91,7 +105,9 @@ class _Action:
         self.conn = self._tx.__enter__()
         try:
             self.day = ensure_service_day(self.conn, self.ctx, self.published)
-            self.state = _state(self.conn, self.ctx, self.window.id, self.day)
+            self.state, current = _state(self.conn, self.ctx, self.window.id, self.day)
+            if current is not None:
+                self._rows[current.id] = current
         except BaseException:
             if not self._tx.__exit__(*sys.exc_info()):
                 raise
@@ -136,9 +152,7 @@ class _Action:
         tid = self.state.current_ticket_id
         if tid is None:
             return None
-        row = get_ticket(self.conn, self.ctx, tid, lock=True)
-        self._rows[row.id] = row
-        return row
+        return self.ticket(tid)  # read with the state (a dangling id: NotFound, as before)
 
     def ticket(self, ticket_id: int) -> Row:
         row = self._rows.get(ticket_id)

@@ -26,10 +26,10 @@ from .conftest import SMALL_HALL, TZ
 
 pytestmark = pytest.mark.postgres
 CLERK = Actor("staff", "clerk")
-# [BEGIN + advisory lock + head] · window state · current ticket · its finish · served counts · heads (whole rows)
-# · the call · window state · [transitions + events + head + COMMIT] · unlock
-CALL_NEXT_TRIPS = 10
-START_TRIPS = 6  # [BEGIN + lock + head] · window state · current ticket · the start · [… COMMIT] · unlock
+# [BEGIN + advisory lock + head] · window state with its current ticket · its finish · served counts · heads (whole
+# rows) · the call · window state · [transitions + events + head + COMMIT] · unlock
+CALL_NEXT_TRIPS = 9
+START_TRIPS = 5  # [BEGIN + lock + head] · window state with its current ticket · the start · [… COMMIT] · unlock
 
 
 @pytest.fixture(scope="module")
