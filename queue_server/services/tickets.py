@@ -264,7 +264,7 @@ def issue_ticket(ctx: HallContext, req: IssueRequest, actor: Actor, idempotency_
             )
     priority = classify(today=local.date(), elderly_age=ctx.config.hall.elderly_age, birth_date=birth,
                         legal_reason=req.legal_reason, appointment=bool(req.appointment_code), green=req.green)
-    fingerprint = req.fingerprint()
+    fingerprint = req.fingerprint() if idempotency_key else None  # a hash of the whole request: only to compare
     with hall_write(ctx) as (conn, published):
         day = ensure_service_day(conn, ctx, published)
         if idempotency_key:

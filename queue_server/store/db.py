@@ -237,8 +237,11 @@ def ensure_hall(engine: Engine, hall_id: str) -> None:
 
 
 def _process_lock(engine: Engine, hall_id: str) -> threading.RLock:
-    locks = engine.__dict__.setdefault("_onewindow_hall_locks", {})
+    lock = engine.__dict__.get("_onewindow_hall_locks", {}).get(hall_id)
+    if lock is not None:  # every write asks: no guard once the hall has its lock
+        return lock
     with _LOCKS_GUARD:
+        locks = engine.__dict__.setdefault("_onewindow_hall_locks", {})
         return locks.setdefault(hall_id, threading.RLock())
 
 
