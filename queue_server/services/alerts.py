@@ -10,9 +10,10 @@ import importlib
 import logging
 import threading
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, union_all, update
 
 from ..domain import alerts as rules
 from ..domain.errors import InvalidInput, NotFound
@@ -59,15 +60,22 @@ def _calendar_warnings(ctx: HallContext, local_day: date) -> list[str]:
 _HALL = tickets.c.hall_id == bindparam("b_hall")
 _IS_WAITING = (_HALL, tickets.c.service_day == bindparam("b_day"), tickets.c.status == TicketStatus.WAITING.value)
 _CUTOFF = bindparam("b_cutoff", type_=tickets.c.issued_at.type)
-# Per queue, in one pass: how many wait, and how many of them past the long-wait limit.
-_WAITING_COUNTS = HotStatement(select(tickets.c.queue_id, func.count(), func.sum(
-    case((tickets.c.issued_at <= _CUTOFF, 1), else_=0))).where(*_IS_WAITING).group_by(tickets.c.queue_id))
-_RANK = func.row_number().over(partition_by=tickets.c.queue_id, order_by=(tickets.c.issued_at, tickets.c.id))
-_LONGEST_ALL = select(tickets.c.id, tickets.c.number, tickets.c.queue_id, tickets.c.issued_at,
-                      _RANK.label("rank")).where(*_IS_WAITING, tickets.c.issued_at <= _CUTOFF).subquery()
-# Each queue's longest waiters, as many as the rule alerts on one by one (a long line: not every row).
-_LONGEST = HotStatement(select(_LONGEST_ALL.c.id, _LONGEST_ALL.c.number, _LONGEST_ALL.c.queue_id,
-                               _LONGEST_ALL.c.issued_at).where(_LONGEST_ALL.c.rank <= bindparam("b_per_queue")))
+_LONG_WAITING = (*_IS_WAITING, tickets.c.issued_at <= _CUTOFF)
+
+
+@lru_cache(maxsize=16)
+def _longest_statement(queue_ids: tuple[str, ...]) -> HotStatement:
+    """Each queue's longest waiters past the limit, ``b_limit`` at most per queue: one indexed ``LIMIT`` per queue
+    (``ix_tickets_waited``), so the watch reads the same few rows with 10 or 10,000 waiting."""
+    parts = [select(tickets.c.id, tickets.c.number, tickets.c.queue_id, tickets.c.issued_at)
+             .where(*_LONG_WAITING, tickets.c.queue_id == q).order_by(tickets.c.issued_at, tickets.c.id)
+             .limit(bindparam("b_limit")).subquery().select() for q in queue_ids]
+    return HotStatement(union_all(*parts))
+
+
+# How many of a queue wait past the limit: read only for a queue with more of them than are alerted one by one (an
+# index range, as long as the backlog).
+_LONG_COUNT = HotStatement(select(func.count()).where(*_LONG_WAITING, tickets.c.queue_id == bindparam("b_queue")))
 _WINDOW_STATES = HotStatement(select(window_states).where(window_states.c.hall_id == bindparam("b_hall")))
 _BAD_RATINGS = HotStatement(
     select(evaluations.c.id, evaluations.c.subject_label, evaluations.c.window_id, evaluations.c.level,
@@ -90,15 +98,22 @@ def gather(ctx: HallContext) -> rules.HallFacts:
     cfg = ctx.config
     hall = {"b_hall": ctx.hall_id}
     with read_tx(ctx.engine) as conn:
-        # Only the tickets the long-wait rule can flag, and counts for the rest: this runs up to twice a second, and
-        # reading every waiting row cost ~15 ms with a few thousand waiting.
+        # Only the tickets the long-wait rule can flag (and one more per queue, to see whether there are more), and
+        # the waiting counts from the queue figures: this runs up to twice a second, whatever the length of the line.
         cutoff = now - timedelta(minutes=cfg.supervision.ticket_wait_min)
         waiting_where = {**hall, "b_day": day, "b_cutoff": cutoff}
-        counts = _WAITING_COUNTS.all(conn, waiting_where)
-        per_queue: dict[str, int] = {q: n for q, n, _long in counts}
-        long_waits: dict[str, int] = {q: int(long) for q, _n, long in counts if long}
-        waiting = [rules.WaitingTicket(r.id, r.number, r.queue_id, r.issued_at) for r in _LONGEST.all(
-            conn, {**waiting_where, "b_per_queue": cfg.supervision.ticket_wait_alerts_per_queue})]
+        cap = cfg.supervision.ticket_wait_alerts_per_queue
+        queue_ids = tuple(q.id for q in cfg.queues)
+        longest = _longest_statement(queue_ids).all(conn, {**waiting_where, "b_limit": cap + 1}) if queue_ids else []
+        long_waits: dict[str, int] = {}
+        for r in longest:
+            long_waits[r.queue_id] = long_waits.get(r.queue_id, 0) + 1
+        for q, n in long_waits.items():
+            if n > cap:
+                long_waits[q] = _LONG_COUNT.one(conn, {**waiting_where, "b_queue": q})[0]
+        waiting = [rules.WaitingTicket(r.id, r.number, r.queue_id, r.issued_at) for r in longest]
+        stats = queue_stats(conn, ctx, day)
+        per_queue: dict[str, int] = {q["queue_id"]: q["waiting"] for q in stats}
         states = {r.window_id: r for r in _WINDOW_STATES.all(conn, hall)}
         windows = []
         for w in cfg.windows:
@@ -107,7 +122,7 @@ def gather(ctx: HallContext) -> rules.HallFacts:
             windows.append(rules.WindowFact(w.id, w.number, status, st.updated_at if st is not None else None,
                                             sum(per_queue.get(q.queue, 0) for q in w.queues)))
         queues = [rules.QueueFact(q["queue_id"], q["name"], q["estimated_wait_min"] if q["waiting"] else None)
-                  for q in queue_stats(conn, ctx, day)]
+                  for q in stats]
         since = now - timedelta(hours=cfg.supervision.bad_rating_hours)
         bad = [rules.BadRating(r.id, r.subject_label, window_number(ctx, r.window_id), r.level, r.at,
                                r.status == FollowUpStatus.CLOSED.value)
