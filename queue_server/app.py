@@ -25,7 +25,7 @@ from .services.rollover import roll_over
 from .services.staff import LoginGuard
 from .services.stats import StatsCoalescer
 from .settings import ASYNC_MODES, Settings
-from .store.db import check_connection, ensure_hall, make_engine, migrate, start_failure
+from .store.db import alone_on_hall, check_connection, ensure_hall, make_engine, migrate, start_failure
 
 log = logging.getLogger("onewindow")
 
@@ -59,6 +59,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     kiosk = load_kiosk(config, texts, settings.config_path)
     case_settings = load_case_settings(config, settings.config_path, settings.cases_path)
     engine = make_engine(settings.database, synchronous=settings.sqlite_synchronous)
+    if settings.message_queue is None:
+        alone_on_hall(engine)
     check_connection(engine)
     try:
         migrate(engine)

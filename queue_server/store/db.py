@@ -248,8 +248,18 @@ def _process_lock(engine: Engine, hall_id: str) -> threading.RLock:
 _LOCKS_GUARD = threading.Lock()
 
 
-def _advisory_key(hall_id: str) -> int:
+def _advisory_key(engine: Engine, hall_id: str) -> int | None:
+    """The hall's PostgreSQL advisory lock, held across commit and publishing so that processes sharing the hall
+    publish in sequence order; None for a process alone on it (``alone_on_hall``)."""
+    if engine.__dict__.get("_onewindow_alone"):
+        return None
     return zlib.crc32(f"onewindow:{hall_id}".encode())
+
+
+def alone_on_hall(engine: Engine) -> None:
+    """Mark the engine of a server process that publishes to no other process (no message queue): its writers need
+    no advisory lock (see ``store.pg_write``). Anything not marked (tools, a process on a message queue) takes it."""
+    engine.__dict__["_onewindow_alone"] = True
 
 
 class HallHead:
@@ -342,7 +352,7 @@ def write_tx(engine: Engine, hall_id: str, after_commit: Callable[[], None] | No
     pg = engine.dialect.name == "postgresql"
     threadpool = _hub_threadpool()
     if threadpool is not None and pg:
-        key = _advisory_key(hall_id)
+        key = _advisory_key(engine, hall_id)
         with grouped_write(_process_lock(engine, hall_id), after_commit,
                            open_=lambda: pg_open(engine, hall_id, key,
                                                  lambda conn, row: _start_pending(conn, hall_id, row)),
@@ -366,7 +376,7 @@ def write_tx(engine: Engine, hall_id: str, after_commit: Callable[[], None] | No
         raise _hall_busy()
     try:
         if pg:
-            with pg_hall_tx(engine, hall_id, _advisory_key(hall_id), after_commit, store=_store_pending,
+            with pg_hall_tx(engine, hall_id, _advisory_key(engine, hall_id), after_commit, store=_store_pending,
                             start=lambda conn, row: _start_pending(conn, hall_id, row), done=_forget) as conn:
                 yield conn
         else:

@@ -81,8 +81,10 @@ def count_commits(engine: Any, commits: list[str]) -> None:
                      lambda sql: commits.append(sql) if sql == "COMMIT" else None))
 
 
-def main(database: str) -> None:
+def main(database: str, alone: bool) -> None:
     engine = make_engine(database)
+    if alone:  # as `serve` without a message queue: no advisory lock on PostgreSQL
+        store_db.alone_on_hall(engine)
     migrate(engine)
     ensure_hall(engine, "probe")
     config = HallConfig.model_validate(HALL)
@@ -132,4 +134,4 @@ def main(database: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], "--alone" in sys.argv[2:])

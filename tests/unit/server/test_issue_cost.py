@@ -155,14 +155,14 @@ def test_commit_on_a_native_thread_is_durable_and_maps_errors(hall, monkeypatch)
     assert T.issue_ticket(hall, T.IssueRequest(queue_id="a"), KIOSK).created
 
 
-@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("database", ["sqlite", "postgresql", "postgresql-alone"])
 def test_group_commit_under_gevent(tmp_path, database) -> None:  # type: ignore[no-untyped-def]
     """40 kiosks at once on a gevent server's write path (``group_commit_probe``, its own process), on SQLite and on
     PostgreSQL: they share commits; each ticket is committed when its issue returns (another connection sees it);
     one that fails inside the write (the capped queue's fourth and later) leaves the others alone; numbers stay
     unique and events are stored and published once each, in sequence order, with no gap — also when the one that
     leads a group (the first of a burst, which runs without a savepoint) or a member fails after writing its
-    ticket."""
+    ticket. ``postgresql-alone``: a server process with no message queue, which takes no advisory lock."""
     import contextlib
     import json
     import subprocess
@@ -173,8 +173,10 @@ def test_group_commit_under_gevent(tmp_path, database) -> None:  # type: ignore[
 
     repo = Path(__file__).resolve().parents[3]
     with contextlib.ExitStack() as stack:
-        url = stack.enter_context(fresh_pg_database()) if database == "postgresql" else str(tmp_path / "g.db")
-        out = subprocess.run([sys.executable, "-m", "tests.unit.server.group_commit_probe", url],
+        pg = database.startswith("postgresql")
+        url = stack.enter_context(fresh_pg_database()) if pg else str(tmp_path / "g.db")
+        argv = [url, "--alone"] if database.endswith("-alone") else [url]
+        out = subprocess.run([sys.executable, "-m", "tests.unit.server.group_commit_probe", *argv],
                              cwd=repo, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-3000:]
     seen = json.loads(out.stdout.strip().splitlines()[-1])

@@ -17,7 +17,7 @@ from queue_server.domain.hall import HallConfig, PriorityClass
 from queue_server.domain.workdays import WorkCalendar
 from queue_server.services import windows as W
 from queue_server.services.context import Actor, HallContext, NullPublisher
-from queue_server.store.db import ensure_hall, make_engine, migrate
+from queue_server.store.db import alone_on_hall, ensure_hall, make_engine, migrate
 from queue_server.store.schema import tickets
 from tests.conftest_server import fresh_pg_database
 from tests.support.turns import TurnCounter
@@ -39,8 +39,10 @@ def relay() -> Iterator[TurnCounter]:
     r.close()
 
 
-def _hall(url: str, relay: TurnCounter, waiting: int) -> HallContext:
+def _hall(url: str, relay: TurnCounter, waiting: int, alone: bool = False) -> HallContext:
     engine = make_engine(url.replace(":5432/", f":{relay.port}/"))
+    if alone:
+        alone_on_hall(engine)
     migrate(engine)
     ensure_hall(engine, "test")
     config = HallConfig.model_validate(SMALL_HALL)
@@ -59,8 +61,8 @@ def _hall(url: str, relay: TurnCounter, waiting: int) -> HallContext:
     return ctx
 
 
-def _trips(url: str, relay: TurnCounter, waiting: int) -> tuple[list[int], list[int]]:
-    ctx = _hall(url, relay, waiting)
+def _trips(url: str, relay: TurnCounter, waiting: int, alone: bool = False) -> tuple[list[int], list[int]]:
+    ctx = _hall(url, relay, waiting, alone)
     try:
         W.open_window(ctx, "w2", CLERK)
         for _ in range(15):  # psycopg prepares a statement on its fifth use (one more round trip): warm up past it
@@ -84,6 +86,15 @@ def test_call_next_round_trips_are_few_and_flat(relay: TurnCounter) -> None:
             calls, starts = _trips(url, relay, waiting + 25)
         assert calls == [CALL_NEXT_TRIPS] * 5, (waiting, calls)
         assert starts == [START_TRIPS] * 5, (waiting, starts)
+
+
+def test_a_server_alone_on_its_hall_takes_no_advisory_lock(relay: TurnCounter) -> None:
+    """Without a message queue no other process publishes the hall's events: the write takes no advisory lock, so
+    it has no unlock to send (one round trip fewer)."""
+    with fresh_pg_database() as url:
+        calls, starts = _trips(url, relay, 35, alone=True)
+    assert calls == [CALL_NEXT_TRIPS - 1] * 5, calls
+    assert starts == [START_TRIPS - 1] * 5, starts
 
 
 def test_staff_session_check_is_one_round_trip(relay: TurnCounter) -> None:
