@@ -25,7 +25,8 @@ from .services.rollover import roll_over
 from .services.staff import LoginGuard
 from .services.stats import StatsCoalescer
 from .settings import ASYNC_MODES, Settings
-from .store.db import alone_on_hall, check_connection, ensure_hall, make_engine, migrate, start_failure
+from .store.db import check_connection, ensure_hall, make_engine, migrate, start_failure
+from .store.hall_locks import alone_on_hall
 
 log = logging.getLogger("onewindow")
 

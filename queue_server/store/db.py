@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
-import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -19,6 +17,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ..domain.errors import DomainError
 from .group_commit import close_sqlite, grouped_write, sqlite_writer
+from .hall_locks import advisory_key, process_lock
 from .hot import HotStatement, run_sql
 from .pg_write import pg_close, pg_commit, pg_engine, pg_hall_tx, pg_open
 from .schema import events, halls, ticket_transitions
@@ -236,32 +235,6 @@ def ensure_hall(engine: Engine, hall_id: str) -> None:
             conn.execute(update(halls).where(halls.c.id == hall_id).values(event_seq=halls.c.event_seq))
 
 
-def _process_lock(engine: Engine, hall_id: str) -> threading.RLock:
-    lock = engine.__dict__.get("_onewindow_hall_locks", {}).get(hall_id)
-    if lock is not None:  # every write asks: no guard once the hall has its lock
-        return lock
-    with _LOCKS_GUARD:
-        locks = engine.__dict__.setdefault("_onewindow_hall_locks", {})
-        return locks.setdefault(hall_id, threading.RLock())
-
-
-_LOCKS_GUARD = threading.Lock()
-
-
-def _advisory_key(engine: Engine, hall_id: str) -> int | None:
-    """The hall's PostgreSQL advisory lock, held across commit and publishing so that processes sharing the hall
-    publish in sequence order; None for a process alone on it (``alone_on_hall``)."""
-    if engine.__dict__.get("_onewindow_alone"):
-        return None
-    return zlib.crc32(f"onewindow:{hall_id}".encode())
-
-
-def alone_on_hall(engine: Engine) -> None:
-    """Mark the engine of a server process that publishes to no other process (no message queue): its writers need
-    no advisory lock (see ``store.pg_write``). Anything not marked (tools, a process on a message queue) takes it."""
-    engine.__dict__["_onewindow_alone"] = True
-
-
 class HallHead:
     """A hall's event sequences and service day inside its write transaction, and the events it appended."""
 
@@ -352,8 +325,8 @@ def write_tx(engine: Engine, hall_id: str, after_commit: Callable[[], None] | No
     pg = engine.dialect.name == "postgresql"
     threadpool = _hub_threadpool()
     if threadpool is not None and pg:
-        key = _advisory_key(engine, hall_id)
-        with grouped_write(_process_lock(engine, hall_id), after_commit,
+        key = advisory_key(engine, hall_id)
+        with grouped_write(process_lock(engine, hall_id), after_commit,
                            open_=lambda: pg_open(engine, hall_id, key,
                                                  lambda conn, row: _start_pending(conn, hall_id, row)),
                            finish=lambda conn, head: pg_commit(engine, conn, _store_pending, head),
@@ -362,21 +335,21 @@ def write_tx(engine: Engine, hall_id: str, after_commit: Callable[[], None] | No
             yield conn
         return
     if threadpool is not None:
-        with grouped_write(_process_lock(engine, hall_id), after_commit,
+        with grouped_write(process_lock(engine, hall_id), after_commit,
                            open_=lambda: _open_sqlite_write(engine, hall_id),
                            finish=lambda conn, head: _finish_sqlite_write(conn, head, threadpool),
                            close=close_sqlite, writer=sqlite_writer(engine), publish_before_close=False,
                            busy=_hall_busy, wait_limit=WRITE_WAIT_LIMIT) as conn:
             yield conn
         return
-    lock = _process_lock(engine, hall_id)
+    lock = process_lock(engine, hall_id)
     # Admission control: a request that would queue longer than this for the hall is answered "busy" at once,
     # so an overload cannot pile up minutes of backlog (under gevent that starved the keep-alive pings).
     if not lock.acquire(timeout=WRITE_WAIT_LIMIT):
         raise _hall_busy()
     try:
         if pg:
-            with pg_hall_tx(engine, hall_id, _advisory_key(engine, hall_id), after_commit, store=_store_pending,
+            with pg_hall_tx(engine, hall_id, advisory_key(engine, hall_id), after_commit, store=_store_pending,
                             start=lambda conn, row: _start_pending(conn, hall_id, row), done=_forget) as conn:
                 yield conn
         else:

@@ -9,8 +9,8 @@ rolls back to it (and the hall head's sequence numbers with it) and leaves the o
 the hall's queued writers run theirs, takes the hall back, stores the events, commits once and publishes every
 member's events in sequence order; the members answer after that. **No member answers before the commit is
 durable**, and a failed commit fails every member. ``store.db.write_tx`` supplies how to open, finish and close
-the transaction (this module imports nothing of it). On PostgreSQL the hall's advisory lock is held from the open
-to after the publishing, so several processes still publish in sequence order.
+the transaction (this module imports nothing of it). On PostgreSQL, when processes share the hall, its advisory
+lock is held from the open to after the publishing, so they still publish in sequence order.
 
 Every other writer of a SQLite file (another hall's group, ``plain_write_tx``) waits on ``sqlite_writer`` while a
 group is open: in SQLite's own busy wait it would stop the gevent hub, which the group needs to finish.
@@ -67,7 +67,7 @@ def grouped_write(lock: Any, after_commit: Callable[[], None] | None, *,
     if not lock.acquire(timeout=wait_limit):
         raise busy()
     held = True
-    groups: dict[int, _Group] = _GROUPS
+    groups = _GROUPS
     key = id(lock)  # one group per hall
     group = groups.get(key)
     leader = group is None

@@ -25,6 +25,7 @@ from queue_server.services.context import Actor, HallContext  # noqa: E402
 from queue_server.services.tickets import IssueRequest, issue_ticket  # noqa: E402
 from queue_server.store import db as store_db  # noqa: E402
 from queue_server.store.db import ensure_hall, make_engine, migrate  # noqa: E402
+from queue_server.store.hall_locks import alone_on_hall  # noqa: E402
 
 HALL = {
     "hall": {"id": "probe", "name": {"zh": "测试大厅"}},
@@ -84,7 +85,7 @@ def count_commits(engine: Any, commits: list[str]) -> None:
 def main(database: str, alone: bool) -> None:
     engine = make_engine(database)
     if alone:  # as `serve` without a message queue: no advisory lock on PostgreSQL
-        store_db.alone_on_hall(engine)
+        alone_on_hall(engine)
     migrate(engine)
     ensure_hall(engine, "probe")
     config = HallConfig.model_validate(HALL)

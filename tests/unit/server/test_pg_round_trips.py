@@ -17,7 +17,8 @@ from queue_server.domain.hall import HallConfig, PriorityClass
 from queue_server.domain.workdays import WorkCalendar
 from queue_server.services import windows as W
 from queue_server.services.context import Actor, HallContext, NullPublisher
-from queue_server.store.db import alone_on_hall, ensure_hall, make_engine, migrate
+from queue_server.store.db import ensure_hall, make_engine, migrate
+from queue_server.store.hall_locks import alone_on_hall
 from queue_server.store.schema import tickets
 from tests.conftest_server import fresh_pg_database
 from tests.support.turns import TurnCounter
