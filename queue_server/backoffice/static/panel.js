@@ -105,7 +105,9 @@
 
   function scheduleRefresh() {
     clearTimeout(refreshTimer);
-    refreshTimer = setTimeout(() => refresh().catch((e) => say(e.message, true)), 80);
+    // A background refresh that finds the server gone leaves the message line alone: the red banner already says
+    // so, and the line may hold what the clerk's last key did ("连接中断，「叫号」未执行").
+    refreshTimer = setTimeout(() => refresh().catch((e) => { if (!e.offline) say(e.message, true); }), 80);
   }
 
   function esc(s) {
