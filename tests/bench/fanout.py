@@ -11,7 +11,11 @@ the Socket.IO hall room (staff pages, device agents, and the screens before the 
 The clients are minimal Socket.IO-over-WebSocket clients on asyncio (engine.io v4 text frames, ping answered),
 spread over ``--processes`` worker processes: a python-socketio Client costs two threads and ~140 µs per message,
 which at 1,000+ clients would measure the generator rather than the server. Receive times and send times are wall
-clock on the same machine. With ``--servers 2`` the clients are dealt over two server processes on the Redis
+clock on the same machine. Live screens report two latencies per frame: *read*, when the screen's process read it,
+and *arrival*, the kernel's receive timestamp on the screen's socket (``SO_TIMESTAMPNS``) — in a hall every phone
+has its own CPU, while here thousands of screens share the server's two cores and read their sockets in turn, so
+the read time includes that queue of the generator's own and arrival does not (neither excludes the CPU it takes
+from the server). With ``--servers 2`` the clients are dealt over two server processes on the Redis
 message queue (PostgreSQL database), the scaled mode; a sticky load balancer would do the dealing in a hall.
 127.0.0.1 only; every loop is bounded in time.
 """
@@ -166,6 +170,20 @@ def worker_main(ports: list[int], n: int, since: int, pipe: Any, path: str) -> N
         asyncio.run(_worker(ports, n, since, pipe, path))
 
 
+SO_TIMESTAMPNS = 35  # Linux: SO_TIMESTAMPNS_OLD, its SCM_ type the same number; the socket module lacks both
+_TS_SPACE = socket.CMSG_SPACE(16)
+
+
+def _arrival(ancillary: list[tuple[int, int, bytes]], fallback: float) -> float:
+    """When the kernel put the bytes just read into the screen's socket (the last segment's receive timestamp,
+    wall clock): the frame's arrival, whatever the reading process was doing meanwhile."""
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
+            sec, nsec = struct.unpack("qq", data[:16])
+            return sec + nsec / 1e9
+    return fallback
+
+
 def _live_worker(ports: list[int], n: int, pipe: Any) -> None:
     """Live-stream screens on one selector: they only read, so a non-blocking socket and a frame parser per
     screen do (a few µs per frame where an asyncio stream costs tens: at 5,000 screens on two cores the asyncio
@@ -188,12 +206,14 @@ def _live_worker(ports: list[int], n: int, pipe: Any) -> None:
             if b" 101 " not in head.split(b"\r\n", 1)[0]:
                 raise ConnectionError(head[:100].decode(errors="replace"))
             s.setblocking(False)
+            s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
             bufs[s] = bytearray(head.split(b"\r\n\r\n", 1)[1])
             sel.register(s, selectors.EVENT_READ)
         except OSError:
             failed += 1
     pipe.send({"connected": len(bufs), "failed": failed})
     seen: dict[int, list[float]] = {}
+    arrived: dict[int, list[float]] = {}
     frames = disconnected = 0
     stop_at = None
     while stop_at is None or time.monotonic() < stop_at:
@@ -204,16 +224,17 @@ def _live_worker(ports: list[int], n: int, pipe: Any) -> None:
             conn = key.fileobj
             assert isinstance(conn, socket.socket)
             try:
-                data = conn.recv(262144)
+                data, ancillary, _flags, _addr = conn.recvmsg(262144, _TS_SPACE)
             except BlockingIOError:
                 continue
             except OSError:
-                data = b""
+                data, ancillary = b"", []
             if not data:
                 sel.unregister(conn)
                 disconnected += 1
                 continue
             now = time.time()
+            at = _arrival(ancillary, now)
             buf = bufs[conn]
             buf += data
             while len(buf) >= 2:
@@ -229,7 +250,8 @@ def _live_worker(ports: list[int], n: int, pipe: Any) -> None:
                 frames += 1
                 for m in LIVE_CALLED.finditer(msg):
                     seen.setdefault(int(m.group(1)), []).append(now)
-    pipe.send({"seen": seen, "disconnected": disconnected, "frames": frames})
+                    arrived.setdefault(int(m.group(1)), []).append(at)
+    pipe.send({"seen": seen, "arrived": arrived, "disconnected": disconnected, "frames": frames})
     for s in bufs:
         s.close()
 
@@ -285,6 +307,7 @@ def measure(procs: list[Any], database: str, workdir: Path, clients: int, calls:
     for a in pipes:
         a.send("stop")
     lat: list[float] = []
+    arrival: list[float] = []
     per_call = dict.fromkeys(sent, 0)
     call_max: dict[int, float] = {}
     received = disconnected = frames = 0
@@ -300,6 +323,9 @@ def measure(procs: list[Any], database: str, workdir: Path, clients: int, calls:
                 per_call[tid] += len(times)
                 lat += [(t - sent[tid]) * 1000 for t in times]
                 call_max[tid] = max([call_max.get(tid, 0.0)] + [(t - sent[tid]) * 1000 for t in times])
+        for tid, times in msg.get("arrived", {}).items():
+            if tid in sent:
+                arrival += [(t - sent[tid]) * 1000 for t in times]
     for p in workers:
         p.join(30)
         if p.is_alive():
@@ -308,6 +334,8 @@ def measure(procs: list[Any], database: str, workdir: Path, clients: int, calls:
     return {"path": path, "clients": clients, "connected": connected, "connect_failed": failed, "connect_s": round(connect_s, 1),
             "calls": len(sent), "delivered": received, "missing": expected - received,
             "p50_ms": _r(pct(lat, 50)), "p99_ms": _r(pct(lat, 99)), "max_ms": _r(max(lat, default=None)),
+            "arrival_p50_ms": _r(pct(arrival, 50)), "arrival_p99_ms": _r(pct(arrival, 99)),
+            "arrival_max_ms": _r(max(arrival, default=None)),
             "server_rss_mb": round(rss, 1), "server_cores": round(cpu / busy_s, 2),
             "server_cpu_ms_per_call": round(cpu * 1000 / max(len(sent), 1), 1), "disconnected": disconnected,
             "frames_per_client_per_call": round(frames / max(connected * len(sent), 1), 2),
@@ -346,7 +374,10 @@ def _one(workdir: Path, n: int, path: str, calls: int, processes: int, servers: 
             procs.append(p)
         r = measure(procs, database, workdir, n, calls, processes if n >= 300 else 1, credentials, path)
         r["loadavg"] = os.getloadavg()
-        print(f"  {path:>8} {n:>5} clients: p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, max {r['max_ms']} ms; "
+        arrival = (f"arrival p50 {r['arrival_p50_ms']} ms, p99 {r['arrival_p99_ms']} ms, max {r['arrival_max_ms']} ms; "
+                   if r["arrival_p99_ms"] is not None else "")
+        print(f"  {path:>8} {n:>5} clients: read p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, max {r['max_ms']} ms; "
+              f"{arrival}"
               f"delivered {r['delivered']}, missing {r['missing']}, connect failures {r['connect_failed']}; "
               f"server RSS {r['server_rss_mb']} MB, {r['server_cpu_ms_per_call']} ms CPU/call, "
               f"{r['frames_per_client_per_call']} frames/client/call; connected in {r['connect_s']} s; "
