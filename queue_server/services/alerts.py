@@ -18,11 +18,10 @@ from sqlalchemy import Connection, bindparam, func, select, union_all, update
 from ..domain import alerts as rules
 from ..domain.errors import InvalidInput, NotFound
 from ..domain.evaluations import FollowUpStatus
-from ..domain.tickets import TicketStatus
 from ..store.cases_schema import evaluation_followups, evaluations
 from ..store.db import read_tx
 from ..store.hot import HotStatement
-from ..store.schema import device_status, tickets, window_states
+from ..store.schema import TICKET_WAITING, device_status, tickets, window_states
 from ..store.supervision_schema import alerts
 from .common import queue_stats, window_number
 from .context import Actor, HallContext
@@ -58,7 +57,7 @@ def _calendar_warnings(ctx: HallContext, local_day: date) -> list[str]:
 # Built once and run on the DBAPI cursor (store.hot): the watch gathers the facts up to twice a second, and building
 # these afresh each time held the hub for milliseconds.
 _HALL = tickets.c.hall_id == bindparam("b_hall")
-_IS_WAITING = (_HALL, tickets.c.service_day == bindparam("b_day"), tickets.c.status == TicketStatus.WAITING.value)
+_IS_WAITING = (_HALL, tickets.c.service_day == bindparam("b_day"), TICKET_WAITING)
 _CUTOFF = bindparam("b_cutoff", type_=tickets.c.issued_at.type)
 _LONG_WAITING = (*_IS_WAITING, tickets.c.issued_at <= _CUTOFF)
 

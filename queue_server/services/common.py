@@ -15,7 +15,7 @@ from ..domain.hall import PriorityClass
 from ..domain.tickets import OPEN_STATUSES, TicketStatus
 from ..store.db import hall_head, write_head
 from ..store.hot import HotStatement
-from ..store.schema import halls, queue_waiting, ticket_transitions, tickets, window_states
+from ..store.schema import TICKET_WAITING, halls, queue_waiting, ticket_transitions, tickets, window_states
 from .context import SYSTEM, Actor, HallContext
 from .events import append_event
 
@@ -154,7 +154,7 @@ def candidates(conn: Connection, ctx: HallContext, day: str, queue_ids: list[str
         select(*_CANDIDATE_COLUMNS).where(
             tickets.c.hall_id == ctx.hall_id,
             tickets.c.service_day == day,
-            tickets.c.status == TicketStatus.WAITING.value,
+            TICKET_WAITING,
             tickets.c.queue_id.in_(queue_ids),
         )
     ).all()
@@ -193,7 +193,7 @@ def _heads_statement(queue_ids: tuple[str, ...], by_issue_time: bool) -> HotStat
         # Whole rows: the one chosen is called without reading it again (a heads read is at most a few rows).
         return select(tickets).where(
             tickets.c.hall_id == bindparam("b_hall"), tickets.c.service_day == bindparam("b_day"),
-            tickets.c.status == TicketStatus.WAITING.value, tickets.c.queue_id == queue_id, mine)
+            TICKET_WAITING, tickets.c.queue_id == queue_id, mine)
 
     parts = [
         waiting_in(q).where(tickets.c.priority == p.value).order_by(tickets.c.position, tickets.c.id).limit(1)
@@ -232,7 +232,7 @@ def recent_service_seconds(conn: Connection, ctx: HallContext, day: str, queue_i
 
 def _waiting_in(queue_id: str) -> Any:
     return and_(tickets.c.hall_id == bindparam("b_hall"), tickets.c.service_day == bindparam("b_day"),
-                tickets.c.status == TicketStatus.WAITING.value, tickets.c.queue_id == queue_id)
+                TICKET_WAITING, tickets.c.queue_id == queue_id)
 
 
 @lru_cache(maxsize=256)

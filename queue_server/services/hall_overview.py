@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from ..domain.tickets import TicketStatus
 from ..store.cases_schema import evaluations
 from ..store.db import read_tx
-from ..store.schema import device_status, events, staff, tickets, window_states
+from ..store.schema import TICKET_WAITING, device_status, events, staff, tickets, window_states
 from . import alerts
 from .common import queue_stats
 from .context import HallContext
@@ -41,7 +41,7 @@ def overview(ctx: HallContext) -> dict[str, Any]:
             if current_ids else {}
         waiting_rows = conn.execute(select(tickets.c.queue_id, func.count(), func.min(tickets.c.issued_at)).where(
             tickets.c.hall_id == ctx.hall_id, tickets.c.service_day == day,
-            tickets.c.status == TicketStatus.WAITING.value).group_by(tickets.c.queue_id)).all()
+            TICKET_WAITING).group_by(tickets.c.queue_id)).all()
         issued: dict[str, int] = dict(conn.execute(select(tickets.c.queue_id, func.count()).where(
             tickets.c.hall_id == ctx.hall_id, tickets.c.service_day == day).group_by(tickets.c.queue_id)).all())
         stats = {q["queue_id"]: q for q in queue_stats(conn, ctx, day)}

@@ -24,7 +24,14 @@ from ..domain.privacy import birth_date_of, mask_name, validate_id_number
 from ..domain.tickets import Action, TicketStatus, next_status
 from ..store.db import read_tx
 from ..store.hot import HotStatement
-from ..store.schema import day_counters, device_inputs, idempotency_keys, queue_waiting, tickets
+from ..store.schema import (
+    TICKET_WAITING,
+    day_counters,
+    device_inputs,
+    idempotency_keys,
+    queue_waiting,
+    tickets,
+)
 from .common import (
     candidates,
     ensure_service_day,
@@ -192,7 +199,7 @@ def _ahead(conn: Connection, ctx: HallContext, t: Any) -> int:
 def _ahead_statement(ranked_up_to_mine: tuple[str, ...], ranked_as_mine: tuple[str, ...]) -> HotStatement:
     """Those waiting in the lines ranked up to this ticket's class (``queue_waiting``, one row per line), less
     those of its rank from it on in line (itself included, if it is waiting: then it is in both). The second is a
-    range of ``ix_tickets_heads`` (status, queue, class, position, id), short for a ticket near the end of the line
+    range of ``ix_tickets_heads`` (waiting only: queue, class, position, id), short for a ticket near the end of the line
     — a new one — so the cost no longer grows with the queue (counting the first over the index, one entry per
     waiting ticket, added ~0.4 ms of CPU per issue from 1,000 to 7,000 waiting: tests/bench/issue_service.py).
     One statement: one round trip and one snapshot on
@@ -204,7 +211,7 @@ def _ahead_statement(ranked_up_to_mine: tuple[str, ...], ranked_as_mine: tuple[s
     position = bindparam("b_position", type_=tickets.c.position.type)
     from_me_on = select(func.count()).where(
         tickets.c.hall_id == bindparam("b_hall"), tickets.c.service_day == bindparam("b_day"),
-        tickets.c.status == TicketStatus.WAITING.value, tickets.c.queue_id == bindparam("b_queue"),
+        TICKET_WAITING, tickets.c.queue_id == bindparam("b_queue"),
         or_(*(tickets.c.priority == c for c in ranked_as_mine)),
         tuple_(tickets.c.position, tickets.c.id) >= tuple_(position, bindparam("b_id", type_=tickets.c.id.type)))
     return HotStatement(select(in_line.scalar_subquery() - from_me_on.scalar_subquery()))
@@ -392,7 +399,7 @@ def requeue(ctx: HallContext, ticket_id: int, actor: Actor) -> dict[str, Any]:
             earliest = conn.execute(
                 select(func.min(tickets.c.position)).where(
                     tickets.c.hall_id == ctx.hall_id, tickets.c.service_day == day,
-                    tickets.c.queue_id == t.queue_id, tickets.c.status == TicketStatus.WAITING.value)
+                    tickets.c.queue_id == t.queue_id, TICKET_WAITING)
             ).scalar()
             position = (earliest - timedelta(milliseconds=1)) if earliest else now
         else:

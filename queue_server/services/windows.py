@@ -18,7 +18,7 @@ from ..domain.errors import DomainError, InvalidTransition, NotFound
 from ..domain.tickets import Action, TicketStatus, next_status
 from ..store.db import write_tx
 from ..store.hot import HotStatement
-from ..store.schema import tickets, window_states
+from ..store.schema import TICKET_WAITING, tickets, window_states
 from .common import (
     call_candidates,
     ensure_service_day,
@@ -379,7 +379,7 @@ def transfer(
             earliest = a.conn.execute(
                 select(func.min(tickets.c.position)).where(
                     tickets.c.hall_id == ctx.hall_id, tickets.c.service_day == a.day, tickets.c.queue_id == queue_id,
-                    tickets.c.status == TicketStatus.WAITING.value)
+                    TICKET_WAITING)
             ).scalar()
             pos = min(earliest - timedelta(milliseconds=1), a.now) if earliest else a.now
         else:

@@ -15,9 +15,15 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    literal_column,
+    text,
 )
 
 from .metadata import UTCDateTime, metadata
+
+# The indexes of the line hold waiting tickets only: a few hundred entries however long the hall's history, and a
+# call takes its ticket out of them for good (a start or a finish no longer touches them).
+WAITING_ONLY = "status = 'waiting'"
 
 halls = Table(
     "halls",
@@ -71,16 +77,22 @@ tickets = Table(
     # The number (prefix + daily sequence) is unique per day; a transfer moves the ticket, never renumbers it.
     UniqueConstraint("hall_id", "service_day", "number", name="uq_tickets_number"),
     # The head of each (queue, priority class) line: call-next reads one entry per line, whatever its length.
-    Index("ix_tickets_heads", "hall_id", "service_day", "status", "queue_id", "priority", "position", "id"),
+    Index("ix_tickets_heads", "hall_id", "service_day", "queue_id", "priority", "position", "id",
+          sqlite_where=text(WAITING_ONLY), postgresql_where=text(WAITING_ONLY)),
     # The longest-waiting ticket of a queue, for the long-wait rule.
-    Index("ix_tickets_waited", "hall_id", "service_day", "status", "queue_id", "issued_at", "id"),
+    Index("ix_tickets_waited", "hall_id", "service_day", "queue_id", "issued_at", "id",
+          sqlite_where=text(WAITING_ONLY), postgresql_where=text(WAITING_ONLY)),
+    # Tickets by status (a window's held ones, the hall's called ones, the day's roll-over) and the reports.
+    Index("ix_tickets_status", "hall_id", "service_day", "status", "queue_id"),
     # A window's calls today (its share per queue), a queue's last call and its recent service times.
     Index("ix_tickets_window", "hall_id", "service_day", "window_id", "queue_id", "called_at"),
     Index("ix_tickets_called", "hall_id", "service_day", "queue_id", "called_at"),
     Index("ix_tickets_finished", "hall_id", "service_day", "queue_id", "finished_at"),
     Index("ix_tickets_person", "hall_id", "person_key", "queue_id"),
-    Index("ix_tickets_report", "hall_id", "service_day", "queue_id", "status"),
 )
+# The condition of the waiting-only indexes above, in the statement's own SQL: a PostgreSQL generic plan (what a
+# prepared statement settles on) cannot read a partial index for a status given as a parameter.
+TICKET_WAITING = tickets.c.status == literal_column("'waiting'")
 
 # Waiting tickets per line (queue and priority class) of a day, kept by triggers on ``tickets`` (below): a
 # kiosk's "people ahead" reads a handful of rows here instead of counting every waiting ticket of its queue.

@@ -1,0 +1,96 @@
+"""The line's indexes hold waiting tickets only (migration 0011): the statements of the line, as prepared with their
+parameters, are planned on them without a scan or a sort — by SQLite, and by the generic plan a PostgreSQL prepared
+statement settles on, which can read a partial index only when the statement's own SQL says ``status = 'waiting'``
+(``TICKET_WAITING``; with the status as a parameter the PostgreSQL test fails)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+
+from queue_server.services import alerts, common, tickets
+
+LINE = ("a", "b")
+HEADS_PARAMS = {"b_hall": "test", "b_day": "2026-11-26", "b_window": "w1"}
+
+
+def _statements() -> dict[str, tuple[Any, dict[str, Any], str]]:
+    """name → (hot statement, its parameters, the index it must read)."""
+    from datetime import UTC, datetime
+
+    at = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
+    return {
+        "call-next heads": (common._heads_statement(LINE, False), HEADS_PARAMS, "ix_tickets_heads"),
+        "call-next heads, long-wait rule": (common._heads_statement(LINE, True), HEADS_PARAMS, "ix_tickets_waited"),
+        "alert watch: longest waiters": (alerts._longest_statement(LINE),
+                                         {"b_hall": "test", "b_day": "2026-11-26", "b_cutoff": at, "b_limit": 3},
+                                         "ix_tickets_waited"),
+        "people ahead": (tickets._ahead_statement(("normal",), ("normal",)),
+                         {"b_hall": "test", "b_day": "2026-11-26", "b_queue": "a", "b_position": at, "b_id": 7},
+                         "ix_tickets_heads"),
+    }
+
+
+def _sqlite_plan(engine: Engine, stmt: Any, params: dict[str, Any]) -> str:
+    with engine.connect() as conn:
+        p = stmt.prepare(conn.dialect)
+        rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {p.sql}", p.args(params)).all()
+    return "\n".join(str(r[-1]) for r in rows)
+
+
+@pytest.mark.parametrize("name", list(_statements()))
+def test_sqlite_plans_the_line_on_its_waiting_only_index(hall, name: str) -> None:
+    stmt, params, index = _statements()[name]
+    assert "?" in stmt.prepare(hall.engine.dialect).sql  # planned with parameters, not the values
+    plan = _sqlite_plan(hall.engine, stmt, params)
+    assert index in plan, plan
+    assert "SCAN tickets\n" not in plan + "\n" and "TEMP B-TREE" not in plan, plan  # no full scan, no sort
+
+
+def test_the_migrated_line_indexes_are_partial_and_status_lookups_have_their_own(hall) -> None:
+    with hall.engine.connect() as conn:
+        sql = dict(conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                                     "AND tbl_name = 'tickets'")).all())
+        plan = conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN SELECT id FROM tickets WHERE hall_id = ? AND service_day = ? AND status = ?",
+            ("test", "2026-11-26", "held")).all()
+    assert sql["ix_tickets_heads"].endswith("WHERE status = 'waiting'")
+    assert sql["ix_tickets_waited"].endswith("WHERE status = 'waiting'")
+    assert "ix_tickets_report" not in sql
+    assert "ix_tickets_status" in " ".join(str(r[-1]) for r in plan)  # a window's held tickets, the called ones
+
+
+@pytest.mark.postgres
+def test_postgresql_generic_plans_read_the_waiting_only_indexes() -> None:
+    from queue_server.store.db import ensure_hall, make_engine, migrate
+    from tests.conftest_server import fresh_pg_database
+
+    with fresh_pg_database() as url:
+        engine = make_engine(url)
+        try:
+            migrate(engine)
+            ensure_hall(engine, "test")
+            with engine.connect() as conn:
+                conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+                conn.exec_driver_sql("SET enable_seqscan = off")  # an empty table: the index, if it can be used
+                dbapi: Any = conn.connection.dbapi_connection
+                for i, (name, (stmt, params, index)) in enumerate(_statements().items()):
+                    p = stmt.prepare(conn.dialect)
+                    assert "$1" in p.sql, name
+                    args = p.args(params)
+                    with dbapi.cursor() as cur:
+                        cur.execute(f"PREPARE line_{i} AS {p.sql}")
+                        literal = ", ".join(_pg_literal(a) for a in args)
+                        cur.execute(f"EXPLAIN EXECUTE line_{i}({literal})")
+                        plan = "\n".join(r[0] for r in cur.fetchall())
+                    assert index in plan, (name, plan)
+        finally:
+            engine.dispose()
+
+
+def _pg_literal(value: Any) -> str:
+    if isinstance(value, int):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
