@@ -29,8 +29,9 @@ _SERVICE_DAY = select(halls.c.service_day).where(halls.c.id == bindparam("b_hall
 _GET_TICKET_SELECT = select(tickets).where(tickets.c.id == bindparam("b_id"), tickets.c.hall_id == bindparam("b_hall"))
 _GET_TICKET = HotStatement(_GET_TICKET_SELECT)
 _GET_TICKET_LOCKED = HotStatement(_GET_TICKET_SELECT.with_for_update())
-_OPEN_WINDOWS = HotStatement(select(window_states.c.window_id).where(
-    window_states.c.hall_id == bindparam("b_hall"), window_states.c.status == "open"))
+OPEN_WINDOWS_SELECT = select(window_states.c.window_id).where(
+    window_states.c.hall_id == bindparam("b_hall"), window_states.c.status == "open")
+_OPEN_WINDOWS = HotStatement(OPEN_WINDOWS_SELECT)
 
 
 def day_str(day: date) -> str:
@@ -206,11 +207,15 @@ def _heads_statement(queue_ids: tuple[str, ...], by_issue_time: bool) -> HotStat
 
 def open_window_weights(conn: Connection, ctx: HallContext) -> list[dict[str, int]]:
     """Queue weights of every window that is open and not paused."""
-    open_ids = {r.window_id for r in _OPEN_WINDOWS.all(conn, {"b_hall": ctx.hall_id})}
+    return weights_of_open(ctx, {r.window_id for r in _OPEN_WINDOWS.all(conn, {"b_hall": ctx.hall_id})})
+
+
+def weights_of_open(ctx: HallContext, open_ids: set[str]) -> list[dict[str, int]]:
     return [{wq.queue: wq.weight for wq in w.queues} for w in ctx.config.windows if w.id in open_ids]
 
 
-_RECENT_SERVICE = HotStatement(
+# A queue's last services of the day (``b_hall``, ``b_day``, ``b_queue``), the latest first.
+RECENT_SERVICE_SELECT = (
     select(tickets.c.started_at, tickets.c.finished_at)
     .where(
         tickets.c.hall_id == bindparam("b_hall"),
@@ -223,11 +228,17 @@ _RECENT_SERVICE = HotStatement(
     .order_by(tickets.c.finished_at.desc())
     .limit(20)
 )
+_RECENT_SERVICE = HotStatement(RECENT_SERVICE_SELECT)
 
 
 def recent_service_seconds(conn: Connection, ctx: HallContext, day: str, queue_id: str) -> list[float]:
     rows = _RECENT_SERVICE.all(conn, {"b_hall": ctx.hall_id, "b_day": day, "b_queue": queue_id})
-    return [(r.finished_at - r.started_at).total_seconds() for r in reversed(rows)]
+    return service_seconds(rows)
+
+
+def service_seconds(rows: list[Any]) -> list[float]:
+    """Service times in seconds, oldest first, of rows with ``started_at`` and ``finished_at``."""
+    return [(r.finished_at - r.started_at).total_seconds() for r in sorted(rows, key=lambda r: r.finished_at)]
 
 
 def _waiting_in(queue_id: str) -> Any:

@@ -12,7 +12,22 @@ from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, or_, select, tuple_, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    tuple_,
+    union_all,
+    update,
+)
 
 from ..domain.calling import people_ahead
 from ..domain.errors import CapReached, Closed, DomainError, InvalidInput, InvalidTransition, NotFound
@@ -33,6 +48,8 @@ from ..store.schema import (
     tickets,
 )
 from .common import (
+    OPEN_WINDOWS_SELECT,
+    RECENT_SERVICE_SELECT,
     candidates,
     ensure_service_day,
     get_ticket,
@@ -40,6 +57,8 @@ from .common import (
     public_ticket,
     recent_service_seconds,
     record_transition,
+    service_seconds,
+    weights_of_open,
 )
 from .context import Actor, HallContext
 from .events import append_event, hall_write
@@ -162,9 +181,8 @@ def ticket_view(conn: Connection, ctx: HallContext, t: Any) -> dict[str, Any]:
     view["tracker_token"] = t.tracker_token
     view["tracker_url"] = f"{ctx.config.hall.tracker_base_url.rstrip('/')}/t/{t.tracker_token}"
     if t.status == TicketStatus.WAITING.value:
-        ahead = _ahead(conn, ctx, t)
-        est = estimate_wait(ahead, recent_service_seconds(conn, ctx, t.service_day, t.queue_id),
-                            queue.default_service_min, open_window_weights(conn, ctx), t.queue_id, {t.queue_id})
+        ahead, recent, open_windows = _waiting_facts(conn, ctx, t)
+        est = estimate_wait(ahead, recent, queue.default_service_min, open_windows, t.queue_id, {t.queue_id})
         view["ahead"] = ahead
         view["estimated_wait_min"] = est.minutes
         view["estimate_basis"] = est.basis
@@ -180,30 +198,43 @@ def ticket_view(conn: Connection, ctx: HallContext, t: Any) -> dict[str, Any]:
     return view
 
 
-def _ahead(conn: Connection, ctx: HallContext, t: Any) -> int:
-    """Waiting tickets of the queue the policy would call before this one. With a policy that ranks by class
-    then position (the default) one statement does it (``_ahead_statement``); any other policy ranks the whole
-    queue."""
+def _waiting_facts(conn: Connection, ctx: HallContext, t: Any) -> tuple[int, list[float], list[dict[str, int]]]:
+    """What a waiting ticket's view estimates from: the people the policy would call before it, its queue's recent
+    service times and the open windows' weights. With a policy that ranks by class then position (the default)
+    one statement reads all three (``_view_statement``: one round trip and one snapshot on PostgreSQL); any other
+    policy ranks the whole queue."""
     class_rank = getattr(ctx.policy, "class_rank", None)
     if class_rank is None:
-        return people_ahead(ctx.policy, candidates(conn, ctx, t.service_day, [t.queue_id]), t.id, ctx.now())
+        ahead = people_ahead(ctx.policy, candidates(conn, ctx, t.service_day, [t.queue_id]), t.id, ctx.now())
+        return ahead, recent_service_seconds(conn, ctx, t.service_day, t.queue_id), open_window_weights(conn, ctx)
     mine = class_rank(PriorityClass(t.priority))
     before = tuple(p.value for p in PriorityClass if class_rank(p) <= mine)
     same = tuple(p.value for p in PriorityClass if class_rank(p) == mine)
-    return int(_ahead_statement(before, same).scalar(conn, {
+    rows = _view_statement(before, same).all(conn, {
         "b_hall": ctx.hall_id, "b_day": t.service_day, "b_queue": t.queue_id, "b_id": t.id, "b_position": t.position,
-    }) or 0)
+    })
+    ahead, services, open_ids = 0, [], set()
+    for r in rows:
+        if r.kind == "ahead":
+            ahead = int(r.n or 0)
+        elif r.kind == "service":
+            services.append(r)
+        else:
+            open_ids.add(r.window_id)
+    return ahead, service_seconds(services), weights_of_open(ctx, open_ids)
 
 
 @lru_cache(maxsize=32)
-def _ahead_statement(ranked_up_to_mine: tuple[str, ...], ranked_as_mine: tuple[str, ...]) -> HotStatement:
-    """Those waiting in the lines ranked up to this ticket's class (``queue_waiting``, one row per line), less
-    those of its rank from it on in line (itself included, if it is waiting: then it is in both). The second is a
-    range of ``ix_tickets_heads`` (waiting only: queue, class, position, id), short for a ticket near the end of the line
-    — a new one — so the cost no longer grows with the queue (counting the first over the index, one entry per
-    waiting ticket, added ~0.4 ms of CPU per issue from 1,000 to 7,000 waiting: tests/bench/issue_service.py).
-    One statement: one round trip and one snapshot on
-    PostgreSQL, where a read outside the hall's write would otherwise see the two halves at different moments."""
+def _view_statement(ranked_up_to_mine: tuple[str, ...], ranked_as_mine: tuple[str, ...]) -> HotStatement:
+    """One row ``kind = 'ahead'`` with the people ahead (``n``), a row ``'service'`` per recent service of the queue
+    (``started_at``, ``finished_at``) and a row ``'window'`` per open window (``window_id``).
+
+    The people ahead are those waiting in the lines ranked up to this ticket's class (``queue_waiting``, one row per
+    line), less those of its rank from it on in line (itself included, if it is waiting: then it is in both). The
+    second is a range of ``ix_tickets_heads`` (waiting only: queue, class, position, id), short for a ticket near
+    the end of the line — a new one — so the cost does not grow with the queue (counting the first over the index,
+    one entry per waiting ticket, added ~0.4 ms of CPU per issue from 1,000 to 7,000 waiting:
+    tests/bench/issue_service.py)."""
     in_line = select(func.coalesce(func.sum(queue_waiting.c.waiting), 0)).where(
         queue_waiting.c.hall_id == bindparam("b_hall"), queue_waiting.c.service_day == bindparam("b_day"),
         queue_waiting.c.queue_id == bindparam("b_queue"),
@@ -214,7 +245,16 @@ def _ahead_statement(ranked_up_to_mine: tuple[str, ...], ranked_as_mine: tuple[s
         TICKET_WAITING, tickets.c.queue_id == bindparam("b_queue"),
         or_(*(tickets.c.priority == c for c in ranked_as_mine)),
         tuple_(tickets.c.position, tickets.c.id) >= tuple_(position, bindparam("b_id", type_=tickets.c.id.type)))
-    return HotStatement(select(in_line.scalar_subquery() - from_me_on.scalar_subquery()))
+    no_time, no_count, no_window = (cast(null(), tickets.c.started_at.type), cast(null(), Integer),
+                                    cast(null(), String))
+    recent, opened = RECENT_SERVICE_SELECT.subquery(), OPEN_WINDOWS_SELECT.subquery()
+    return HotStatement(union_all(
+        select(literal_column("'ahead'").label("kind"),
+               (in_line.scalar_subquery() - from_me_on.scalar_subquery()).label("n"),
+               no_time.label("started_at"), no_time.label("finished_at"), no_window.label("window_id")),
+        select(literal_column("'service'"), no_count, recent.c.started_at, recent.c.finished_at, no_window),
+        select(literal_column("'window'"), no_count, no_time, no_time, opened.c.window_id),
+    ))
 
 
 def _resolve_queue(ctx: HallContext, req: IssueRequest) -> tuple[str, Any]:

@@ -149,3 +149,28 @@ def test_staff_session_check_is_one_round_trip(relay: TurnCounter) -> None:
             assert staff.find_user(engine, "li").disabled
         finally:
             engine.dispose()
+
+
+# [BEGIN + head] · the queue's counter · the ticket · its view (people ahead, recent services, open windows: one
+# statement) · [transition + event + head + COMMIT]
+ISSUE_TRIPS = 5
+
+
+def test_issue_round_trips(relay: TurnCounter) -> None:
+    from queue_server.services import tickets as T
+
+    kiosk = Actor("kiosk", "k1")
+    with fresh_pg_database() as url:
+        ctx = _hall(url, relay, 30, alone=True)
+        try:
+            W.open_window(ctx, "w2", CLERK)
+            for _ in range(12):  # past psycopg's prepare threshold
+                T.issue_ticket(ctx, T.IssueRequest(queue_id="a"), kiosk)
+            trips = []
+            for _ in range(3):
+                relay.reset()
+                T.issue_ticket(ctx, T.IssueRequest(queue_id="a"), kiosk)
+                trips.append(relay.reset())
+        finally:
+            ctx.engine.dispose()
+    assert trips == [ISSUE_TRIPS] * 3, trips

@@ -26,7 +26,7 @@ from queue_server.domain.hall import HallConfig, PriorityClass
 from queue_server.domain.workdays import WorkCalendar
 from queue_server.services import tickets as T
 from queue_server.services import windows as W
-from queue_server.services.common import candidates
+from queue_server.services.common import candidates, open_window_weights, recent_service_seconds
 from queue_server.services.context import Actor, HallContext, NullPublisher
 from queue_server.store import schema
 from queue_server.store.db import MIGRATIONS, ensure_hall, make_engine, migrate, read_tx
@@ -139,7 +139,10 @@ def _check(ctx: HallContext) -> None:
         for t in conn.execute(select(tickets).where(tickets.c.hall_id == ctx.hall_id,
                                                      tickets.c.status == "waiting")).all():
             line = candidates(conn, ctx, t.service_day, [t.queue_id])
-            assert T._ahead(conn, ctx, t) == people_ahead(ctx.policy, line, t.id, now), t
+            # the view's one statement reads what the three reads of any other policy read
+            assert T._waiting_facts(conn, ctx, t) == (
+                people_ahead(ctx.policy, line, t.id, now), recent_service_seconds(conn, ctx, t.service_day, t.queue_id),
+                open_window_weights(conn, ctx)), t
 
 
 def _run(ctx: HallContext, steps: list[tuple[Any, ...]]) -> None:

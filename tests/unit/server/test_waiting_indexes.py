@@ -27,7 +27,7 @@ def _statements() -> dict[str, tuple[Any, dict[str, Any], str]]:
         "alert watch: longest waiters": (alerts._longest_statement(LINE),
                                          {"b_hall": "test", "b_day": "2026-11-26", "b_cutoff": at, "b_limit": 3},
                                          "ix_tickets_waited"),
-        "people ahead": (tickets._ahead_statement(("normal",), ("normal",)),
+        "people ahead": (tickets._view_statement(("normal",), ("normal",)),
                          {"b_hall": "test", "b_day": "2026-11-26", "b_queue": "a", "b_position": at, "b_id": 7},
                          "ix_tickets_heads"),
     }
