@@ -11,7 +11,7 @@ from functools import lru_cache
 from types import TracebackType
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Row, bindparam, func, select, update
+from sqlalchemy import Connection, Row, bindparam, func, select, true, update
 
 from ..domain.calling import WindowState
 from ..domain.errors import DomainError, InvalidTransition, NotFound
@@ -38,28 +38,45 @@ _STATE = HotStatement(select(window_states).where(window_states.c.hall_id == bin
 # The window's state and the ticket it names, in one statement (one round trip on PostgreSQL instead of two). No
 # row lock on the ticket: every writer of tickets holds the hall (store.db.write_tx), and each move's UPDATE is
 # conditional on the status it read.
-_STATE_AND_CURRENT = HotStatement(
+_STATE_AND_CURRENT_SELECT = (
     select(*window_states.c, *[c.label(f"t_{c.name}") for c in tickets.c])
     .select_from(window_states.outerjoin(tickets, (tickets.c.id == window_states.c.current_ticket_id)
                                          & (tickets.c.hall_id == window_states.c.hall_id)))
     .where(window_states.c.hall_id == bindparam("b_hall"), window_states.c.window_id == bindparam("b_window")))
+_STATE_AND_CURRENT = HotStatement(_STATE_AND_CURRENT_SELECT)
 _StateRow = namedtuple("_StateRow", [c.name for c in window_states.c])  # type: ignore[misc]
 _TicketRow = namedtuple("_TicketRow", [c.name for c in tickets.c])  # type: ignore[misc]
-_SERVED = HotStatement(select(tickets.c.queue_id, func.count()).where(
+_SERVED_SELECT = select(tickets.c.queue_id.label("served_queue"), func.count().label("served")).where(
     tickets.c.hall_id == bindparam("b_hall"), tickets.c.service_day == bindparam("b_day"),
-    tickets.c.window_id == bindparam("b_window"), tickets.c.called_at.is_not(None)).group_by(tickets.c.queue_id))
+    tickets.c.window_id == bindparam("b_window"), tickets.c.called_at.is_not(None)).group_by(tickets.c.queue_id)
+_SERVED = HotStatement(_SERVED_SELECT)
+# For call-next, which weighs the window's calls today per queue: the same row once per queue it has called from
+# (still one round trip on PostgreSQL).
+_served = _SERVED_SELECT.subquery("served")
+_STATE_CURRENT_AND_SERVED = HotStatement(
+    _STATE_AND_CURRENT_SELECT.add_columns(_served.c.served_queue, _served.c.served)
+    .outerjoin_from(window_states, _served, true()))
 
 
-def _state(conn: Connection, ctx: HallContext, window_id: str, day: str) -> tuple[Any, Any | None]:
-    """The window's state row (made, closed, on its first use) and its current ticket's row, if it names one."""
+def _state(conn: Connection, ctx: HallContext, window_id: str, day: str,
+           served: dict[str, int] | None = None) -> tuple[Any, Any | None]:
+    """The window's state row (made, closed, on its first use) and its current ticket's row, if it names one;
+    with ``served``, filled with the window's calls today per queue as well."""
     params = {"b_hall": ctx.hall_id, "b_window": window_id}
-    row = _STATE_AND_CURRENT.first(conn, params)
+    if served is None:
+        rows = [_STATE_AND_CURRENT.first(conn, params)]
+    else:
+        rows = _STATE_CURRENT_AND_SERVED.all(conn, {**params, "b_day": day})
+        served.update((r.served_queue, r.served) for r in rows if r.served_queue is not None)
+    row = rows[0] if rows else None
     if row is None:
         conn.execute(window_states.insert().values(hall_id=ctx.hall_id, window_id=window_id, status="closed",
                                                    service_day=day, priority_streak=0))
+        if served is not None:
+            served.update(_SERVED.all(conn, {**params, "b_day": day}))
         return _STATE.one(conn, params), None  # inserted just above, in this transaction
     n = len(_StateRow._fields)
-    current = _TicketRow._make(row[n:]) if row[n] is not None else None
+    current = _TicketRow._make(row[n:n + len(_TicketRow._fields)]) if row[n] is not None else None
     return _StateRow._make(row[:n]), current
 
 
@@ -91,13 +108,15 @@ def _set_window(conn: Connection, ctx: HallContext, window_id: str, actor: Actor
 class _Action:
     """The shared frame of a window use case: transaction, day roll-over, window state, then events."""
 
-    def __init__(self, ctx: HallContext, window_id: str, actor: Actor) -> None:
+    def __init__(self, ctx: HallContext, window_id: str, actor: Actor, served: bool = False) -> None:
         self.ctx = ctx
         self.window = _window(ctx, window_id)
         self.actor = actor
         self.published: list[dict] = []
         self.now = ctx.now()
         self._rows: dict[int, Row] = {}  # tickets as this transaction last read or wrote them
+        # The window's calls today per queue, read with its state when asked for (call-next weighs them).
+        self.served: dict[str, int] | None = {} if served else None
 
     def __enter__(self) -> _Action:
         self._tx = write_tx(self.ctx.engine, self.ctx.hall_id,
@@ -105,7 +124,7 @@ class _Action:
         self.conn = self._tx.__enter__()
         try:
             self.day = ensure_service_day(self.conn, self.ctx, self.published)
-            self.state, current = _state(self.conn, self.ctx, self.window.id, self.day)
+            self.state, current = _state(self.conn, self.ctx, self.window.id, self.day, self.served)
             if current is not None:
                 self._rows[current.id] = current
         except BaseException:
@@ -234,13 +253,11 @@ def _do_call(a: _Action, t: Row, rule: str, streak: int | None) -> Row:
 
 
 def call_next(ctx: HallContext, window_id: str, actor: Actor) -> dict[str, Any]:
-    with _Action(ctx, window_id, actor) as a:
+    with _Action(ctx, window_id, actor, served=True) as a:
         a.require_serving_window(auto_open=True)
-        finished = _finish_current_for_next(a, clear=False)
+        finished = _finish_current_for_next(a, clear=False)  # (a finish leaves the served counts as they are)
         weights = {wq.queue: wq.weight for wq in a.window.queues}
-        served: dict[str, int] = dict(_SERVED.all(a.conn, {"b_hall": ctx.hall_id, "b_day": a.day,
-                                                           "b_window": a.window.id}))
-        state = WindowState(a.window.id, weights, a.state.priority_streak, served)
+        state = WindowState(a.window.id, weights, a.state.priority_streak, dict(a.served or {}))
         rows: dict[int, Row] = {}
         choice = ctx.policy.choose(call_candidates(a.conn, ctx, a.day, a.window.id, list(weights), rows), state,
                                    a.now)

@@ -248,3 +248,38 @@ def test_the_alert_watch_gathers_the_same_facts_on_postgresql(hall) -> None:  # 
     cap = hall.config.supervision.ticket_wait_alerts_per_queue
     assert seen[0] == seen[1]
     assert seen[0] == ({"a": 14}, [f"A{i:05d}" for i in range(1, min(cap + 1, 14) + 1)])
+
+
+def test_call_next_weighs_the_windows_calls_today(hall) -> None:  # type: ignore[no-untyped-def]
+    """w1 serves a and b at equal weights: it alternates between them, though all of a's came first — the window's
+    calls per queue are read with its state (one statement), and count from its first call of the day."""
+    _alternates(hall)
+
+
+@pytest.mark.postgres
+def test_call_next_weighs_the_windows_calls_today_on_postgresql(hall) -> None:  # type: ignore[no-untyped-def]
+    from queue_server.store.db import ensure_hall, make_engine, migrate
+    from tests.conftest_server import fresh_pg_database
+
+    with fresh_pg_database() as url:
+        engine = make_engine(url)
+        try:
+            migrate(engine)
+            ensure_hall(engine, hall.hall_id)
+            _alternates(type(hall)(**{**{k: getattr(hall, k) for k in hall.__dataclass_fields__}, "engine": engine}))
+        finally:
+            engine.dispose()
+
+
+def _alternates(hall) -> None:  # type: ignore[no-untyped-def]
+    from queue_server.services import tickets as T
+
+    kiosk = Actor("kiosk", "k1")
+    for queue in ("a", "a", "a", "b", "b", "b"):
+        T.issue_ticket(hall, T.IssueRequest(queue_id=queue), kiosk)
+        hall.clock.advance(timedelta(seconds=5))
+    called = []
+    for _ in range(6):
+        called.append(W.call_next(hall, "w1", CLERK)["ticket"]["queue_id"])
+        W.start(hall, "w1", CLERK)
+    assert called == ["a", "b", "a", "b", "a", "b"]

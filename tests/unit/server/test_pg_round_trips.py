@@ -27,9 +27,9 @@ from .conftest import SMALL_HALL, TZ
 
 pytestmark = pytest.mark.postgres
 CLERK = Actor("staff", "clerk")
-# [BEGIN + advisory lock + head] · window state with its current ticket · its finish · served counts · heads (whole
-# rows) · the call · window state · [transitions + events + head + COMMIT] · unlock
-CALL_NEXT_TRIPS = 9
+# [BEGIN + advisory lock + head] · window state with its current ticket and its calls today per queue · its finish ·
+# heads (whole rows) · the call · window state · [transitions + events + head + COMMIT] · unlock
+CALL_NEXT_TRIPS = 8
 START_TRIPS = 5  # [BEGIN + lock + head] · window state with its current ticket · the start · [… COMMIT] · unlock
 
 
