@@ -20,7 +20,7 @@ from ..domain.errors import InvalidInput, NotFound
 from ..domain.evaluations import FollowUpStatus
 from ..store.cases_schema import evaluation_followups, evaluations
 from ..store.db import read_tx
-from ..store.hot import HotStatement
+from ..store.hot import HotStatement, fixed_limit
 from ..store.schema import TICKET_WAITING, device_status, tickets, window_states
 from ..store.supervision_schema import alerts
 from .common import queue_stats, window_number
@@ -63,12 +63,12 @@ _LONG_WAITING = (*_IS_WAITING, tickets.c.issued_at <= _CUTOFF)
 
 
 @lru_cache(maxsize=16)
-def _longest_statement(queue_ids: tuple[str, ...]) -> HotStatement:
-    """Each queue's longest waiters past the limit, ``b_limit`` at most per queue: one indexed ``LIMIT`` per queue
+def _longest_statement(queue_ids: tuple[str, ...], limit: int) -> HotStatement:
+    """Each queue's longest waiters past the limit, ``limit`` at most per queue: one indexed ``LIMIT`` per queue
     (``ix_tickets_waited``), so the watch reads the same few rows with 10 or 10,000 waiting."""
     parts = [select(tickets.c.id, tickets.c.number, tickets.c.queue_id, tickets.c.issued_at)
              .where(*_LONG_WAITING, tickets.c.queue_id == q).order_by(tickets.c.issued_at, tickets.c.id)
-             .limit(bindparam("b_limit")).subquery().select() for q in queue_ids]
+             .limit(fixed_limit(limit)).subquery().select() for q in queue_ids]
     return HotStatement(union_all(*parts))
 
 
@@ -103,7 +103,7 @@ def gather(ctx: HallContext) -> rules.HallFacts:
         waiting_where = {**hall, "b_day": day, "b_cutoff": cutoff}
         cap = cfg.supervision.ticket_wait_alerts_per_queue
         queue_ids = tuple(q.id for q in cfg.queues)
-        longest = _longest_statement(queue_ids).all(conn, {**waiting_where, "b_limit": cap + 1}) if queue_ids else []
+        longest = _longest_statement(queue_ids, cap + 1).all(conn, waiting_where) if queue_ids else []
         long_waits: dict[str, int] = {}
         for r in longest:
             long_waits[r.queue_id] = long_waits.get(r.queue_id, 0) + 1

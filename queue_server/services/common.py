@@ -14,7 +14,7 @@ from ..domain.estimate import estimate_wait
 from ..domain.hall import PriorityClass
 from ..domain.tickets import OPEN_STATUSES, TicketStatus
 from ..store.db import hall_head, write_head
-from ..store.hot import HotStatement
+from ..store.hot import HotStatement, fixed_limit
 from ..store.schema import TICKET_WAITING, halls, queue_waiting, ticket_transitions, tickets, window_states
 from .context import SYSTEM, Actor, HallContext
 from .events import append_event
@@ -197,11 +197,12 @@ def _heads_statement(queue_ids: tuple[str, ...], by_issue_time: bool) -> HotStat
             TICKET_WAITING, tickets.c.queue_id == queue_id, mine)
 
     parts = [
-        waiting_in(q).where(tickets.c.priority == p.value).order_by(tickets.c.position, tickets.c.id).limit(1)
+        waiting_in(q).where(tickets.c.priority == p.value).order_by(tickets.c.position, tickets.c.id)
+        .limit(fixed_limit(1))
         for q in queue_ids for p in PriorityClass
     ]
     if by_issue_time:
-        parts += [waiting_in(q).order_by(tickets.c.issued_at, tickets.c.id).limit(1) for q in queue_ids]
+        parts += [waiting_in(q).order_by(tickets.c.issued_at, tickets.c.id).limit(fixed_limit(1)) for q in queue_ids]
     return HotStatement(union_all(*[part.subquery().select() for part in parts]))
 
 
@@ -226,7 +227,7 @@ RECENT_SERVICE_SELECT = (
         tickets.c.started_at.is_not(None),
     )
     .order_by(tickets.c.finished_at.desc())
-    .limit(20)
+    .limit(fixed_limit(20))
 )
 _RECENT_SERVICE = HotStatement(RECENT_SERVICE_SELECT)
 
@@ -259,7 +260,7 @@ def _stats_statements(ids: tuple[str, ...]) -> tuple[HotStatement, HotStatement]
         select(literal(q).label("q"), tickets.c.number).where(
             tickets.c.hall_id == bindparam("b_hall"), tickets.c.service_day == bindparam("b_day"),
             tickets.c.queue_id == q, tickets.c.called_at.is_not(None))
-        .order_by(tickets.c.called_at.desc()).limit(1).subquery().select()
+        .order_by(tickets.c.called_at.desc()).limit(fixed_limit(1)).subquery().select()
         for q in ids])
     return HotStatement(counts), HotStatement(last)
 

@@ -20,7 +20,7 @@ from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, literal_column
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
 
@@ -75,6 +75,14 @@ class _Prepared:
         if not any(procs):
             return [row._make(r) for r in raw]
         return [row._make([p(v) if p is not None else v for p, v in zip(procs, r, strict=True)]) for r in raw]
+
+
+def fixed_limit(n: int) -> Any:
+    """A LIMIT written into a hot statement's SQL. As a parameter, a PostgreSQL generic plan (what a prepared
+    statement settles on) assumes it keeps a tenth of the rows, finds itself far costlier than the custom plans, and
+    the statement is planned afresh on every run: 1.5–2 ms of the server's time for call-next's heads query with
+    10,000 waiting, while the hall is held."""
+    return literal_column(str(int(n)))
 
 
 def _in_transaction(conn: Connection) -> bool:
