@@ -286,6 +286,7 @@ class Seed:
         if self.database.startswith("postgresql"):
             with conn.transaction():
                 cur.executemany(sql, rows)
+            cur.execute("ANALYZE tickets")  # as autovacuum keeps a hall's tables: plans chosen on real statistics
         else:
             cur.execute("BEGIN IMMEDIATE")
             cur.executemany(sql, rows)
