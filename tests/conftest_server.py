@@ -390,6 +390,21 @@ def fresh_pg_database() -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@contextlib.contextmanager
+def migrated_pg_engine(hall_id: str = "test") -> Iterator[Any]:
+    """An engine on a fresh, migrated PostgreSQL database holding the hall's row; disposed and dropped afterwards."""
+    from queue_server.store.db import ensure_hall, make_engine, migrate
+
+    with fresh_pg_database() as url:
+        engine = make_engine(url)
+        try:
+            migrate(engine)
+            ensure_hall(engine, hall_id)
+            yield engine
+        finally:
+            engine.dispose()
+
+
 @pytest.fixture
 def pg_database() -> Iterator[str]:
     with fresh_pg_database() as url:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+from collections import Counter
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -104,9 +105,7 @@ def gather(ctx: HallContext) -> rules.HallFacts:
         cap = cfg.supervision.ticket_wait_alerts_per_queue
         queue_ids = tuple(q.id for q in cfg.queues)
         longest = _longest_statement(queue_ids, cap + 1).all(conn, waiting_where) if queue_ids else []
-        long_waits: dict[str, int] = {}
-        for r in longest:
-            long_waits[r.queue_id] = long_waits.get(r.queue_id, 0) + 1
+        long_waits: dict[str, int] = dict(Counter(r.queue_id for r in longest))
         for q, n in long_waits.items():
             if n > cap:
                 long_waits[q] = _LONG_COUNT.one(conn, {**waiting_where, "b_queue": q})[0]

@@ -3,6 +3,7 @@ whole line; its work does not grow with the number of people waiting."""
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -162,8 +163,7 @@ def test_call_next_work_is_flat_from_10_to_10000_waiting(hall, template_db, tmp_
     small = hall
     big_db = tmp_path / "big.db"
     shutil.copy(template_db, big_db)
-    big = SimpleNamespace(**{k: getattr(hall, k) for k in hall.__dataclass_fields__})
-    big = type(hall)(**{**vars(big), "engine": make_engine(str(big_db))})
+    big = dataclasses.replace(hall, engine=make_engine(str(big_db)))
     try:
         if coalesced:
             for ctx in (small, big):
@@ -201,8 +201,7 @@ def test_the_alert_watch_reads_the_same_rows_at_10_and_10000_waiting(hall, templ
 
     big_db = tmp_path / "big.db"
     shutil.copy(template_db, big_db)
-    big = type(hall)(**{**{k: getattr(hall, k) for k in hall.__dataclass_fields__},
-                        "engine": make_engine(str(big_db))})
+    big = dataclasses.replace(hall, engine=make_engine(str(big_db)))
     try:
         s_stmts, s_steps, small_facts = _cost_of_gathers(hall, 10)
         b_stmts, b_steps, big_facts = _cost_of_gathers(big, 10_000)
@@ -229,22 +228,14 @@ def test_the_alert_watch_gathers_the_same_facts_on_postgresql(hall) -> None:  # 
     """The watch's statements (a union of per-queue LIMITs, a count past the limit) as PostgreSQL runs them: the
     same facts as on SQLite for the same line."""
     from queue_server.services import alerts
-    from queue_server.store.db import ensure_hall, make_engine, migrate
-    from tests.conftest_server import fresh_pg_database
+    from tests.conftest_server import migrated_pg_engine
 
-    with fresh_pg_database() as url:
-        engine = make_engine(url)
-        try:
-            migrate(engine)
-            ensure_hall(engine, hall.hall_id)
-            pg = type(hall)(**{**{k: getattr(hall, k) for k in hall.__dataclass_fields__}, "engine": engine})
-            seen = []
-            for ctx in (hall, pg):
-                _seed_waiting(ctx, 40, timedelta(seconds=70))  # the first 14 wait past 30 minutes (by 20 s or more)
-                facts = alerts.gather(ctx)
-                seen.append((facts.long_waits, [t.number for t in facts.waiting]))
-        finally:
-            engine.dispose()
+    with migrated_pg_engine(hall.hall_id) as engine:
+        seen = []
+        for ctx in (hall, dataclasses.replace(hall, engine=engine)):
+            _seed_waiting(ctx, 40, timedelta(seconds=70))  # the first 14 wait past 30 minutes (by 20 s or more)
+            facts = alerts.gather(ctx)
+            seen.append((facts.long_waits, [t.number for t in facts.waiting]))
     cap = hall.config.supervision.ticket_wait_alerts_per_queue
     assert seen[0] == seen[1]
     assert seen[0] == ({"a": 14}, [f"A{i:05d}" for i in range(1, min(cap + 1, 14) + 1)])
@@ -258,17 +249,10 @@ def test_call_next_weighs_the_windows_calls_today(hall) -> None:  # type: ignore
 
 @pytest.mark.postgres
 def test_call_next_weighs_the_windows_calls_today_on_postgresql(hall) -> None:  # type: ignore[no-untyped-def]
-    from queue_server.store.db import ensure_hall, make_engine, migrate
-    from tests.conftest_server import fresh_pg_database
+    from tests.conftest_server import migrated_pg_engine
 
-    with fresh_pg_database() as url:
-        engine = make_engine(url)
-        try:
-            migrate(engine)
-            ensure_hall(engine, hall.hall_id)
-            _alternates(type(hall)(**{**{k: getattr(hall, k) for k in hall.__dataclass_fields__}, "engine": engine}))
-        finally:
-            engine.dispose()
+    with migrated_pg_engine(hall.hall_id) as engine:
+        _alternates(dataclasses.replace(hall, engine=engine))
 
 
 def _alternates(hall) -> None:  # type: ignore[no-untyped-def]

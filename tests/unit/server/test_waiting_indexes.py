@@ -64,30 +64,22 @@ def test_the_migrated_line_indexes_are_partial_and_status_lookups_have_their_own
 
 @pytest.mark.postgres
 def test_postgresql_generic_plans_read_the_waiting_only_indexes() -> None:
-    from queue_server.store.db import ensure_hall, make_engine, migrate
-    from tests.conftest_server import fresh_pg_database
+    from tests.conftest_server import migrated_pg_engine
 
-    with fresh_pg_database() as url:
-        engine = make_engine(url)
-        try:
-            migrate(engine)
-            ensure_hall(engine, "test")
-            with engine.connect() as conn:
-                conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
-                conn.exec_driver_sql("SET enable_seqscan = off")  # an empty table: the index, if it can be used
-                dbapi: Any = conn.connection.dbapi_connection
-                for i, (name, (stmt, params, index)) in enumerate(_statements().items()):
-                    p = stmt.prepare(conn.dialect)
-                    assert "$1" in p.sql, name
-                    args = p.args(params)
-                    with dbapi.cursor() as cur:
-                        cur.execute(f"PREPARE line_{i} AS {p.sql}")
-                        literal = ", ".join(_pg_literal(a) for a in args)
-                        cur.execute(f"EXPLAIN EXECUTE line_{i}({literal})")
-                        plan = "\n".join(r[0] for r in cur.fetchall())
-                    assert index in plan, (name, plan)
-        finally:
-            engine.dispose()
+    with migrated_pg_engine() as engine, engine.connect() as conn:
+        conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+        conn.exec_driver_sql("SET enable_seqscan = off")  # an empty table: the index, if it can be used
+        dbapi: Any = conn.connection.dbapi_connection
+        for i, (name, (stmt, params, index)) in enumerate(_statements().items()):
+            p = stmt.prepare(conn.dialect)
+            assert "$1" in p.sql, name
+            args = p.args(params)
+            with dbapi.cursor() as cur:
+                cur.execute(f"PREPARE line_{i} AS {p.sql}")
+                literal = ", ".join(_pg_literal(a) for a in args)
+                cur.execute(f"EXPLAIN EXECUTE line_{i}({literal})")
+                plan = "\n".join(r[0] for r in cur.fetchall())
+            assert index in plan, (name, plan)
 
 
 def _pg_literal(value: Any) -> str:
@@ -107,31 +99,24 @@ def test_postgresql_settles_on_generic_plans_for_the_line_with_statistics() -> N
 
     from sqlalchemy import insert
 
-    from queue_server.store.db import ensure_hall, make_engine, migrate
     from queue_server.store.schema import tickets as tickets_table
-    from tests.conftest_server import fresh_pg_database
+    from tests.conftest_server import migrated_pg_engine
 
     at = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
-    with fresh_pg_database() as url:
-        engine = make_engine(url)
-        try:
-            migrate(engine)
-            ensure_hall(engine, "test")
-            with engine.begin() as conn:
-                conn.execute(insert(tickets_table), [
-                    {"hall_id": "test", "service_day": "2026-11-26", "queue_id": LINE[i % 2], "seq": i,
-                     "number": f"N{i:05d}", "priority": "normal", "status": "waiting" if i > 2000 else "done",
-                     "position": at + timedelta(seconds=i), "issued_at": at + timedelta(seconds=i), "recalls": 0,
-                     "tracker_token": secrets.token_hex(10)} for i in range(1, 12_001)])
-                conn.exec_driver_sql("ANALYZE tickets")
-            with engine.begin() as conn:
-                for name, (stmt, params, _index) in _statements().items():
-                    sql = stmt.prepare(conn.dialect).sql
-                    for _ in range(20):  # psycopg prepares it at its 6th run; PostgreSQL tries 5 custom plans
-                        stmt.all(conn, params)
-                    generic, custom = conn.exec_driver_sql(
-                        "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = %(sql)s",
-                        {"sql": sql}).one()
-                    assert generic >= 8 and custom <= 5, (name, generic, custom)
-        finally:
-            engine.dispose()
+    with migrated_pg_engine() as engine:
+        with engine.begin() as conn:
+            conn.execute(insert(tickets_table), [
+                {"hall_id": "test", "service_day": "2026-11-26", "queue_id": LINE[i % 2], "seq": i,
+                 "number": f"N{i:05d}", "priority": "normal", "status": "waiting" if i > 2000 else "done",
+                 "position": at + timedelta(seconds=i), "issued_at": at + timedelta(seconds=i), "recalls": 0,
+                 "tracker_token": secrets.token_hex(10)} for i in range(1, 12_001)])
+            conn.exec_driver_sql("ANALYZE tickets")
+        with engine.begin() as conn:
+            for name, (stmt, params, _index) in _statements().items():
+                sql = stmt.prepare(conn.dialect).sql
+                for _ in range(20):  # psycopg prepares it at its 6th run; PostgreSQL tries 5 custom plans
+                    stmt.all(conn, params)
+                generic, custom = conn.exec_driver_sql(
+                    "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = %(sql)s",
+                    {"sql": sql}).one()
+                assert generic >= 8 and custom <= 5, (name, generic, custom)
