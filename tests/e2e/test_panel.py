@@ -105,6 +105,18 @@ def test_forbidden_actions_are_refused(hall_server, new_page) -> None:  # type: 
     screenshot(page, "panel-wrong-window")
 
 
+def test_the_panel_offers_no_action_before_its_script_is_live(hall_server, new_page) -> None:  # type: ignore[no-untyped-def]
+    """Until panel.js has run and connected, every action button is disabled: a page still loading (or whose script
+    failed) must not look ready, or a clerk's click does nothing and READY-style waits pass too early."""
+    add_staff(hall_server.database, "zhou.min", roles=("window_staff",), windows=("w03",), name="周敏")
+    panel = new_page(viewport={"width": 1400, "height": 900})
+    panel.route("**/panel.js", lambda route: route.abort())
+    login(panel, hall_server.base_url, "zhou.min")
+    states = panel.eval_on_selector_all("#actions button", "bs => bs.map((b) => [b.dataset.action, b.disabled])")
+    assert len(states) == 11
+    assert [a for a, disabled in states if not disabled] == []
+
+
 def test_a_key_that_cannot_act_says_why(own_server, new_page) -> None:  # type: ignore[no-untyped-def]
     """F3 with nobody called, and F1 while the connection is down, each tell the clerk that nothing happened."""
     own_server.start()
