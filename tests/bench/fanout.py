@@ -2,7 +2,7 @@
 client having the matching ``ticket_called``; p50/p99 over all clients and calls, server RSS and CPU.
 
     .venv/bin/python -m tests.bench.fanout [--clients 100,300,1000] [--calls 20] [--processes 2]
-                                           [--paths live,socketio] [--servers 1] [--json out.json]
+                                           [--paths live,socketio,broker] [--servers 1] [--json out.json]
 
 Two paths, each on a fresh server per size, alternated in the same run: ``live`` is what the hall screen and the
 phone tracker use (the public live stream ``GET /live``: one frame per committed write, encoded once), ``socketio``
@@ -43,6 +43,7 @@ from typing import Any
 import psutil
 import requests
 
+from tests.bench import broker_floor
 from tests.bench.ops import HOST, Seed, add_supervisor, onewindow, pct, pg_database
 
 CALLED = re.compile(rb'^42\["ticket_called", ?\{"id": ?(\d+)')
@@ -85,12 +86,7 @@ class WsClient:
 
     def send(self, text: str) -> None:
         assert self.writer is not None
-        payload = text.encode()
-        mask = secrets.token_bytes(4)
-        n = len(payload)
-        head = bytes([0x81]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack("!H", n))
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.writer.write(head + mask + masked)
+        self.writer.write(masked_frame(text.encode(), opcode=0x1))
 
     async def handshake(self, since: int | None) -> int:
         """engine.io open, Socket.IO connect, then subscribe to the hall room; returns the seq it is current to.
@@ -166,12 +162,24 @@ async def _worker(ports: list[int], n: int, since: int, pipe: Any, path: str) ->
 def worker_main(ports: list[int], n: int, since: int, pipe: Any, path: str) -> None:
     if path == "live":
         _live_worker(ports, n, pipe)
+    elif path == "broker":
+        from tests.bench.broker_floor import SUBSCRIBE
+
+        _live_worker(ports, n, pipe, target="/", hello=SUBSCRIBE)
     else:
         asyncio.run(_worker(ports, n, since, pipe, path))
 
 
 SO_TIMESTAMPNS = 35  # Linux: SO_TIMESTAMPNS_OLD, its SCM_ type the same number; the socket module lacks both
 _TS_SPACE = socket.CMSG_SPACE(16)
+
+
+def masked_frame(payload: bytes, opcode: int = 0x2) -> bytes:
+    """One WebSocket frame from a client (clients must mask); binary unless ``opcode`` says otherwise."""
+    mask = secrets.token_bytes(4)
+    n = len(payload)
+    head = bytes([0x80 | opcode]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack("!H", n))
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
 def _arrival(ancillary: list[tuple[int, int, bytes]], fallback: float) -> float:
@@ -184,10 +192,10 @@ def _arrival(ancillary: list[tuple[int, int, bytes]], fallback: float) -> float:
     return fallback
 
 
-def _live_worker(ports: list[int], n: int, pipe: Any) -> None:
+def _live_worker(ports: list[int], n: int, pipe: Any, target: str = "/live", hello: bytes = b"") -> None:
     """Live-stream screens on one selector: they only read, so a non-blocking socket and a frame parser per
     screen do (a few µs per frame where an asyncio stream costs tens: at 5,000 screens on two cores the asyncio
-    generator took as long as the server)."""
+    generator took as long as the server). ``hello``: sent once after the upgrade (the broker floor's subscribe)."""
     sel = selectors.DefaultSelector()
     bufs: dict[socket.socket, bytearray] = {}
     failed = 0
@@ -195,7 +203,7 @@ def _live_worker(ports: list[int], n: int, pipe: Any) -> None:
         try:
             s = socket.create_connection((HOST, ports[i % len(ports)]), timeout=30)
             ws_key = base64.b64encode(secrets.token_bytes(16)).decode()
-            s.sendall((f"GET /live HTTP/1.1\r\nHost: {HOST}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            s.sendall((f"GET {target} HTTP/1.1\r\nHost: {HOST}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                        f"Sec-WebSocket-Key: {ws_key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
             head = b""
             while b"\r\n\r\n" not in head:
@@ -205,6 +213,8 @@ def _live_worker(ports: list[int], n: int, pipe: Any) -> None:
                 head += chunk
             if b" 101 " not in head.split(b"\r\n", 1)[0]:
                 raise ConnectionError(head[:100].decode(errors="replace"))
+            if hello:
+                s.sendall(masked_frame(hello))
             s.setblocking(False)
             s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
             bufs[s] = bytearray(head.split(b"\r\n\r\n", 1)[1])
@@ -214,7 +224,7 @@ def _live_worker(ports: list[int], n: int, pipe: Any) -> None:
     pipe.send({"connected": len(bufs), "failed": failed})
     seen: dict[int, list[float]] = {}
     arrived: dict[int, list[float]] = {}
-    frames = disconnected = 0
+    frames = disconnected = called_bytes = 0
     stop_at = None
     while stop_at is None or time.monotonic() < stop_at:
         if stop_at is None and pipe.poll():
@@ -249,9 +259,11 @@ def _live_worker(ports: list[int], n: int, pipe: Any) -> None:
                 del buf[:start + n_]
                 frames += 1
                 for m in LIVE_CALLED.finditer(msg):
+                    called_bytes = max(called_bytes, len(msg))
                     seen.setdefault(int(m.group(1)), []).append(now)
                     arrived.setdefault(int(m.group(1)), []).append(at)
-    pipe.send({"seen": seen, "arrived": arrived, "disconnected": disconnected, "frames": frames})
+    pipe.send({"seen": seen, "arrived": arrived, "disconnected": disconnected, "frames": frames,
+               "called_bytes": called_bytes})
     for s in bufs:
         s.close()
 
@@ -310,13 +322,14 @@ def measure(procs: list[Any], database: str, workdir: Path, clients: int, calls:
     arrival: list[float] = []
     per_call = dict.fromkeys(sent, 0)
     call_max: dict[int, float] = {}
-    received = disconnected = frames = 0
+    received = disconnected = frames = called_bytes = 0
     for a in pipes:
         if not a.poll(120):
             raise RuntimeError("a client worker did not report")
         msg = a.recv()
         disconnected += msg["disconnected"]
         frames += msg["frames"]
+        called_bytes = max(called_bytes, msg.get("called_bytes", 0))
         for tid, times in msg["seen"].items():
             if tid in sent:
                 received += len(times)
@@ -339,6 +352,7 @@ def measure(procs: list[Any], database: str, workdir: Path, clients: int, calls:
             "server_rss_mb": round(rss, 1), "server_cores": round(cpu / busy_s, 2),
             "server_cpu_ms_per_call": round(cpu * 1000 / max(len(sent), 1), 1), "disconnected": disconnected,
             "frames_per_client_per_call": round(frames / max(connected * len(sent), 1), 2),
+            "called_frame_bytes": called_bytes or None,
             "slowest_per_call_ms": [round(call_max[t]) for t in sorted(call_max)],
             "short_calls": {t: c for t, c in per_call.items() if c < connected}}
 
@@ -360,6 +374,8 @@ def run(sizes: list[int], calls: int, processes: int, servers: int, mode: str,
 
 
 def _one(workdir: Path, n: int, path: str, calls: int, processes: int, servers: int, mode: str) -> dict[str, Any]:
+    if path == "broker":
+        return _broker(workdir, n, calls, processes if n >= 300 else 1)
     with contextlib.ExitStack() as stack:
         if servers > 1:
             database = stack.enter_context(pg_database())
@@ -380,9 +396,25 @@ def _one(workdir: Path, n: int, path: str, calls: int, processes: int, servers: 
               f"{arrival}"
               f"delivered {r['delivered']}, missing {r['missing']}, connect failures {r['connect_failed']}; "
               f"server RSS {r['server_rss_mb']} MB, {r['server_cpu_ms_per_call']} ms CPU/call, "
-              f"{r['frames_per_client_per_call']} frames/client/call; connected in {r['connect_s']} s; "
+              f"{r['frames_per_client_per_call']} frames/client/call"
+              f"{'' if not r['called_frame_bytes'] else ' (the call: ' + str(r['called_frame_bytes']) + ' bytes)'}; connected in {r['connect_s']} s; "
               f"load {r['loadavg'][0]:.2f}", flush=True)
         return r
+
+
+def _broker(workdir: Path, n: int, calls: int, processes: int) -> dict[str, Any]:
+    if broker_floor.nats_server() is None:
+        print(f"  {'broker':>8} {n:>5} clients: skipped (nats-server is not installed: apt install nats-server)",
+              flush=True)
+        return {"path": "broker", "clients": n, "skipped": "nats-server not installed"}
+    r = broker_floor.measure(workdir, n, calls, processes)
+    r = {k: _r(v) if k.endswith("_ms") else v for k, v in r.items()}
+    r["loadavg"] = os.getloadavg()
+    print(f"  {'broker':>8} {n:>5} clients: read p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, max {r['max_ms']} ms; "
+          f"arrival p50 {r['arrival_p50_ms']} ms, p99 {r['arrival_p99_ms']} ms, max {r['arrival_max_ms']} ms; "
+          f"delivered {r['delivered']}, missing {r['missing']}; {r['frame_bytes']}-byte frame from PUB, "
+          f"1 frame/client/call; load {r['loadavg'][0]:.2f}", flush=True)
+    return r
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -392,7 +424,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--processes", type=int, default=2, help="client worker processes")
     ap.add_argument("--servers", type=int, default=1)
     ap.add_argument("--mode", default="gevent", choices=["gevent", "threading"])
-    ap.add_argument("--paths", default="live,socketio", help="live (the screens' stream), socketio, or both")
+    ap.add_argument("--paths", default="live,socketio,broker",
+                    help="live (the screens' stream), socketio (the hall room), broker (the NATS floor); any of them")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
     result = run([int(x) for x in args.clients.split(",")], args.calls, args.processes, args.servers, args.mode,
