@@ -376,16 +376,17 @@ def run(sizes: list[int], calls: int, processes: int, servers: int, mode: str,
 def _one(workdir: Path, n: int, path: str, calls: int, processes: int, servers: int, mode: str) -> dict[str, Any]:
     if path == "broker":
         return _broker(workdir, n, calls, processes if n >= 300 else 1)
+    tag = f"{path}-{n}-{secrets.token_hex(3)}"  # a size may come twice in one run
     with contextlib.ExitStack() as stack:
         if servers > 1:
             database = stack.enter_context(pg_database())
             mq = f"redis://127.0.0.1:6379/{secrets.randbelow(8) + 8}"
         else:
-            database, mq = str(workdir / f"fanout-{path}-{n}.db"), None
+            database, mq = str(workdir / f"fanout-{tag}.db"), None
         credentials = add_supervisor(database, workdir)
         procs = []
         for i in range(servers):
-            p = onewindow(workdir, database, mode, f"fanout-{path}-{n}-{i}", mq).start()
+            p = onewindow(workdir, database, mode, f"fanout-{tag}-{i}", mq).start()
             stack.callback(p.stop)
             procs.append(p)
         r = measure(procs, database, workdir, n, calls, processes if n >= 300 else 1, credentials, path)
