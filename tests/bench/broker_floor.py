@@ -11,7 +11,6 @@ call where OneWindow's screens get the call's 2–3 committed writes). Skipped, 
 from __future__ import annotations
 
 import contextlib
-import multiprocessing as mp
 import shutil
 import socket
 import subprocess
@@ -64,18 +63,10 @@ def running_broker(workdir: Path) -> Iterator[tuple[int, int]]:
 
 def measure(workdir: Path, clients: int, calls: int, processes: int) -> dict[str, Any]:
     """N screens subscribed over WebSocket; ``calls`` frames published, one per call, at the live run's pace."""
-    from tests.bench.fanout import worker_main
+    from tests.bench.fanout import start_workers  # fanout runs this floor beside its own paths
 
     with running_broker(workdir) as (client_port, ws_port):
-        ctx = mp.get_context("spawn")
-        pipes, workers = [], []
-        for i in range(processes):
-            a, b = ctx.Pipe()
-            share = clients // processes + (1 if i < clients % processes else 0)
-            p = ctx.Process(target=worker_main, args=([ws_port], share, 0, b, "broker"), daemon=True)
-            p.start()
-            pipes.append(a)
-            workers.append(p)
+        pipes, workers = start_workers([ws_port], clients, processes, 0, "broker")
         connected = sum(a.recv()["connected"] for a in pipes if a.poll(600))
         time.sleep(0.5)  # the last SUBs reach the server before the first PUB
         pub = socket.create_connection((HOST, client_port), timeout=10)

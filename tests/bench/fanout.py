@@ -159,13 +159,27 @@ async def _worker(ports: list[int], n: int, since: int, pipe: Any, path: str) ->
             c.writer.close()  # type: ignore[union-attr]
 
 
+def start_workers(ports: list[int], clients: int, processes: int, since: int,
+                  path: str) -> tuple[list[Any], list[Any]]:
+    """The screens, dealt over ``processes`` spawned workers; their pipes (each reports once connected) and
+    processes."""
+    ctx = mp.get_context("spawn")
+    pipes, workers = [], []
+    for i in range(processes):
+        a, b = ctx.Pipe()
+        share = clients // processes + (1 if i < clients % processes else 0)
+        p = ctx.Process(target=worker_main, args=(ports, share, since, b, path), daemon=True)
+        p.start()
+        pipes.append(a)
+        workers.append(p)
+    return pipes, workers
+
+
 def worker_main(ports: list[int], n: int, since: int, pipe: Any, path: str) -> None:
     if path == "live":
         _live_worker(ports, n, pipe)
     elif path == "broker":
-        from tests.bench.broker_floor import SUBSCRIBE
-
-        _live_worker(ports, n, pipe, target="/", hello=SUBSCRIBE)
+        _live_worker(ports, n, pipe, target="/", hello=broker_floor.SUBSCRIBE)
     else:
         asyncio.run(_worker(ports, n, since, pipe, path))
 
@@ -284,16 +298,8 @@ def measure(procs: list[Any], database: str, workdir: Path, clients: int, calls:
     hall_id = requests.get(base + "/api/v1/hall", timeout=10).json()["hall"]["id"]
     Seed(database, hall_id, first["service_day"], calls + 5).run()
     since = requests.get(base + "/api/v1/events?since=0&limit=0", timeout=10).json().get("seq", 0)
-    ctx = mp.get_context("spawn")
-    pipes, workers = [], []
     t_conn = time.monotonic()
-    for i in range(processes):
-        a, b = ctx.Pipe()
-        share = clients // processes + (1 if i < clients % processes else 0)
-        p = ctx.Process(target=worker_main, args=(ports, share, since, b, path), daemon=True)
-        p.start()
-        pipes.append(a)
-        workers.append(p)
+    pipes, workers = start_workers(ports, clients, processes, since, path)
     connected = failed = 0
     for a in pipes:
         if not a.poll(600):
@@ -391,14 +397,14 @@ def _one(workdir: Path, n: int, path: str, calls: int, processes: int, servers: 
             procs.append(p)
         r = measure(procs, database, workdir, n, calls, processes if n >= 300 else 1, credentials, path)
         r["loadavg"] = os.getloadavg()
+        call_size = f" (the call: {r['called_frame_bytes']} bytes)" if r["called_frame_bytes"] else ""
         arrival = (f"arrival p50 {r['arrival_p50_ms']} ms, p99 {r['arrival_p99_ms']} ms, max {r['arrival_max_ms']} ms; "
                    if r["arrival_p99_ms"] is not None else "")
         print(f"  {path:>8} {n:>5} clients: read p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, max {r['max_ms']} ms; "
               f"{arrival}"
               f"delivered {r['delivered']}, missing {r['missing']}, connect failures {r['connect_failed']}; "
               f"server RSS {r['server_rss_mb']} MB, {r['server_cpu_ms_per_call']} ms CPU/call, "
-              f"{r['frames_per_client_per_call']} frames/client/call"
-              f"{'' if not r['called_frame_bytes'] else ' (the call: ' + str(r['called_frame_bytes']) + ' bytes)'}; connected in {r['connect_s']} s; "
+              f"{r['frames_per_client_per_call']} frames/client/call{call_size}; connected in {r['connect_s']} s; "
               f"load {r['loadavg'][0]:.2f}", flush=True)
         return r
 
